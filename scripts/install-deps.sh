@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs every Debian package dlm needs to build and test.
+# Usage: sudo scripts/install-deps.sh [--dev]
+#   --dev  also installs what the reference-fixture scripts and benchmarks use
+#          (PyTorch, NumPy, matplotlib); the build and the tests never need them.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libdnnl-dev            # GEMM (oneDNN)
+  nlohmann-json3-dev     # config.json, safetensors headers
+  libcli11-dev           # command line
+  libfmt-dev             # formatting
+  libpcre2-dev           # GPT-2 pre-tokenizer regex with Unicode properties
+  libutf8proc-dev        # Unicode categories
+  libgtest-dev libgmock-dev
+  libbenchmark-dev
+  gnuplot-nox            # plots from dlm eval
+)
+dev_packages=(python3-torch python3-numpy python3-matplotlib)
+
+if [[ "${1:-}" == "--dev" ]]; then
+  packages+=("${dev_packages[@]}")
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: installed ${missing[*]}"

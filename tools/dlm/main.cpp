@@ -1,0 +1,66 @@
+// dlm: text-diffusion language models in C++. The tool is thin: each subcommand
+// lives in its own tools/dlm/cmd_*.cpp and calls into the library.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "command.h"
+#include "core/error.h"
+
+namespace dlm::cli {
+
+namespace {
+struct registered_command {
+    int order;
+    std::string name, help;
+    command_setup_fn setup;
+};
+std::vector<registered_command>& command_table() {
+    static std::vector<registered_command> table;
+    return table;
+}
+}  // namespace
+
+command_registration::command_registration(int order, std::string name, std::string help,
+                                           command_setup_fn setup) {
+    command_table().push_back({order, std::move(name), std::move(help), std::move(setup)});
+}
+
+void add_threads_option(CLI::App& sub, int& threads) {
+    sub.add_option("-t,--threads", threads, "Number of threads (0 = all cores)")
+        ->check(CLI::NonNegativeNumber);
+}
+
+void threads_apply(int threads) {
+    if (threads > 0) omp_set_num_threads(threads);
+}
+
+}  // namespace dlm::cli
+
+int main(int argc, char** argv) {
+    using namespace dlm::cli;
+    CLI::App app{"dlm: text-diffusion language models in C++"};
+    app.set_version_flag("--version", "dlm 0.1.0");
+    app.require_subcommand(1);
+    auto& table = command_table();
+    std::sort(table.begin(), table.end(),
+              [](const auto& a, const auto& b) { return a.order < b.order; });
+    for (auto& c : table) c.setup(*app.add_subcommand(c.name, c.help));
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const dlm::Error& e) {
+        std::fprintf(stderr, "dlm: error: %s\n", e.what());
+        return 1;
+    } catch (const std::bad_alloc&) {
+        std::fprintf(stderr, "dlm: error: out of memory\n");
+        return 1;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "dlm: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

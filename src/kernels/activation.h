@@ -1,0 +1,19 @@
+// GELU in its two HuggingFace forms.
+//   gelu_erf  ("gelu"):     0.5 x (1 + erf(x / sqrt 2))
+//   gelu_tanh ("gelu_new"): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+#pragma once
+
+#include <cstdint>
+
+namespace dlm {
+
+enum class Activation { gelu_erf, gelu_tanh };
+
+// out[n] = act(inp[n]); out may alias inp.
+void gelu_forward(float* out, const float* inp, int64_t n, Activation act);
+
+// Adds a bias[C] to each row of x[N, C], then applies the activation in place
+// (the FFN's first linear layer leaves x without its bias for this fusion).
+void bias_gelu_forward(float* x, const float* bias, int64_t n, int64_t c, Activation act);
+
+}  // namespace dlm

@@ -1,0 +1,32 @@
+// Multi-head scaled dot-product attention on raw buffers, with the masks of
+// HuggingFace's eager attention:
+//   scores = q k^T * scale; causally hidden keys are set to finfo(float).min,
+//   padded keys get + finfo(float).min; probs = softmax(scores); out = probs v.
+//
+// Layouts (NH heads of size HD, C = NH * HD):
+//   q    [B, Tq, C] with row stride ldq   (heads split as [.., NH, HD])
+//   k, v [B, Tk, C] with row stride ldkv  (ldq/ldkv = 3C for a packed qkv buffer)
+//   att  [B, NH, Tq, Tk]  scratch, holds the probabilities on return (backward needs them)
+//   out  [B, Tq, C]       contiguous
+//   key_mask [B, Tk] 1 = attend, 0 = padding; nullptr = all ones
+//   causal: query i (absolute position q_offset + i) sees keys j <= q_offset + i
+#pragma once
+
+#include <cstdint>
+
+namespace dlm {
+
+struct attention_shape {
+    int64_t batch, tq, tk, heads, head_dim;
+    int64_t ldq, ldkv;
+    bool causal = false;
+    int64_t q_offset = 0;  // position of the first query among the keys (KV cache)
+};
+
+void attention_forward(float* out, float* att, const float* q, const float* k, const float* v,
+                       const int32_t* key_mask, const attention_shape& s);
+
+// Row-wise softmax over the last dimension of x[N, D], in place.
+void softmax_forward(float* x, int64_t n, int64_t d);
+
+}  // namespace dlm

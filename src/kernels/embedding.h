@@ -1,0 +1,12 @@
+// Embedding lookups. Ids are checked by the caller (models validate them once).
+#pragma once
+
+#include <cstdint>
+
+namespace dlm {
+
+// out[N, C] (=, or += when accumulate) table[ids[n], :], table is [V, C].
+void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n, int64_t c,
+                       bool accumulate);
+
+}  // namespace dlm

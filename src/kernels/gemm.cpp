@@ -1,0 +1,106 @@
+#include "kernels/gemm.h"
+
+#include <array>
+#include <map>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <tuple>
+
+#include "core/error.h"
+
+namespace dlm {
+
+namespace {
+
+dnnl::engine& cpu_engine() {
+    static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+    return e;
+}
+
+dnnl::stream& cpu_stream() {
+    static dnnl::stream s(cpu_engine());
+    return s;
+}
+
+using view_key = std::array<int64_t, 8>;
+view_key view_key_of(const gemm_view& v) {
+    return {v.batch0, v.batch1, v.rows, v.cols, v.stride_b0, v.stride_b1, v.stride_row, v.stride_col};
+}
+
+using gemm_key = std::tuple<view_key, view_key, view_key, bool, bool>;
+
+dnnl::memory::desc md_of(const gemm_view& v) {
+    using dims = dnnl::memory::dims;
+    return dnnl::memory::desc(dims{v.batch0, v.batch1, v.rows, v.cols}, dnnl::memory::data_type::f32,
+                              dims{v.stride_b0, v.stride_b1, v.stride_row, v.stride_col});
+}
+
+struct gemm_entry {
+    dnnl::matmul prim;
+    dnnl::memory::desc a, b, c, bias;
+};
+
+std::mutex g_mutex;
+std::map<gemm_key, gemm_entry> g_cache;
+
+const gemm_entry& gemm_entry_get(const gemm_view& av, const gemm_view& bv, const gemm_view& cv,
+                                 bool has_bias, bool accumulate) {
+    gemm_key key{view_key_of(av), view_key_of(bv), view_key_of(cv), has_bias, accumulate};
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_cache.find(key);
+    if (it != g_cache.end()) return it->second;
+    gemm_entry e;
+    e.a = md_of(av);
+    e.b = md_of(bv);
+    e.c = md_of(cv);
+    if (has_bias) {
+        using dims = dnnl::memory::dims;
+        e.bias = dnnl::memory::desc(dims{1, 1, 1, cv.cols}, dnnl::memory::data_type::f32,
+                                    dims{cv.cols, cv.cols, cv.cols, 1});
+    }
+    dnnl::primitive_attr attr;
+    if (accumulate) {
+        dnnl::post_ops po;
+        po.append_sum(1.0f);
+        attr.set_post_ops(po);
+    }
+    auto desc = has_bias ? dnnl::matmul::desc(e.a, e.b, e.bias, e.c) : dnnl::matmul::desc(e.a, e.b, e.c);
+    e.prim = dnnl::matmul(dnnl::matmul::primitive_desc(desc, attr, cpu_engine()));
+    return g_cache.emplace(key, std::move(e)).first->second;
+}
+
+}  // namespace
+
+void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_view& bv, float* c,
+              const gemm_view& cv, const float* bias, float beta) {
+    DLM_ASSERT(av.cols == bv.rows && av.rows == cv.rows && bv.cols == cv.cols);
+    DLM_ASSERT(beta == 0.0f || beta == 1.0f);
+    if (cv.rows == 0 || cv.cols == 0) return;
+    const gemm_entry& e = gemm_entry_get(av, bv, cv, bias != nullptr, beta != 0.0f);
+    auto& eng = cpu_engine();
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, dnnl::memory(e.a, eng, const_cast<float*>(a))},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(e.b, eng, const_cast<float*>(b))},
+        {DNNL_ARG_DST, dnnl::memory(e.c, eng, c)},
+    };
+    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, eng, const_cast<float*>(bias)));
+    e.prim.execute(cpu_stream(), args);
+    cpu_stream().wait();
+}
+
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
+                    int64_t c, int64_t oc) {
+    gemm_f32(inp, gemm_matrix(n, c, c), weight, gemm_matrix_t(c, oc, c), out, gemm_matrix(n, oc, oc), bias);
+}
+
+void conv1d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
+                    int64_t c, int64_t oc) {
+    gemm_f32(inp, gemm_matrix(n, c, c), weight, gemm_matrix(c, oc, oc), out, gemm_matrix(n, oc, oc), bias);
+}
+
+int64_t gemm_cache_size() {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    return static_cast<int64_t>(g_cache.size());
+}
+
+}  // namespace dlm

@@ -1,0 +1,43 @@
+// The GEMM seam: every matrix product in dlm goes through here, implemented with
+// oneDNN's matmul primitive (cached per shape and layout, so a shape pays the
+// primitive creation once).
+//
+// A view describes a (batch0, batch1, rows, cols) array of floats by its strides
+// in elements, so transposes and head-split layouts need no copies:
+//   C[b0,b1] = A[b0,b1] (rows M, cols K) x B[b0,b1] (rows K, cols N)  (+ beta * C)
+// A batch dimension of size 1 is broadcast on A or B.
+#pragma once
+
+#include <cstdint>
+
+namespace dlm {
+
+struct gemm_view {
+    int64_t batch0 = 1, batch1 = 1, rows = 0, cols = 0;
+    int64_t stride_b0 = 0, stride_b1 = 0, stride_row = 0, stride_col = 1;
+};
+
+// Row-major matrix [rows, cols] with leading dimension ld.
+inline gemm_view gemm_matrix(int64_t rows, int64_t cols, int64_t ld) {
+    return {1, 1, rows, cols, rows * ld, rows * ld, ld, 1};
+}
+// The transpose of a row-major matrix stored as [cols, rows] with leading dimension ld.
+inline gemm_view gemm_matrix_t(int64_t rows, int64_t cols, int64_t ld) {
+    return {1, 1, rows, cols, cols * ld, cols * ld, 1, ld};
+}
+
+// C = A x B (+ bias broadcast over rows, bias[N] or nullptr) (+ beta * C, beta 0 or 1).
+void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_view& bv, float* c,
+              const gemm_view& cv, const float* bias = nullptr, float beta = 0.0f);
+
+// Linear layer as in torch.nn.Linear: out[N, OC] = inp[N, C] x weight[OC, C]^T + bias[OC].
+void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
+                    int64_t c, int64_t oc);
+// GPT-2 Conv1D layout: out[N, OC] = inp[N, C] x weight[C, OC] + bias[OC].
+void conv1d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
+                    int64_t c, int64_t oc);
+
+// Number of cached primitives (for tests and the benchmark report).
+int64_t gemm_cache_size();
+
+}  // namespace dlm

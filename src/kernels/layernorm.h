@@ -1,0 +1,20 @@
+// Layer normalisation over the last dimension (torch.nn.LayerNorm).
+#pragma once
+
+#include <cstdint>
+
+namespace dlm {
+
+// out[N, C] = (inp - mean) * rstd * weight[C] + bias[C], per row of inp[N, C].
+// mean[N] and rstd[N] are written when non-null (the backward pass needs them).
+// out may alias inp.
+void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                       const float* bias, int64_t n, int64_t c, float eps);
+
+// Fused residual add then layer norm (BERT's "LayerNorm(x + sublayer(x))"):
+// sum[N, C] = a + b; out = layernorm(sum). sum may alias a; out may alias sum.
+void residual_layernorm_forward(float* out, float* sum, float* mean, float* rstd, const float* a,
+                                const float* b, const float* weight, const float* bias, int64_t n,
+                                int64_t c, float eps);
+
+}  // namespace dlm

@@ -1,0 +1,160 @@
+#include "models/model.h"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/file.h"
+
+namespace dlm {
+
+// Factories of the architecture files (models/roberta.cpp, models/gpt2.cpp).
+std::unique_ptr<Model> roberta_create(const ModelConfig& c);
+std::unique_ptr<Model> gpt2_create(const ModelConfig& c);
+
+namespace {
+
+struct architecture_entry {
+    const char* name;
+    std::unique_ptr<Model> (*create)(const ModelConfig&);
+};
+
+// The registry: HuggingFace `architectures` name -> implementation.
+const architecture_entry kArchitectures[] = {
+    {"RobertaForMaskedLM", roberta_create},
+    {"BertForMaskedLM", roberta_create},
+    {"GPT2LMHeadModel", gpt2_create},
+};
+
+std::string shape_str(const std::vector<int64_t>& s) {
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); ++i) r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+}  // namespace
+
+int64_t ParamEntry::numel() const {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    return n;
+}
+
+int64_t ParamTable::declare(const std::string& name, std::vector<int64_t> shape) {
+    DLM_ASSERT_MSG(data_.empty(), "declare() after allocate()");
+    DLM_ASSERT_MSG(!index_.count(name), name.c_str());
+    ParamEntry e{name, std::move(shape), total_};
+    // No padding between tensors: consecutive declarations are contiguous, which lets
+    // a model fuse them (RoBERTa's query/key/value become one [3C, C] GEMM).
+    total_ += e.numel();
+    index_[name] = entries_.size();
+    entries_.push_back(std::move(e));
+    return entries_.back().offset;
+}
+
+void ParamTable::allocate() { data_.assign(static_cast<size_t>(total_), 0.0f); }
+
+const ParamEntry* ParamTable::find(const std::string& name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &entries_[it->second];
+}
+
+std::vector<std::string> Model::name_aliases(const std::string& name) const {
+    std::vector<std::string> out;
+    // Old BERT-style checkpoints call LayerNorm parameters gamma and beta.
+    auto swap_suffix = [&](const std::string& from, const std::string& to) {
+        if (name.size() > from.size() && name.compare(name.size() - from.size(), from.size(), from) == 0 &&
+            name.find("LayerNorm") != std::string::npos)
+            out.push_back(name.substr(0, name.size() - from.size()) + to);
+    };
+    swap_suffix(".weight", ".gamma");
+    swap_suffix(".bias", ".beta");
+    return out;
+}
+
+void Model::load_weights(const SafetensorsReader& st) {
+    std::vector<bool> used(st.tensors().size(), false);
+    for (auto& e : params_.entries()) {
+        const TensorInfo* t = st.find(e.name);
+        if (!t)
+            for (auto& alias : name_aliases(e.name))
+                if ((t = st.find(alias))) break;
+        if (!t)
+            fail("{}: tensor '{}' is missing (needed by {} with this config.json)", st.path(), e.name,
+                 config_.architecture);
+        if (t->shape != e.shape)
+            fail("{}: tensor '{}' has shape {} but config.json implies {}", st.path(), t->name,
+                 shape_str(t->shape), shape_str(e.shape));
+        st.read_f32(*t, params_.get(e.offset));
+        used[t - st.tensors().data()] = true;
+    }
+    std::vector<std::string> unused;
+    for (size_t i = 0; i < used.size(); ++i)
+        if (!used[i] && !name_ignored(st.tensors()[i].name)) unused.push_back(st.tensors()[i].name);
+    if (!unused.empty())
+        std::fprintf(stderr, "dlm: warning: %s: %zu tensor(s) not used by %s, e.g. '%s'\n",
+                     st.path().c_str(), unused.size(), config_.architecture.c_str(), unused[0].c_str());
+}
+
+void Model::check_ids(const ForwardInput& in) const {
+    const int64_t n = in.batch * in.seq;
+    for (int64_t i = 0; i < n; ++i) {
+        int32_t id = in.ids[i];
+        if (id < 0 || id >= config_.vocab_size)
+            fail("token id {} (batch {}, position {}) is outside the vocabulary [0, {})", id, i / in.seq,
+                 i % in.seq, config_.vocab_size);
+    }
+}
+
+void Model::save(const std::string& dir, DType dtype) const {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) fail("{}: cannot create folder: {}", dir, ec.message());
+    std::vector<TensorToWrite> ts;
+    for (auto& e : params_.entries()) ts.push_back({e.name, e.shape, params_.get(e.offset)});
+    // Weights first, config last: a folder whose config.json is new has new weights.
+    safetensors_write(dir + "/model.safetensors", ts, dtype);
+    config_save(config_, dir + "/config.json");
+}
+
+std::vector<std::string> model_architectures() {
+    std::vector<std::string> r;
+    for (auto& a : kArchitectures) r.push_back(a.name);
+    return r;
+}
+
+std::unique_ptr<Model> model_create(const ModelConfig& config) {
+    for (auto& a : kArchitectures)
+        if (config.architecture == a.name) return a.create(config);
+    std::string known;
+    for (auto& a : kArchitectures) known += (known.empty() ? "" : ", ") + std::string(a.name);
+    fail("architecture '{}' is not supported (supported: {})", config.architecture, known);
+}
+
+std::unique_ptr<Model> model_load(const std::string& dir) {
+    struct stat st;
+    if (::stat(dir.c_str(), &st) != 0) fail("{}: model folder not found", dir);
+    if (!S_ISDIR(st.st_mode)) fail("{}: not a folder (expected a model folder with config.json and model.safetensors)", dir);
+    const std::string config_path = dir + "/config.json";
+    if (!file_exists(config_path)) fail("{}: config.json is missing: not a HuggingFace model folder", dir);
+    ModelConfig config = config_load(config_path);
+    const std::string weights = dir + "/model.safetensors";
+    if (!file_exists(weights)) {
+        if (file_exists(dir + "/pytorch_model.bin"))
+            fail("{}: model.safetensors is missing (dlm reads safetensors, not pytorch_model.bin; save the model with safe_serialization=True)", dir);
+        fail("{}: model.safetensors is missing", dir);
+    }
+    std::unique_ptr<Model> m;
+    try {
+        m = model_create(config);
+    } catch (const Error& e) {
+        fail("{}: {}", config_path, e.what());
+    }
+    SafetensorsReader reader(weights);
+    m->load_weights(reader);
+    return m;
+}
+
+}  // namespace dlm

@@ -1,0 +1,108 @@
+// A language model loaded from a HuggingFace folder (config.json + model.safetensors).
+//
+//   auto m = dlm::model_load("roberta-base");     // picks the class by `architectures`
+//   m->forward({ids, mask, nullptr, B, T});       // trunk: final hidden states [B*T, C]
+//   m->logits(rows, out);                         // LM head, only at the rows asked for
+//
+// Every parameter lives in one arena (ParamTable), declared once per architecture with
+// its HuggingFace name and stored shape, so loading, saving, zeroing gradients and the
+// optimizer step are flat loops over one buffer.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/config.h"
+#include "io/safetensors.h"
+
+namespace dlm {
+
+struct ParamEntry {
+    std::string name;            // HuggingFace tensor name
+    std::vector<int64_t> shape;  // as stored in model.safetensors
+    int64_t offset = 0;          // into ParamTable::data, in floats
+    int64_t numel() const;
+};
+
+class ParamTable {
+public:
+    // Declares a tensor; returns its offset. Call before allocate().
+    int64_t declare(const std::string& name, std::vector<int64_t> shape);
+    void allocate();  // zero-filled
+    float* get(int64_t offset) { return data_.data() + offset; }
+    const float* get(int64_t offset) const { return data_.data() + offset; }
+    const std::vector<ParamEntry>& entries() const { return entries_; }
+    const ParamEntry* find(const std::string& name) const;
+    std::vector<float>& data() { return data_; }
+    const std::vector<float>& data() const { return data_; }
+    int64_t size() const { return total_; }
+
+private:
+    std::vector<ParamEntry> entries_;
+    std::map<std::string, size_t> index_;
+    std::vector<float> data_;
+    int64_t total_ = 0;
+};
+
+// One batch: ids[B, T]; mask[B, T] 1 = token, 0 = padding (nullptr = all ones);
+// positions[B, T] overrides the architecture's position ids (nullptr = default).
+struct ForwardInput {
+    const int32_t* ids = nullptr;
+    const int32_t* mask = nullptr;
+    const int32_t* positions = nullptr;
+    int64_t batch = 0, seq = 0;
+};
+
+class Model {
+public:
+    virtual ~Model() = default;
+
+    const ModelConfig& config() const { return config_; }
+    ParamTable& params() { return params_; }
+    const ParamTable& params() const { return params_; }
+    int64_t parameter_count() const { return params_.size(); }
+
+    // Runs embeddings and layers. Throws dlm::Error for ids outside the vocabulary or
+    // sequences longer than the position table.
+    virtual void forward(const ForwardInput& in) = 0;
+    // Final hidden states of the last forward, [B*T, C] (RoBERTa: before the LM head;
+    // GPT-2: after ln_f).
+    virtual const float* hidden() const = 0;
+    // hidden_states as HuggingFace's output_hidden_states returns them: l = 0 is the
+    // embedding output, l = 1..L the layer outputs (GPT-2: the last one after ln_f).
+    virtual const float* hidden_state(int64_t l) const = 0;
+    // LM-head logits out[rows.size(), V] for rows (b * T + t) of the last forward.
+    virtual void logits(std::span<const int64_t> rows, float* out) = 0;
+
+    // Writes config.json and model.safetensors into dir (atomically, file by file).
+    void save(const std::string& dir, DType dtype = DType::F32) const;
+
+    // Fills the arena from a checkpoint: every declared tensor must be present
+    // (under its name or a known alias) with the declared shape.
+    void load_weights(const SafetensorsReader& st);
+
+protected:
+    explicit Model(ModelConfig c) : config_(std::move(c)) {}
+    // Other names a checkpoint may store a tensor under (prefix-less, gamma/beta...).
+    virtual std::vector<std::string> name_aliases(const std::string& name) const;
+    // Tensors a checkpoint may carry that this model does not use (buffers, tied copies).
+    virtual bool name_ignored(const std::string& name) const = 0;
+    void check_ids(const ForwardInput& in) const;
+
+    ModelConfig config_;
+    ParamTable params_;
+};
+
+// Loads a model folder (config.json + model.safetensors); throws dlm::Error naming
+// the file and the problem.
+std::unique_ptr<Model> model_load(const std::string& dir);
+// A model of the given configuration with zero weights (callers initialise them).
+std::unique_ptr<Model> model_create(const ModelConfig& config);
+// Architectures dlm knows (for messages).
+std::vector<std::string> model_architectures();
+
+}  // namespace dlm

@@ -1,0 +1,29 @@
+// Runs the dlm binary in tests and captures its exit code, stdout and stderr.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "core/file.h"
+
+struct cli_result {
+    int code = -1;        // exit code; -1 if killed by a signal (a crash)
+    std::string out, err;
+};
+
+inline cli_result cli_run(const std::string& args) {
+    static int counter = 0;
+    std::string base = ::testing::TempDir() + "dlm_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+    std::string cmd = std::string(DLM_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err </dev/null";
+    int status = std::system(cmd.c_str());
+    cli_result r;
+    if (WIFEXITED(status)) r.code = WEXITSTATUS(status);
+    r.out = dlm::file_read(base + ".out");
+    r.err = dlm::file_read(base + ".err");
+    std::filesystem::remove(base + ".out");
+    std::filesystem::remove(base + ".err");
+    return r;
+}

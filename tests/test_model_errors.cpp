@@ -125,7 +125,7 @@ TEST(model_errors, header_length_past_file_end) {
 TEST(model_errors, corrupt_header_json) {
     auto d = folder_copy("hdrjson");
     std::string b = dlm::file_read(d + "/model.safetensors");
-    b[8 + 5] = '#';
+    b[b.find(':')] = '#';  // the first key/value separator: invalid JSON
     dlm::file_write_atomic(d + "/model.safetensors", b);
     expect_load_error(d, {"model.safetensors", "corrupt safetensors header"});
 }

@@ -139,7 +139,7 @@ TEST(kernels, attention_forward_padded) {
     auto mask = fixture_ids("attention_padded.mask");
     std::vector<float> out(2 * 5 * 8), att(2 * 2 * 5 * 5);
     dlm::attention_shape s{2, 5, 5, 2, 4, 8, 8, false, 0};
-    dlm::attention_forward(out.data(), att.data(), q.data(), k.data(), v.data(), mask.data(), s);
+    dlm::attention_forward(out.data(), att.data(), nullptr, q.data(), k.data(), v.data(), mask.data(), s);
     EXPECT_CLOSE(out, fixture("attention_padded.out"));
 }
 
@@ -147,7 +147,7 @@ TEST(kernels, attention_forward_causal) {
     auto q = fixture("attention_causal.q"), k = fixture("attention_causal.k"), v = fixture("attention_causal.v");
     std::vector<float> out(2 * 5 * 8), att(2 * 2 * 5 * 5);
     dlm::attention_shape s{2, 5, 5, 2, 4, 8, 8, true, 0};
-    dlm::attention_forward(out.data(), att.data(), q.data(), k.data(), v.data(), nullptr, s);
+    dlm::attention_forward(out.data(), att.data(), nullptr, q.data(), k.data(), v.data(), nullptr, s);
     EXPECT_CLOSE(out, fixture("attention_causal.out"));
 }
 
@@ -163,7 +163,7 @@ TEST(kernels, attention_forward_packed_qkv_equals_separate) {
         }
     std::vector<float> out(2 * 5 * 8), att(2 * 2 * 5 * 5);
     dlm::attention_shape s{2, 5, 5, 2, 4, 24, 24, true, 0};
-    dlm::attention_forward(out.data(), att.data(), qkv.data(), qkv.data() + 8, qkv.data() + 16, nullptr, s);
+    dlm::attention_forward(out.data(), att.data(), nullptr, qkv.data(), qkv.data() + 8, qkv.data() + 16, nullptr, s);
     EXPECT_CLOSE(out, fixture("attention_causal.out"));
 }
 
@@ -178,7 +178,7 @@ TEST(kernels, attention_forward_with_query_offset_equals_last_rows) {
             std::memcpy(&q2[(b * 2 + t) * 8], &q[(b * 5 + 3 + t) * 8], 8 * sizeof(float));
     std::vector<float> out(2 * 2 * 8), att(2 * 2 * 2 * 5);
     dlm::attention_shape s{2, 2, 5, 2, 4, 8, 8, true, 3};
-    dlm::attention_forward(out.data(), att.data(), q2.data(), k.data(), v.data(), nullptr, s);
+    dlm::attention_forward(out.data(), att.data(), nullptr, q2.data(), k.data(), v.data(), nullptr, s);
     std::vector<float> want(2 * 2 * 8);
     for (int b = 0; b < 2; ++b)
         for (int t = 0; t < 2; ++t)

@@ -15,6 +15,16 @@ inline float gelu_tanh(float x) {
     return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
 }
 
+inline float gelu_erf_grad(float x) {
+    constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
+    return 0.5f * (1.0f + std::erf(x * kSqrtHalf)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
+}
+inline float gelu_tanh_grad(float x) {
+    const float u = kSqrt2OverPi * (x + 0.044715f * x * x * x);
+    const float t = std::tanh(u);
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
 }  // namespace
 
 void gelu_forward(float* out, const float* inp, int64_t n, Activation act) {
@@ -36,6 +46,29 @@ void bias_gelu_forward(float* x, const float* bias, int64_t n, int64_t c, Activa
             float v = r[j] + bias[j];
             r[j] = erf_form ? gelu_erf(v) : gelu_tanh(v);
         }
+    }
+}
+
+void bias_gelu_forward_keep(float* out, float* pre, const float* bias, int64_t n, int64_t c, Activation act) {
+    const bool erf_form = act == Activation::gelu_erf;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        float* p = pre + i * c;
+        float* o = out + i * c;
+        for (int64_t j = 0; j < c; ++j) {
+            p[j] += bias[j];
+            o[j] = erf_form ? gelu_erf(p[j]) : gelu_tanh(p[j]);
+        }
+    }
+}
+
+void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Activation act) {
+    if (act == Activation::gelu_erf) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; ++i) dinp[i] = dout[i] * gelu_erf_grad(inp[i]);
+    } else {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; ++i) dinp[i] = dout[i] * gelu_tanh_grad(inp[i]);
     }
 }
 

@@ -16,4 +16,11 @@ void gelu_forward(float* out, const float* inp, int64_t n, Activation act);
 // (the FFN's first linear layer leaves x without its bias for this fusion).
 void bias_gelu_forward(float* x, const float* bias, int64_t n, int64_t c, Activation act);
 
+// Training variant: pre[N, C] (the linear output without bias) gets the bias added
+// in place and is kept for the backward pass; out = act(pre).
+void bias_gelu_forward_keep(float* out, float* pre, const float* bias, int64_t n, int64_t c, Activation act);
+
+// dinp[n] = dout[n] * act'(inp[n]) (assigns; dinp may alias dout).
+void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Activation act);
+
 }  // namespace dlm

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include "core/error.h"
+#include "kernels/dropout.h"
 #include "kernels/gemm.h"
 
 namespace dlm {
@@ -28,7 +30,19 @@ void softmax_forward(float* x, int64_t n, int64_t d) {
     for (int64_t i = 0; i < n; ++i) softmax_row(x + i * d, d);
 }
 
-void attention_forward(float* out, float* att, const float* q, const float* k, const float* v,
+void softmax_backward(float* dx, const float* y, const float* dy, int64_t n, int64_t d) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        const float* yr = y + i * d;
+        const float* gr = dy + i * d;
+        float dot = 0.0f;
+        for (int64_t j = 0; j < d; ++j) dot += gr[j] * yr[j];
+        float* o = dx + i * d;
+        for (int64_t j = 0; j < d; ++j) o[j] = yr[j] * (gr[j] - dot);
+    }
+}
+
+void attention_forward(float* out, float* att, float* scratch, const float* q, const float* k, const float* v,
                        const int32_t* key_mask, const attention_shape& s) {
     const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
     // att[b, h] = q[b, :, h, :] x k[b, :, h, :]^T
@@ -57,10 +71,57 @@ void attention_forward(float* out, float* att, const float* q, const float* k, c
             }
         }
     }
-    // out[b, :, h, :] = att[b, h] x v[b, :, h, :]
+    // out[b, :, h, :] = dropout(att)[b, h] x v[b, :, h, :]
+    const float* probs = att;
+    if (s.dropout > 0.0f) {
+        DLM_ASSERT(scratch != nullptr);
+        dropout_copy(scratch, att, B * NH * Tq * Tk, s.dropout, s.seed);
+        probs = scratch;
+    }
     gemm_view vv{B, NH, Tk, HD, Tk * s.ldkv, HD, s.ldkv, 1};
     gemm_view ov{B, NH, Tq, HD, Tq * C, HD, C, 1};
-    gemm_f32(att, av, v, vv, out, ov);
+    gemm_f32(probs, av, v, vv, out, ov);
+}
+
+void attention_backward(float* dq, float* dk, float* dv, float* datt, float* scratch, const float* dout,
+                        const float* q, const float* k, const float* v, const float* att, const attention_shape& s) {
+    const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
+    gemm_view av{B, NH, Tq, Tk, NH * Tq * Tk, Tq * Tk, Tk, 1};   // P, dP [Tq, Tk]
+    gemm_view at{B, NH, Tk, Tq, NH * Tq * Tk, Tq * Tk, 1, Tk};   // P^T, dS^T
+    gemm_view ov{B, NH, Tq, HD, Tq * C, HD, C, 1};               // dout
+    gemm_view qv{B, NH, Tq, HD, Tq * s.ldq, HD, s.ldq, 1};
+    gemm_view kv{B, NH, Tk, HD, Tk * s.ldkv, HD, s.ldkv, 1};     // k, v, dk, dv
+    gemm_view vt{B, NH, HD, Tk, Tk * s.ldkv, HD, 1, s.ldkv};     // v^T
+
+    const float* probs = att;
+    if (s.dropout > 0.0f) {  // the same mask as the forward pass, recomputed
+        DLM_ASSERT(scratch != nullptr);
+        dropout_copy(scratch, att, B * NH * Tq * Tk, s.dropout, s.seed);
+        probs = scratch;
+    }
+    gemm_f32(probs, at, dout, ov, dv, kv, nullptr, 1.0f);  // dv += P^T dout
+    gemm_f32(dout, ov, v, vt, datt, av);                  // dP = dout v^T
+    if (s.dropout > 0.0f) dropout_apply(datt, B * NH * Tq * Tk, s.dropout, s.seed);
+
+    // Softmax backward and the score scale; causally hidden keys were constants
+    // (torch.where), so no gradient reaches their scores.
+    const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b) {
+        for (int64_t h = 0; h < NH; ++h) {
+            for (int64_t i = 0; i < Tq; ++i) {
+                const int64_t off = ((b * NH + h) * Tq + i) * Tk;
+                const float* p = att + off;
+                float* g = datt + off;
+                float dot = 0.0f;
+                for (int64_t j = 0; j < Tk; ++j) dot += g[j] * p[j];
+                const int64_t last = s.causal ? s.q_offset + i : Tk - 1;
+                for (int64_t j = 0; j < Tk; ++j) g[j] = j > last ? 0.0f : p[j] * (g[j] - dot) * scale;
+            }
+        }
+    }
+    gemm_f32(datt, av, k, kv, dq, qv, nullptr, 1.0f);  // dq += dS k
+    gemm_f32(datt, at, q, qv, dk, kv, nullptr, 1.0f);  // dk += dS^T q
 }
 
 }  // namespace dlm

@@ -21,12 +21,24 @@ struct attention_shape {
     int64_t ldq, ldkv;
     bool causal = false;
     int64_t q_offset = 0;  // position of the first query among the keys (KV cache)
+    float dropout = 0.0f;  // dropout on the probabilities (training)
+    uint64_t seed = 0;     // its random stream (kernels/dropout.h)
 };
 
-void attention_forward(float* out, float* att, const float* q, const float* k, const float* v,
+// scratch [B, NH, Tq, Tk] holds the dropped-out probabilities; needed only when
+// s.dropout > 0 (nullptr otherwise).
+void attention_forward(float* out, float* att, float* scratch, const float* q, const float* k, const float* v,
                        const int32_t* key_mask, const attention_shape& s);
+
+// Backward, from the probabilities att saved by the forward pass:
+//   dq, dk, dv (+=, same layouts and strides as q, k, v);
+//   datt [B, NH, Tq, Tk] and scratch (when dropout > 0) are overwritten.
+void attention_backward(float* dq, float* dk, float* dv, float* datt, float* scratch, const float* dout,
+                        const float* q, const float* k, const float* v, const float* att, const attention_shape& s);
 
 // Row-wise softmax over the last dimension of x[N, D], in place.
 void softmax_forward(float* x, int64_t n, int64_t d);
+// dx[N, D] = y * (dy - sum(dy * y)) per row (assigns; dx may alias dy).
+void softmax_backward(float* dx, const float* y, const float* dy, int64_t n, int64_t d);
 
 }  // namespace dlm

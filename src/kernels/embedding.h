@@ -9,4 +9,7 @@ namespace dlm {
 void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n, int64_t c,
                        bool accumulate);
 
+// dtable[V, C] += scatter of dout[N, C] by ids (rows of repeated ids add up).
+void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c);
+
 }  // namespace dlm

@@ -98,6 +98,36 @@ void conv1d_forward(float* out, const float* inp, const float* weight, const flo
     gemm_f32(inp, gemm_matrix(n, c, c), weight, gemm_matrix(c, oc, oc), out, gemm_matrix(n, oc, oc), bias);
 }
 
+void bias_backward(float* dbias, const float* dout, int64_t n, int64_t oc) {
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < oc; ++j) {
+        float s = 0.0f;
+        for (int64_t i = 0; i < n; ++i) s += dout[i * oc + j];
+        dbias[j] += s;
+    }
+}
+
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int64_t n, int64_t c, int64_t oc) {
+    if (dinp)
+        gemm_f32(dout, gemm_matrix(n, oc, oc), weight, gemm_matrix(oc, c, c), dinp, gemm_matrix(n, c, c), nullptr, 1.0f);
+    if (dweight)
+        gemm_f32(dout, gemm_matrix_t(oc, n, oc), inp, gemm_matrix(n, c, c), dweight, gemm_matrix(oc, c, c), nullptr,
+                 1.0f);
+    if (dbias) bias_backward(dbias, dout, n, oc);
+}
+
+void conv1d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int64_t n, int64_t c, int64_t oc) {
+    if (dinp)
+        gemm_f32(dout, gemm_matrix(n, oc, oc), weight, gemm_matrix_t(oc, c, oc), dinp, gemm_matrix(n, c, c), nullptr,
+                 1.0f);
+    if (dweight)
+        gemm_f32(inp, gemm_matrix_t(c, n, c), dout, gemm_matrix(n, oc, oc), dweight, gemm_matrix(c, oc, oc), nullptr,
+                 1.0f);
+    if (dbias) bias_backward(dbias, dout, n, oc);
+}
+
 int64_t gemm_cache_size() {
     std::lock_guard<std::mutex> lock(g_mutex);
     return static_cast<int64_t>(g_cache.size());

@@ -37,6 +37,16 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
 void conv1d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
                     int64_t c, int64_t oc);
 
+// Backward of linear_forward (all accumulate, +=; any of the outputs may be nullptr):
+//   dinp[N, C] += dout[N, OC] x weight[OC, C];  dweight[OC, C] += dout^T x inp;  dbias[OC] += sum over rows.
+void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int64_t n, int64_t c, int64_t oc);
+// Backward of conv1d_forward (weight [C, OC]); accumulates like linear_backward.
+void conv1d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, int64_t n, int64_t c, int64_t oc);
+// dbias[OC] += column sums of dout[N, OC].
+void bias_backward(float* dbias, const float* dout, int64_t n, int64_t oc);
+
 // Number of cached primitives (for tests and the benchmark report).
 int64_t gemm_cache_size();
 

@@ -48,3 +48,44 @@ void residual_layernorm_forward(float* out, float* sum, float* mean, float* rstd
 }
 
 }  // namespace dlm
+
+namespace dlm {
+
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int64_t n, int64_t c) {
+    // dinp = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * weight.
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        const float* dy = dout + i * c;
+        const float* x = inp + i * c;
+        const float m = mean[i], r = rstd[i];
+        float sum_g = 0.0f, sum_gx = 0.0f;
+        for (int64_t j = 0; j < c; ++j) {
+            float g = dy[j] * weight[j];
+            sum_g += g;
+            sum_gx += g * (x[j] - m) * r;
+        }
+        sum_g /= static_cast<float>(c);
+        sum_gx /= static_cast<float>(c);
+        float* dx = dinp + i * c;
+        for (int64_t j = 0; j < c; ++j) {
+            float xhat = (x[j] - m) * r;
+            dx[j] += r * (dy[j] * weight[j] - sum_g - xhat * sum_gx);
+        }
+    }
+    // Parameter gradients column by column: no shared writes, and the same sums
+    // whatever the thread count.
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < c; ++j) {
+        float dw = 0.0f, db = 0.0f;
+        for (int64_t i = 0; i < n; ++i) {
+            float dy = dout[i * c + j];
+            dw += dy * (inp[i * c + j] - mean[i]) * rstd[i];
+            db += dy;
+        }
+        dweight[j] += dw;
+        dbias[j] += db;
+    }
+}
+
+}  // namespace dlm

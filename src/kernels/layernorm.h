@@ -18,3 +18,12 @@ void residual_layernorm_forward(float* out, float* sum, float* mean, float* rstd
                                 int64_t c, float eps);
 
 }  // namespace dlm
+
+namespace dlm {
+
+// Backward of layernorm_forward, from the saved mean[N] and rstd[N]:
+//   dinp[N, C] += d/dinp, dweight[C] += d/dweight, dbias[C] += d/dbias.
+void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                        const float* weight, const float* mean, const float* rstd, int64_t n, int64_t c);
+
+}  // namespace dlm

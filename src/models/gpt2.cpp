@@ -101,7 +101,7 @@ public:
             layernorm_forward(norm_.data(), nullptr, nullptr, xin, params_.get(P.ln1_w), params_.get(P.ln1_b),
                               N, C, c.layer_norm_eps);
             conv1d_forward(qkv_.data(), norm_.data(), params_.get(P.attn_w), params_.get(P.attn_b), N, C, 3 * C);
-            attention_forward(ctx_.data(), att_.data(), qkv_.data(), qkv_.data() + C, qkv_.data() + 2 * C,
+            attention_forward(ctx_.data(), att_.data(), nullptr, qkv_.data(), qkv_.data() + C, qkv_.data() + 2 * C,
                               in.mask, as);
             conv1d_forward(proj_.data(), ctx_.data(), params_.get(P.proj_w), params_.get(P.proj_b), N, C, C);
             residual_forward(xout, xin, proj_.data(), N * C);

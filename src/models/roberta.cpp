@@ -137,7 +137,7 @@ public:
             const float* xin = states_.data() + l * N * C;
             float* xout = states_.data() + (l + 1) * N * C;
             linear_forward(qkv_.data(), xin, params_.get(P.qkv_w), params_.get(P.qkv_b), N, C, 3 * C);
-            attention_forward(ctx_.data(), att_.data(), qkv_.data(), qkv_.data() + C, qkv_.data() + 2 * C,
+            attention_forward(ctx_.data(), att_.data(), nullptr, qkv_.data(), qkv_.data() + C, qkv_.data() + 2 * C,
                               in.mask, as);
             linear_forward(proj_.data(), ctx_.data(), params_.get(P.attn_out_w), params_.get(P.attn_out_b), N,
                            C, C);

@@ -15,6 +15,8 @@
 // causal-mask buffers attn.bias / attn.masked_bias; both are accepted.
 //
 // Pre-LN block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)); logits = ln_f(x) wte^T.
+// Training: dropout after wte + wpe (embd_pdrop), on the attention probabilities
+// (attn_pdrop) and on both sublayer outputs before their residual add (resid_pdrop).
 #include <cstring>
 
 #include "core/error.h"
@@ -24,6 +26,9 @@
 #include "kernels/gemm.h"
 #include "kernels/layernorm.h"
 #include "kernels/residual.h"
+#include "kernels/cross_entropy.h"
+#include "kernels/dropout.h"
+#include "models/lm_head.h"
 #include "models/model.h"
 
 namespace dlm {
@@ -33,6 +38,16 @@ namespace {
 struct gpt2_block {
     int64_t ln1_w, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fc_proj_w, fc_proj_b;
 };
+
+// What one block's forward leaves for its backward (shared slot in inference).
+struct gpt2_acts {
+    float *n1, *mean1, *rstd1, *qkv, *att, *ctx, *res, *n2, *mean2, *rstd2, *fc_pre, *fc_act;
+};
+
+enum dropout_site : uint64_t { site_embeddings = 1, site_attention = 2, site_attn_out = 3, site_mlp_out = 4 };
+uint64_t site_seed(uint64_t seed, int64_t layer, dropout_site s) {
+    return hash_mix(seed ^ hash_mix(static_cast<uint64_t>(layer) * 16 + s));
+}
 
 const std::string kPrefix = "transformer.";
 
@@ -66,73 +81,102 @@ public:
         p.allocate();
     }
 
-    void forward(const ForwardInput& in) override {
-        const auto& c = config_;
-        const int64_t B = in.batch, T = in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
-        const int64_t F = c.intermediate_size, L = c.num_layers;
-        check_ids(in);
-        B_ = B;
-        T_ = T;
-        positions_.resize(static_cast<size_t>(N));
-        for (int64_t i = 0; i < N; ++i) {
-            int32_t pos = in.positions ? in.positions[i] : static_cast<int32_t>(i % T);
-            if (pos < 0 || pos >= c.max_positions)
-                fail("sequence too long: position {} (batch {}, position {}) is outside the model's {} positions",
-                     pos, i / T, i % T, c.max_positions);
-            positions_[i] = pos;
-        }
-        states_.resize(static_cast<size_t>((L + 1) * N * C));
-        norm_.resize(static_cast<size_t>(N * C));
-        qkv_.resize(static_cast<size_t>(N * 3 * C));
-        att_.resize(static_cast<size_t>(B * NH * T * T));
-        ctx_.resize(static_cast<size_t>(N * C));
-        proj_.resize(static_cast<size_t>(N * C));
-        ffn_.resize(static_cast<size_t>(N * F));
+    void forward(const ForwardInput& in) override { forward_impl(in, false, false, 0); }
 
-        float* x = states_.data();
-        embedding_forward(x, in.ids, params_.get(wte_), N, C, false);
-        embedding_forward(x, positions_.data(), params_.get(wpe_), N, C, true);
-
-        attention_shape as{B, T, T, NH, c.head_dim(), 3 * C, 3 * C, true, 0};
-        for (int64_t l = 0; l < L; ++l) {
-            const gpt2_block& P = blocks_[l];
-            const float* xin = states_.data() + l * N * C;
-            float* xout = states_.data() + (l + 1) * N * C;
-            layernorm_forward(norm_.data(), nullptr, nullptr, xin, params_.get(P.ln1_w), params_.get(P.ln1_b),
-                              N, C, c.layer_norm_eps);
-            conv1d_forward(qkv_.data(), norm_.data(), params_.get(P.attn_w), params_.get(P.attn_b), N, C, 3 * C);
-            attention_forward(ctx_.data(), att_.data(), nullptr, qkv_.data(), qkv_.data() + C, qkv_.data() + 2 * C,
-                              in.mask, as);
-            conv1d_forward(proj_.data(), ctx_.data(), params_.get(P.proj_w), params_.get(P.proj_b), N, C, C);
-            residual_forward(xout, xin, proj_.data(), N * C);
-            layernorm_forward(norm_.data(), nullptr, nullptr, xout, params_.get(P.ln2_w), params_.get(P.ln2_b),
-                              N, C, c.layer_norm_eps);
-            conv1d_forward(ffn_.data(), norm_.data(), params_.get(P.fc_w), nullptr, N, C, F);
-            bias_gelu_forward(ffn_.data(), params_.get(P.fc_b), N, F, c.activation);
-            conv1d_forward(proj_.data(), ffn_.data(), params_.get(P.fc_proj_w), params_.get(P.fc_proj_b), N, F, C);
-            residual_forward(xout, xout, proj_.data(), N * C);
-        }
-        float* last = states_.data() + L * N * C;
-        layernorm_forward(last, nullptr, nullptr, last, params_.get(lnf_w_), params_.get(lnf_b_), N, C,
-                          c.layer_norm_eps);
-    }
-
-    const float* hidden() const override { return hidden_state(config_.num_layers); }
+    const float* hidden() const override { return final_.data(); }
 
     const float* hidden_state(int64_t l) const override {
         DLM_ASSERT(l >= 0 && l <= config_.num_layers && !states_.empty());
+        if (l == config_.num_layers) return final_.data();  // HF: the last entry is after ln_f
         return states_.data() + l * B_ * T_ * config_.hidden_size;
     }
 
     void logits(std::span<const int64_t> rows, float* out) override {
         const int64_t n = static_cast<int64_t>(rows.size()), C = config_.hidden_size, V = config_.vocab_size;
-        head_in_.resize(static_cast<size_t>(n * C));
-        const float* h = hidden();
-        for (int64_t i = 0; i < n; ++i) {
-            DLM_ASSERT(rows[i] >= 0 && rows[i] < B_ * T_);
-            std::memcpy(head_in_.data() + i * C, h + rows[i] * C, static_cast<size_t>(C) * sizeof(float));
-        }
+        for (int64_t i = 0; i < n; ++i) DLM_ASSERT(rows[i] >= 0 && rows[i] < B_ * T_);
+        if (static_cast<int64_t>(head_in_.size()) < n * C) head_in_.resize(static_cast<size_t>(n * C));
+        rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
         linear_forward(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
+    }
+
+    double forward_backward(const TrainInput& t) override {
+        const auto& c = config_;
+        const int64_t B = t.in.batch, T = t.in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
+        const int64_t F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+        targets_gather(t, rows_, targets_, weights_);
+        forward_impl(t.in, true, t.dropout, t.seed);
+        auto& g = params_;
+        g.grads();
+
+        // Head: logits = final[rows] wte^T, chunked; d(final) lands in dfinal_.
+        const int64_t n = static_cast<int64_t>(rows_.size()), chunk = std::min(n, kHeadChunkRows);
+        dfinal_.assign(static_cast<size_t>(N * C), 0.0f);
+        if (static_cast<int64_t>(head_in_.size()) < chunk * C) head_in_.resize(static_cast<size_t>(chunk * C));
+        head_din_.resize(static_cast<size_t>(chunk * C));
+        logits_buf_.resize(static_cast<size_t>(chunk * V));
+        row_loss_.resize(static_cast<size_t>(n));
+        double loss = 0.0;
+        rows_chunked(n, [&](int64_t r0, int64_t r1) {
+            const int64_t m = r1 - r0;
+            rows_gather(head_in_.data(), final_.data(), rows_.data() + r0, m, C);
+            linear_forward(logits_buf_.data(), head_in_.data(), params_.get(head_), nullptr, m, C, V);
+            loss += cross_entropy_forward_backward(logits_buf_.data(), row_loss_.data() + r0, targets_.data() + r0,
+                                                   weights_.data() + r0, m, V);
+            std::fill(head_din_.begin(), head_din_.begin() + m * C, 0.0f);
+            linear_backward(head_din_.data(), g.grad(head_), nullptr, logits_buf_.data(), head_in_.data(),
+                            params_.get(head_), m, C, V);
+            rows_scatter_add(dfinal_.data(), head_din_.data(), rows_.data() + r0, m, C);
+        });
+        // final = ln_f(x_L)
+        dx_.assign(static_cast<size_t>(N * C), 0.0f);
+        layernorm_backward(dx_.data(), g.grad(lnf_w_), g.grad(lnf_b_), dfinal_.data(), states_.data() + L * N * C,
+                           params_.get(lnf_w_), lnf_mean_.data(), lnf_rstd_.data(), N, C);
+
+        dtmp_.resize(static_cast<size_t>(N * C));
+        dnorm_.resize(static_cast<size_t>(N * C));
+        dctx_.resize(static_cast<size_t>(N * C));
+        dqkv_.resize(static_cast<size_t>(N * 3 * C));
+        dffn_.resize(static_cast<size_t>(N * F));
+        datt_.resize(static_cast<size_t>(B * NH * T * T));
+        const float p_resid = t.dropout ? c.hidden_dropout : 0.0f;
+        for (int64_t l = L - 1; l >= 0; --l) {
+            const gpt2_block& P = blocks_[l];
+            const gpt2_acts& A = acts_[l];
+            const float* xin = states_.data() + l * N * C;
+            // x_out = res + dropout(mlp(ln_2(res))); dx_ is d(x_out), and stays as the residual path.
+            dtmp_ = dx_;
+            dropout_apply(dtmp_.data(), N * C, p_resid, site_seed(t.seed, l, site_mlp_out));
+            zero(dffn_);
+            conv1d_backward(dffn_.data(), g.grad(P.fc_proj_w), g.grad(P.fc_proj_b), dtmp_.data(), A.fc_act,
+                            params_.get(P.fc_proj_w), N, F, C);
+            gelu_backward(dffn_.data(), A.fc_pre, dffn_.data(), N * F, c.activation);
+            zero(dnorm_);
+            conv1d_backward(dnorm_.data(), g.grad(P.fc_w), g.grad(P.fc_b), dffn_.data(), A.n2, params_.get(P.fc_w), N,
+                            C, F);
+            layernorm_backward(dx_.data(), g.grad(P.ln2_w), g.grad(P.ln2_b), dnorm_.data(), A.res,
+                               params_.get(P.ln2_w), A.mean2, A.rstd2, N, C);
+            // res = xin + dropout(attn(ln_1(xin))); dx_ is now d(res).
+            dtmp_ = dx_;
+            dropout_apply(dtmp_.data(), N * C, p_resid, site_seed(t.seed, l, site_attn_out));
+            zero(dctx_);
+            conv1d_backward(dctx_.data(), g.grad(P.proj_w), g.grad(P.proj_b), dtmp_.data(), A.ctx,
+                            params_.get(P.proj_w), N, C, C);
+            zero(dqkv_);
+            attention_shape as = attn_shape(B, T, t.dropout, t.seed, l);
+            attention_backward(dqkv_.data(), dqkv_.data() + C, dqkv_.data() + 2 * C, datt_.data(),
+                               as.dropout > 0 ? scratch_.data() : nullptr, dctx_.data(), A.qkv, A.qkv + C,
+                               A.qkv + 2 * C, A.att, as);
+            zero(dnorm_);
+            conv1d_backward(dnorm_.data(), g.grad(P.attn_w), g.grad(P.attn_b), dqkv_.data(), A.n1,
+                            params_.get(P.attn_w), N, C, 3 * C);
+            layernorm_backward(dx_.data(), g.grad(P.ln1_w), g.grad(P.ln1_b), dnorm_.data(), xin, params_.get(P.ln1_w),
+                               A.mean1, A.rstd1, N, C);
+        }
+        // x_0 = dropout(wte[ids] + wpe[positions])
+        dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, site_seed(t.seed, 0, site_embeddings));
+        embedding_backward(g.grad(wte_), dx_.data(), t.in.ids, N, C);
+        embedding_backward(g.grad(wpe_), dx_.data(), positions_.data(), N, C);
+        return loss;
     }
 
 protected:
@@ -151,12 +195,115 @@ protected:
     }
 
 private:
+    static void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.0f); }
+
+    attention_shape attn_shape(int64_t B, int64_t T, bool dropout, uint64_t seed, int64_t l) const {
+        const int64_t C = config_.hidden_size;
+        attention_shape as{B, T, T, config_.num_heads, config_.head_dim(), 3 * C, 3 * C, true, 0};
+        if (dropout && config_.attention_dropout > 0.0f) {
+            as.dropout = config_.attention_dropout;
+            as.seed = site_seed(seed, l, site_attention);
+        }
+        return as;
+    }
+
+    void acts_layout(int64_t B, int64_t T, bool train) {
+        const auto& c = config_;
+        const int64_t N = B * T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_heads;
+        const int64_t slot = 4 * N * C + N * 3 * C + B * NH * T * T + 2 * N * F + 4 * N;
+        const int64_t slots = train ? c.num_layers : 1;
+        if (static_cast<int64_t>(acts_buf_.size()) < slot * slots) acts_buf_.resize(static_cast<size_t>(slot * slots));
+        acts_.resize(static_cast<size_t>(c.num_layers));
+        for (int64_t l = 0; l < c.num_layers; ++l) {
+            float* p = acts_buf_.data() + (train ? l : 0) * slot;
+            auto take = [&](int64_t n) {
+                float* r = p;
+                p += n;
+                return r;
+            };
+            gpt2_acts& A = acts_[l];
+            A.n1 = take(N * C);
+            A.ctx = take(N * C);
+            A.res = take(N * C);
+            A.n2 = take(N * C);
+            A.qkv = take(N * 3 * C);
+            A.att = take(B * NH * T * T);
+            A.fc_pre = take(N * F);
+            A.fc_act = take(N * F);
+            A.mean1 = take(N);
+            A.rstd1 = take(N);
+            A.mean2 = take(N);
+            A.rstd2 = take(N);
+        }
+    }
+
+    void forward_impl(const ForwardInput& in, bool train, bool dropout, uint64_t seed) {
+        const auto& c = config_;
+        const int64_t B = in.batch, T = in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
+        const int64_t F = c.intermediate_size, L = c.num_layers;
+        check_ids(in);
+        B_ = B;
+        T_ = T;
+        positions_.resize(static_cast<size_t>(N));
+        for (int64_t i = 0; i < N; ++i) {
+            int32_t pos = in.positions ? in.positions[i] : static_cast<int32_t>(i % T);
+            if (pos < 0 || pos >= c.max_positions)
+                fail("sequence too long: position {} (batch {}, position {}) is outside the model's {} positions",
+                     pos, i / T, i % T, c.max_positions);
+            positions_[i] = pos;
+        }
+        states_.resize(static_cast<size_t>((L + 1) * N * C));
+        final_.resize(static_cast<size_t>(N * C));
+        lnf_mean_.resize(static_cast<size_t>(N));
+        lnf_rstd_.resize(static_cast<size_t>(N));
+        proj_.resize(static_cast<size_t>(N * C));
+        acts_layout(B, T, train);
+        const float p_resid = dropout ? c.hidden_dropout : 0.0f;
+        if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
+
+        float* x = states_.data();
+        embedding_forward(x, in.ids, params_.get(wte_), N, C, false);
+        embedding_forward(x, positions_.data(), params_.get(wpe_), N, C, true);
+        if (dropout) dropout_apply(x, N * C, c.embedding_dropout, site_seed(seed, 0, site_embeddings));
+
+        for (int64_t l = 0; l < L; ++l) {
+            const gpt2_block& P = blocks_[l];
+            const gpt2_acts& A = acts_[l];
+            const float* xin = states_.data() + l * N * C;
+            float* xout = states_.data() + (l + 1) * N * C;
+            layernorm_forward(A.n1, A.mean1, A.rstd1, xin, params_.get(P.ln1_w), params_.get(P.ln1_b), N, C,
+                              c.layer_norm_eps);
+            conv1d_forward(A.qkv, A.n1, params_.get(P.attn_w), params_.get(P.attn_b), N, C, 3 * C);
+            attention_shape as = attn_shape(B, T, dropout, seed, l);
+            attention_forward(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
+                              in.mask, as);
+            conv1d_forward(proj_.data(), A.ctx, params_.get(P.proj_w), params_.get(P.proj_b), N, C, C);
+            if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_attn_out));
+            residual_forward(A.res, xin, proj_.data(), N * C);
+            layernorm_forward(A.n2, A.mean2, A.rstd2, A.res, params_.get(P.ln2_w), params_.get(P.ln2_b), N, C,
+                              c.layer_norm_eps);
+            conv1d_forward(A.fc_pre, A.n2, params_.get(P.fc_w), nullptr, N, C, F);
+            bias_gelu_forward_keep(A.fc_act, A.fc_pre, params_.get(P.fc_b), N, F, c.activation);
+            conv1d_forward(proj_.data(), A.fc_act, params_.get(P.fc_proj_w), params_.get(P.fc_proj_b), N, F, C);
+            if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_mlp_out));
+            residual_forward(xout, A.res, proj_.data(), N * C);
+        }
+        layernorm_forward(final_.data(), lnf_mean_.data(), lnf_rstd_.data(), states_.data() + L * N * C,
+                          params_.get(lnf_w_), params_.get(lnf_b_), N, C, c.layer_norm_eps);
+    }
+
     int64_t wte_, wpe_, lnf_w_, lnf_b_, head_;
     std::vector<gpt2_block> blocks_;
 
     int64_t B_ = 0, T_ = 0;
     std::vector<int32_t> positions_;
-    std::vector<float> states_, norm_, qkv_, att_, ctx_, proj_, ffn_, head_in_;
+    std::vector<float> states_, final_, lnf_mean_, lnf_rstd_, proj_, scratch_, acts_buf_, head_in_;
+    std::vector<gpt2_acts> acts_;
+    // training
+    std::vector<int64_t> rows_;
+    std::vector<int32_t> targets_;
+    std::vector<float> weights_, row_loss_, logits_buf_, head_din_, dfinal_, dx_, dtmp_, dnorm_, dctx_, dqkv_, dffn_,
+        datt_;
 };
 
 }  // namespace

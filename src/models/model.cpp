@@ -56,6 +56,13 @@ int64_t ParamTable::declare(const std::string& name, std::vector<int64_t> shape)
 
 void ParamTable::allocate() { data_.assign(static_cast<size_t>(total_), 0.0f); }
 
+std::vector<float>& ParamTable::grads() {
+    if (grad_.size() != data_.size()) grad_.assign(data_.size(), 0.0f);
+    return grad_;
+}
+
+void ParamTable::grads_zero() { std::fill(grads().begin(), grads().end(), 0.0f); }
+
 const ParamEntry* ParamTable::find(const std::string& name) const {
     auto it = index_.find(name);
     return it == index_.end() ? nullptr : &entries_[it->second];
@@ -106,6 +113,26 @@ void Model::check_ids(const ForwardInput& in) const {
             fail("token id {} (batch {}, position {}) is outside the vocabulary [0, {})", id, i / in.seq,
                  i % in.seq, config_.vocab_size);
     }
+}
+
+void Model::targets_gather(const TrainInput& t, std::vector<int64_t>& rows, std::vector<int32_t>& targets,
+                           std::vector<float>& weights) const {
+    const int64_t n = t.in.batch * t.in.seq;
+    rows.clear();
+    targets.clear();
+    weights.clear();
+    for (int64_t r = 0; r < n; ++r) {
+        const int32_t y = t.targets[r];
+        if (y == kIgnoreTarget) continue;
+        if (y < 0 || y >= config_.vocab_size)
+            fail("target id {} (batch {}, position {}) is outside the vocabulary [0, {})", y, r / t.in.seq,
+                 r % t.in.seq, config_.vocab_size);
+        rows.push_back(r);
+        targets.push_back(y);
+        weights.push_back(t.weights ? t.weights[r] : 1.0f);
+    }
+    if (!t.weights && !rows.empty())
+        for (auto& w : weights) w = 1.0f / static_cast<float>(rows.size());
 }
 
 void Model::save(const std::string& dir, DType dtype) const {

@@ -41,10 +41,15 @@ public:
     const std::vector<float>& data() const { return data_; }
     int64_t size() const { return total_; }
 
+    // The gradient arena: same layout as data(), allocated on first use.
+    float* grad(int64_t offset) { return grads().data() + offset; }
+    std::vector<float>& grads();
+    void grads_zero();
+
 private:
     std::vector<ParamEntry> entries_;
     std::map<std::string, size_t> index_;
-    std::vector<float> data_;
+    std::vector<float> data_, grad_;
     int64_t total_ = 0;
 };
 
@@ -56,6 +61,20 @@ struct ForwardInput {
     const int32_t* positions = nullptr;
     int64_t batch = 0, seq = 0;
 };
+
+// One training micro-batch. targets[B*T]: the token id row r must predict, or -100
+// (no loss at that row; for a causal LM the caller shifts: targets[t] = ids[t + 1]).
+// weights[B*T] (nullptr: 1 / number of targets, the mean HF computes) scale each row's
+// cross-entropy in the returned loss and its gradient.
+struct TrainInput {
+    ForwardInput in;
+    const int32_t* targets = nullptr;
+    const float* weights = nullptr;
+    bool dropout = false;   // model.train(): dropout with the config's rates
+    uint64_t seed = 0;      // dropout stream of this micro-batch
+};
+
+constexpr int32_t kIgnoreTarget = -100;
 
 class Model {
 public:
@@ -78,6 +97,11 @@ public:
     // LM-head logits out[rows.size(), V] for rows (b * T + t) of the last forward.
     virtual void logits(std::span<const int64_t> rows, float* out) = 0;
 
+    // Forward with saved activations, cross-entropy at the rows that have a target
+    // (logits are computed there only), backward; gradients are ADDED to
+    // params().grads(). Returns the loss (sum of weighted row losses).
+    virtual double forward_backward(const TrainInput& t) = 0;
+
     // Writes config.json and model.safetensors into dir (atomically, file by file).
     void save(const std::string& dir, DType dtype = DType::F32) const;
 
@@ -92,6 +116,9 @@ protected:
     // Tensors a checkpoint may carry that this model does not use (buffers, tied copies).
     virtual bool name_ignored(const std::string& name) const = 0;
     void check_ids(const ForwardInput& in) const;
+    // Rows with a target (row ids, targets, weights), validated against the vocabulary.
+    void targets_gather(const TrainInput& t, std::vector<int64_t>& rows, std::vector<int32_t>& targets,
+                        std::vector<float>& weights) const;
 
     ModelConfig config_;
     ParamTable params_;

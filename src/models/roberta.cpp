@@ -19,6 +19,9 @@
 //   H.bias [V]
 //
 // Post-LN encoder layer: x = LN(x + attn(x)); x = LN(x + W2 gelu(W1 x)).
+// Training (model.train()): dropout after the embeddings LayerNorm, on the attention
+// probabilities, and on each sublayer output before its residual LayerNorm; none in
+// the LM head. Activations are kept per layer for the backward pass.
 // Position ids: RoBERTa counts non-padding tokens from pad_token_id + 1 (padding gets
 // pad_token_id); BERT uses 0..T-1. Token type ids are all 0.
 #include <algorithm>
@@ -30,6 +33,10 @@
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "kernels/layernorm.h"
+#include "kernels/cross_entropy.h"
+#include "kernels/dropout.h"
+#include "kernels/residual.h"
+#include "models/lm_head.h"
 #include "models/model.h"
 
 namespace dlm {
@@ -41,6 +48,18 @@ struct encoder_layer {
     int64_t attn_out_w, attn_out_b, attn_ln_w, attn_ln_b;
     int64_t ffn_in_w, ffn_in_b, ffn_out_w, ffn_out_b, ffn_ln_w, ffn_ln_b;
 };
+
+// What one layer's forward leaves for its backward (in inference every layer
+// shares one such slot).
+struct encoder_acts {
+    float *qkv, *att, *ctx, *sum1, *mean1, *rstd1, *mid, *ffn_pre, *ffn_act, *sum2, *mean2, *rstd2;
+};
+
+// Dropout sites, mixed into the micro-batch seed.
+enum dropout_site : uint64_t { site_embeddings = 1, site_attention = 2, site_attn_out = 3, site_ffn_out = 4 };
+uint64_t site_seed(uint64_t seed, int64_t layer, dropout_site s) {
+    return hash_mix(seed ^ hash_mix(static_cast<uint64_t>(layer) * 16 + s));
+}
 
 class RobertaModel final : public Model {
 public:
@@ -85,75 +104,11 @@ public:
         decoder_ = c.tie_word_embeddings ? word_ : p.declare(head_ + "decoder.weight", {V, C});
         head_bias_ = p.declare(head_ + "bias", {V});
         p.allocate();
+        // HF's RobertaLMHead calls the erf gelu whatever hidden_act says; BERT's uses hidden_act.
+        head_act_ = roberta_ ? Activation::gelu_erf : c.activation;
     }
 
-    void forward(const ForwardInput& in) override {
-        const auto& c = config_;
-        const int64_t B = in.batch, T = in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
-        const int64_t F = c.intermediate_size, L = c.num_layers;
-        check_ids(in);
-        B_ = B;
-        T_ = T;
-        // Position ids (create_position_ids_from_input_ids in HF for RoBERTa).
-        positions_.resize(static_cast<size_t>(N));
-        for (int64_t b = 0; b < B; ++b) {
-            int32_t count = 0;
-            for (int64_t t = 0; t < T; ++t) {
-                int32_t& out = positions_[b * T + t];
-                if (in.positions) {
-                    out = in.positions[b * T + t];
-                } else if (roberta_) {
-                    bool real = in.ids[b * T + t] != c.pad_token_id;
-                    count += real;
-                    out = real ? c.pad_token_id + count : c.pad_token_id;
-                } else {
-                    out = static_cast<int32_t>(t);
-                }
-                if (out < 0 || out >= c.max_positions)
-                    fail("sequence too long: position id {} at (batch {}, position {}) is outside the model's {} positions (at most {} tokens)",
-                         out, b, t, c.max_positions, c.max_positions - (roberta_ ? c.pad_token_id + 1 : 0));
-            }
-        }
-        states_.resize(static_cast<size_t>((L + 1) * N * C));
-        qkv_.resize(static_cast<size_t>(N * 3 * C));
-        att_.resize(static_cast<size_t>(B * NH * T * T));
-        ctx_.resize(static_cast<size_t>(N * C));
-        proj_.resize(static_cast<size_t>(N * C));
-        ffn_.resize(static_cast<size_t>(N * F));
-
-        float* x = states_.data();
-        embedding_forward(x, in.ids, params_.get(word_), N, C, false);
-        embedding_forward(x, positions_.data(), params_.get(pos_), N, C, true);
-        const float* type0 = params_.get(type_);
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < N; ++i)
-            for (int64_t j = 0; j < C; ++j) x[i * C + j] += type0[j];
-        layernorm_forward(x, nullptr, nullptr, x, params_.get(emb_ln_w_), params_.get(emb_ln_b_), N, C,
-                          c.layer_norm_eps);
-
-        attention_shape as{B, T, T, NH, c.head_dim(), 3 * C, 3 * C, false, 0};
-        for (int64_t l = 0; l < L; ++l) {
-            const encoder_layer& P = layers_[l];
-            const float* xin = states_.data() + l * N * C;
-            float* xout = states_.data() + (l + 1) * N * C;
-            linear_forward(qkv_.data(), xin, params_.get(P.qkv_w), params_.get(P.qkv_b), N, C, 3 * C);
-            attention_forward(ctx_.data(), att_.data(), nullptr, qkv_.data(), qkv_.data() + C, qkv_.data() + 2 * C,
-                              in.mask, as);
-            linear_forward(proj_.data(), ctx_.data(), params_.get(P.attn_out_w), params_.get(P.attn_out_b), N,
-                           C, C);
-            // xout holds the attention block's output until the FFN overwrites it.
-            residual_layernorm_forward(xout, proj_.data(), nullptr, nullptr, proj_.data(), xin,
-                                       params_.get(P.attn_ln_w), params_.get(P.attn_ln_b), N, C,
-                                       c.layer_norm_eps);
-            linear_forward(ffn_.data(), xout, params_.get(P.ffn_in_w), nullptr, N, C, F);
-            bias_gelu_forward(ffn_.data(), params_.get(P.ffn_in_b), N, F, c.activation);
-            linear_forward(proj_.data(), ffn_.data(), params_.get(P.ffn_out_w), params_.get(P.ffn_out_b), N,
-                           F, C);
-            residual_layernorm_forward(xout, proj_.data(), nullptr, nullptr, proj_.data(), xout,
-                                       params_.get(P.ffn_ln_w), params_.get(P.ffn_ln_b), N, C,
-                                       c.layer_norm_eps);
-        }
-    }
+    void forward(const ForwardInput& in) override { forward_impl(in, false, false, 0); }
 
     const float* hidden() const override { return hidden_state(config_.num_layers); }
 
@@ -163,22 +118,89 @@ public:
     }
 
     void logits(std::span<const int64_t> rows, float* out) override {
+        const int64_t n = static_cast<int64_t>(rows.size()), C = config_.hidden_size;
+        for (int64_t i = 0; i < n; ++i) DLM_ASSERT(rows[i] >= 0 && rows[i] < B_ * T_);
+        head_resize(n);
+        rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
+        head_forward(out, n);
+    }
+
+    double forward_backward(const TrainInput& t) override {
         const auto& c = config_;
-        const int64_t n = static_cast<int64_t>(rows.size()), C = c.hidden_size, V = c.vocab_size;
-        head_in_.resize(static_cast<size_t>(n * C));
-        head_h_.resize(static_cast<size_t>(n * C));
-        const float* h = hidden();
-        for (int64_t i = 0; i < n; ++i) {
-            DLM_ASSERT(rows[i] >= 0 && rows[i] < B_ * T_);
-            std::memcpy(head_in_.data() + i * C, h + rows[i] * C, static_cast<size_t>(C) * sizeof(float));
+        const int64_t B = t.in.batch, T = t.in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
+        const int64_t F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+        targets_gather(t, rows_, targets_, weights_);
+        forward_impl(t.in, true, t.dropout, t.seed);
+        auto& g = params_;
+        g.grads();
+
+        // LM head at the target rows, chunked; d(hidden) lands in dx_.
+        dx_.assign(static_cast<size_t>(N * C), 0.0f);
+        const int64_t n = static_cast<int64_t>(rows_.size());
+        double loss = 0.0;
+        head_resize(std::min(n, kHeadChunkRows));
+        logits_buf_.resize(static_cast<size_t>(std::min(n, kHeadChunkRows) * V));
+        row_loss_.resize(static_cast<size_t>(n));
+        rows_chunked(n, [&](int64_t r0, int64_t r1) {
+            const int64_t m = r1 - r0;
+            rows_gather(head_in_.data(), hidden(), rows_.data() + r0, m, C);
+            head_forward(logits_buf_.data(), m);
+            loss += cross_entropy_forward_backward(logits_buf_.data(), row_loss_.data() + r0, targets_.data() + r0,
+                                                   weights_.data() + r0, m, V);
+            head_backward(logits_buf_.data(), m);
+            rows_scatter_add(dx_.data(), head_din_.data(), rows_.data() + r0, m, C);
+        });
+
+        dsum_.resize(static_cast<size_t>(N * C));
+        dtmp_.resize(static_cast<size_t>(N * C));
+        dctx_.resize(static_cast<size_t>(N * C));
+        dqkv_.resize(static_cast<size_t>(N * 3 * C));
+        dffn_.resize(static_cast<size_t>(N * F));
+        datt_.resize(static_cast<size_t>(B * NH * T * T));
+        const float p_hidden = t.dropout ? c.hidden_dropout : 0.0f;
+        for (int64_t l = L - 1; l >= 0; --l) {
+            const encoder_layer& P = layers_[l];
+            const encoder_acts& A = acts_[l];
+            const float* xin = states_.data() + l * N * C;
+            // xout = LN2(sum2), sum2 = dropout(ffn_out) + mid
+            zero(dsum_);
+            layernorm_backward(dsum_.data(), g.grad(P.ffn_ln_w), g.grad(P.ffn_ln_b), dx_.data(), A.sum2,
+                               params_.get(P.ffn_ln_w), A.mean2, A.rstd2, N, C);
+            dtmp_ = dsum_;
+            dropout_apply(dtmp_.data(), N * C, p_hidden, site_seed(t.seed, l, site_ffn_out));
+            zero(dffn_);
+            linear_backward(dffn_.data(), g.grad(P.ffn_out_w), g.grad(P.ffn_out_b), dtmp_.data(), A.ffn_act,
+                            params_.get(P.ffn_out_w), N, F, C);
+            gelu_backward(dffn_.data(), A.ffn_pre, dffn_.data(), N * F, c.activation);
+            // d(mid) = residual part (dsum_) + through the FFN input
+            linear_backward(dsum_.data(), g.grad(P.ffn_in_w), g.grad(P.ffn_in_b), dffn_.data(), A.mid,
+                            params_.get(P.ffn_in_w), N, C, F);
+            // mid = LN1(sum1), sum1 = dropout(attn_out) + xin
+            zero(dx_);
+            layernorm_backward(dx_.data(), g.grad(P.attn_ln_w), g.grad(P.attn_ln_b), dsum_.data(), A.sum1,
+                               params_.get(P.attn_ln_w), A.mean1, A.rstd1, N, C);
+            dtmp_ = dx_;  // dx_ keeps the residual path to xin
+            dropout_apply(dtmp_.data(), N * C, p_hidden, site_seed(t.seed, l, site_attn_out));
+            zero(dctx_);
+            linear_backward(dctx_.data(), g.grad(P.attn_out_w), g.grad(P.attn_out_b), dtmp_.data(), A.ctx,
+                            params_.get(P.attn_out_w), N, C, C);
+            zero(dqkv_);
+            attention_shape as = attn_shape(B, T, t.dropout, t.seed, l);
+            attention_backward(dqkv_.data(), dqkv_.data() + C, dqkv_.data() + 2 * C, datt_.data(),
+                               as.dropout > 0 ? scratch_.data() : nullptr, dctx_.data(), A.qkv, A.qkv + C,
+                               A.qkv + 2 * C, A.att, as);
+            linear_backward(dx_.data(), g.grad(P.qkv_w), g.grad(P.qkv_b), dqkv_.data(), xin, params_.get(P.qkv_w),
+                            N, C, 3 * C);
         }
-        linear_forward(head_h_.data(), head_in_.data(), params_.get(head_dense_w_), nullptr, n, C, C);
-        // HF's RobertaLMHead calls the erf gelu whatever hidden_act says; BERT's head uses hidden_act.
-        bias_gelu_forward(head_h_.data(), params_.get(head_dense_b_), n, C,
-                          roberta_ ? Activation::gelu_erf : c.activation);
-        layernorm_forward(head_h_.data(), nullptr, nullptr, head_h_.data(), params_.get(head_ln_w_),
-                          params_.get(head_ln_b_), n, C, c.layer_norm_eps);
-        linear_forward(out, head_h_.data(), params_.get(decoder_), params_.get(head_bias_), n, C, V);
+        // Embeddings: states[0] = dropout(LN(word + position + type))
+        dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, site_seed(t.seed, 0, site_embeddings));
+        zero(dsum_);
+        layernorm_backward(dsum_.data(), g.grad(emb_ln_w_), g.grad(emb_ln_b_), dx_.data(), emb_sum_.data(),
+                           params_.get(emb_ln_w_), emb_mean_.data(), emb_rstd_.data(), N, C);
+        embedding_backward(g.grad(word_), dsum_.data(), t.in.ids, N, C);
+        embedding_backward(g.grad(pos_), dsum_.data(), positions_.data(), N, C);
+        bias_backward(g.grad(type_), dsum_.data(), N, C);  // every token has type 0
+        return loss;
     }
 
 protected:
@@ -207,15 +229,174 @@ protected:
     }
 
 private:
+    static void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.0f); }
+
+    attention_shape attn_shape(int64_t B, int64_t T, bool dropout, uint64_t seed, int64_t l) const {
+        const int64_t C = config_.hidden_size;
+        attention_shape as{B, T, T, config_.num_heads, config_.head_dim(), 3 * C, 3 * C, false, 0};
+        if (dropout && config_.attention_dropout > 0.0f) {
+            as.dropout = config_.attention_dropout;
+            as.seed = site_seed(seed, l, site_attention);
+        }
+        return as;
+    }
+
+    // Lays out the saved activations: one slot per layer when training, one shared
+    // slot otherwise. Buffers only grow, so steady-state steps do not allocate.
+    void acts_layout(int64_t B, int64_t T, bool train) {
+        const auto& c = config_;
+        const int64_t N = B * T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_heads;
+        const int64_t slot = N * 3 * C + B * NH * T * T + 4 * N * C + 2 * N * F + 4 * N;
+        const int64_t slots = train ? c.num_layers : 1;
+        if (static_cast<int64_t>(acts_buf_.size()) < slot * slots) acts_buf_.resize(static_cast<size_t>(slot * slots));
+        acts_.resize(static_cast<size_t>(c.num_layers));
+        for (int64_t l = 0; l < c.num_layers; ++l) {
+            float* p = acts_buf_.data() + (train ? l : 0) * slot;
+            auto take = [&](int64_t n) {
+                float* r = p;
+                p += n;
+                return r;
+            };
+            encoder_acts& A = acts_[l];
+            A.qkv = take(N * 3 * C);
+            A.att = take(B * NH * T * T);
+            A.ctx = take(N * C);
+            A.sum1 = take(N * C);
+            A.mid = take(N * C);
+            A.sum2 = take(N * C);
+            A.ffn_pre = take(N * F);
+            A.ffn_act = take(N * F);
+            A.mean1 = take(N);
+            A.rstd1 = take(N);
+            A.mean2 = take(N);
+            A.rstd2 = take(N);
+        }
+    }
+
+    void forward_impl(const ForwardInput& in, bool train, bool dropout, uint64_t seed) {
+        const auto& c = config_;
+        const int64_t B = in.batch, T = in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
+        const int64_t F = c.intermediate_size, L = c.num_layers;
+        check_ids(in);
+        B_ = B;
+        T_ = T;
+        // Position ids (create_position_ids_from_input_ids in HF for RoBERTa).
+        positions_.resize(static_cast<size_t>(N));
+        for (int64_t b = 0; b < B; ++b) {
+            int32_t count = 0;
+            for (int64_t t = 0; t < T; ++t) {
+                int32_t& out = positions_[b * T + t];
+                if (in.positions) {
+                    out = in.positions[b * T + t];
+                } else if (roberta_) {
+                    bool real = in.ids[b * T + t] != c.pad_token_id;
+                    count += real;
+                    out = real ? c.pad_token_id + count : c.pad_token_id;
+                } else {
+                    out = static_cast<int32_t>(t);
+                }
+                if (out < 0 || out >= c.max_positions)
+                    fail("sequence too long: position id {} at (batch {}, position {}) is outside the model's {} positions (at most {} tokens)",
+                         out, b, t, c.max_positions, c.max_positions - (roberta_ ? c.pad_token_id + 1 : 0));
+            }
+        }
+        states_.resize(static_cast<size_t>((L + 1) * N * C));
+        emb_sum_.resize(static_cast<size_t>(N * C));
+        emb_mean_.resize(static_cast<size_t>(N));
+        emb_rstd_.resize(static_cast<size_t>(N));
+        proj_.resize(static_cast<size_t>(N * C));
+        acts_layout(B, T, train);
+        const float p_hidden = dropout ? c.hidden_dropout : 0.0f;
+        if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
+
+        float* e = emb_sum_.data();
+        embedding_forward(e, in.ids, params_.get(word_), N, C, false);
+        embedding_forward(e, positions_.data(), params_.get(pos_), N, C, true);
+        const float* type0 = params_.get(type_);
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < N; ++i)
+            for (int64_t j = 0; j < C; ++j) e[i * C + j] += type0[j];
+        float* x = states_.data();
+        layernorm_forward(x, emb_mean_.data(), emb_rstd_.data(), e, params_.get(emb_ln_w_), params_.get(emb_ln_b_), N,
+                          C, c.layer_norm_eps);
+        if (dropout) dropout_apply(x, N * C, c.embedding_dropout, site_seed(seed, 0, site_embeddings));
+
+        for (int64_t l = 0; l < L; ++l) {
+            const encoder_layer& P = layers_[l];
+            const encoder_acts& A = acts_[l];
+            const float* xin = states_.data() + l * N * C;
+            float* xout = states_.data() + (l + 1) * N * C;
+            linear_forward(A.qkv, xin, params_.get(P.qkv_w), params_.get(P.qkv_b), N, C, 3 * C);
+            attention_shape as = attn_shape(B, T, dropout, seed, l);
+            attention_forward(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
+                              in.mask, as);
+            linear_forward(proj_.data(), A.ctx, params_.get(P.attn_out_w), params_.get(P.attn_out_b), N, C, C);
+            if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_attn_out));
+            residual_layernorm_forward(A.mid, A.sum1, A.mean1, A.rstd1, proj_.data(), xin, params_.get(P.attn_ln_w),
+                                       params_.get(P.attn_ln_b), N, C, c.layer_norm_eps);
+            linear_forward(A.ffn_pre, A.mid, params_.get(P.ffn_in_w), nullptr, N, C, F);
+            bias_gelu_forward_keep(A.ffn_act, A.ffn_pre, params_.get(P.ffn_in_b), N, F, c.activation);
+            linear_forward(proj_.data(), A.ffn_act, params_.get(P.ffn_out_w), params_.get(P.ffn_out_b), N, F, C);
+            if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_ffn_out));
+            residual_layernorm_forward(xout, A.sum2, A.mean2, A.rstd2, proj_.data(), A.mid, params_.get(P.ffn_ln_w),
+                                       params_.get(P.ffn_ln_b), N, C, c.layer_norm_eps);
+        }
+    }
+
+    void head_resize(int64_t n) {
+        const int64_t C = config_.hidden_size;
+        for (auto* v : {&head_in_, &head_pre_, &head_act_buf_, &head_out_, &head_din_, &head_d_})
+            if (static_cast<int64_t>(v->size()) < n * C) v->resize(static_cast<size_t>(n * C));
+        if (static_cast<int64_t>(head_mean_.size()) < n) {
+            head_mean_.resize(static_cast<size_t>(n));
+            head_rstd_.resize(static_cast<size_t>(n));
+        }
+    }
+
+    // head_in_[n, C] -> logits out[n, V]; keeps what head_backward needs.
+    void head_forward(float* out, int64_t n) {
+        const auto& c = config_;
+        const int64_t C = c.hidden_size, V = c.vocab_size;
+        linear_forward(head_pre_.data(), head_in_.data(), params_.get(head_dense_w_), nullptr, n, C, C);
+        bias_gelu_forward_keep(head_act_buf_.data(), head_pre_.data(), params_.get(head_dense_b_), n, C, head_act_);
+        layernorm_forward(head_out_.data(), head_mean_.data(), head_rstd_.data(), head_act_buf_.data(),
+                          params_.get(head_ln_w_), params_.get(head_ln_b_), n, C, c.layer_norm_eps);
+        linear_forward(out, head_out_.data(), params_.get(decoder_), params_.get(head_bias_), n, C, V);
+    }
+
+    // dlogits[n, V] -> head_din_[n, C] (d of head_in_), parameter gradients added.
+    void head_backward(const float* dlogits, int64_t n) {
+        const auto& c = config_;
+        const int64_t C = c.hidden_size, V = c.vocab_size;
+        auto& g = params_;
+        std::fill(head_d_.begin(), head_d_.begin() + n * C, 0.0f);
+        linear_backward(head_d_.data(), g.grad(decoder_), g.grad(head_bias_), dlogits, head_out_.data(),
+                        params_.get(decoder_), n, C, V);
+        std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
+        layernorm_backward(head_din_.data(), g.grad(head_ln_w_), g.grad(head_ln_b_), head_d_.data(),
+                           head_act_buf_.data(), params_.get(head_ln_w_), head_mean_.data(), head_rstd_.data(), n, C);
+        gelu_backward(head_d_.data(), head_pre_.data(), head_din_.data(), n * C, head_act_);
+        std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
+        linear_backward(head_din_.data(), g.grad(head_dense_w_), g.grad(head_dense_b_), head_d_.data(),
+                        head_in_.data(), params_.get(head_dense_w_), n, C, C);
+    }
+
     bool roberta_ = true;
     std::string base_, head_;
+    Activation head_act_ = Activation::gelu_erf;
     int64_t word_, pos_, type_, emb_ln_w_, emb_ln_b_;
     int64_t head_dense_w_, head_dense_b_, head_ln_w_, head_ln_b_, decoder_, head_bias_;
     std::vector<encoder_layer> layers_;
 
     int64_t B_ = 0, T_ = 0;
     std::vector<int32_t> positions_;
-    std::vector<float> states_, qkv_, att_, ctx_, proj_, ffn_, head_in_, head_h_;
+    std::vector<float> states_, emb_sum_, emb_mean_, emb_rstd_, proj_, scratch_, acts_buf_;
+    std::vector<encoder_acts> acts_;
+    std::vector<float> head_in_, head_pre_, head_act_buf_, head_out_, head_mean_, head_rstd_, head_din_, head_d_;
+    // training
+    std::vector<int64_t> rows_;
+    std::vector<int32_t> targets_;
+    std::vector<float> weights_, row_loss_, logits_buf_, dx_, dsum_, dtmp_, dctx_, dqkv_, dffn_, datt_;
 };
 
 }  // namespace

@@ -20,7 +20,8 @@ void embedding_forward(float* out, const int32_t* ids, const float* table, int64
     }
 }
 
-void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c) {
+void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c,
+                        int32_t padding_idx) {
     // Threads own column slices, so repeated ids never race and the sums do not
     // depend on the thread count.
 #pragma omp parallel
@@ -28,6 +29,7 @@ void embedding_backward(float* dtable, const float* dout, const int32_t* ids, in
         const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
         const int64_t j0 = c * t / nt, j1 = c * (t + 1) / nt;
         for (int64_t i = 0; i < n; ++i) {
+            if (ids[i] == padding_idx) continue;
             float* row = dtable + static_cast<int64_t>(ids[i]) * c;
             const float* g = dout + i * c;
             for (int64_t j = j0; j < j1; ++j) row[j] += g[j];

@@ -10,6 +10,8 @@ void embedding_forward(float* out, const int32_t* ids, const float* table, int64
                        bool accumulate);
 
 // dtable[V, C] += scatter of dout[N, C] by ids (rows of repeated ids add up).
-void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c);
+// Rows whose id is padding_idx get nothing, as nn.Embedding(padding_idx=...) (-1: none).
+void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c,
+                        int32_t padding_idx = -1);
 
 }  // namespace dlm

@@ -197,8 +197,9 @@ public:
         zero(dsum_);
         layernorm_backward(dsum_.data(), g.grad(emb_ln_w_), g.grad(emb_ln_b_), dx_.data(), emb_sum_.data(),
                            params_.get(emb_ln_w_), emb_mean_.data(), emb_rstd_.data(), N, C);
-        embedding_backward(g.grad(word_), dsum_.data(), t.in.ids, N, C);
-        embedding_backward(g.grad(pos_), dsum_.data(), positions_.data(), N, C);
+        // HF builds word (and RoBERTa's position) embeddings with padding_idx = pad: no gradient there.
+        embedding_backward(g.grad(word_), dsum_.data(), t.in.ids, N, C, c.pad_token_id);
+        embedding_backward(g.grad(pos_), dsum_.data(), positions_.data(), N, C, roberta_ ? c.pad_token_id : -1);
         bias_backward(g.grad(type_), dsum_.data(), N, C);  // every token has type 0
         return loss;
     }

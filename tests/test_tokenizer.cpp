@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "tokenizer/byte_unicode.h"
+#include "tokenizer/pretokenize.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
@@ -174,6 +175,34 @@ std::string shell_quote(const std::string& s) {
 
 }  // namespace
 
+TEST(tokenizer, pretokenizer_follows_the_gpt2_regex) {
+    dlm::Pretokenizer pre;
+    auto split = [&](std::string_view text) {
+        std::vector<std::string> pieces;
+        for (size_t pos = 0, end; pos < text.size(); pos = end) {
+            end = pre.piece_end(text, pos);
+            pieces.emplace_back(text.substr(pos, end - pos));
+        }
+        return pieces;
+    };
+    using v = std::vector<std::string>;
+    EXPECT_EQ(split("Hello world"), (v{"Hello", " world"}));
+    EXPECT_EQ(split("a   b"), (v{"a", "  ", " b"}));         // \s+(?!\S) leaves one space
+    EXPECT_EQ(split("a \t b"), (v{"a", " \t", " b"}));
+    EXPECT_EQ(split("x\n\ny"), (v{"x", "\n", "\n", "y"}));   // only ' ' joins a word
+    EXPECT_EQ(split("a  "), (v{"a", "  "}));                  // at the end: the whole run
+    EXPECT_EQ(split("don't we'll've"), (v{"don", "'t", " we", "'ll", "'ve"}));
+    EXPECT_EQ(split("DON'T"), (v{"DON", "'", "T"}));          // contractions are lower case
+    EXPECT_EQ(split("3.14 abc123"), (v{"3", ".", "14", " abc", "123"}));
+    EXPECT_EQ(split("  !!?"), (v{" ", " !!?"}));
+    EXPECT_EQ(split("\u0663\u0664x\u00BD"), (v{"\u0663\u0664", "x", "\u00BD"}));  // Nd, No
+    // Unicode whitespace as Oniguruma's \s (HF): NBSP and U+3000 yes, U+180E no.
+    EXPECT_EQ(split("a\u00A0\u00A0b"), (v{"a", "\u00A0", "\u00A0", "b"}));
+    EXPECT_EQ(split("\u3000x"), (v{"\u3000", "x"}));
+    EXPECT_EQ(split("a\u180E\u180Eb"), (v{"a", "\u180E\u180E", "b"}));
+    EXPECT_EQ(split("e\u0301t\u00E9"), (v{"e", "\u0301", "t\u00E9"}));  // a combining mark is not \p{L}
+}
+
 TEST(tokenizer, golden_gpt2) { golden_check(gpt2(), "gpt-2"); }
 
 TEST(tokenizer, golden_roberta_tokenizer_json) { golden_check(roberta(), "roberta-bpe"); }
@@ -210,6 +239,9 @@ TEST(tokenizer, special_ids_and_vocab) {
         EXPECT_EQ(t->id_to_token(5), "Ġthe");
         EXPECT_EQ(t->token_text(5), " the");
     }
+    // A tokenizer.json path works as well as its folder.
+    EXPECT_EQ(dlm::Tokenizer::from_folder(roberta_dir + "/tokenizer.json").encode("Hello world", true),
+              (std::vector<int32_t>{0, 31414, 232, 2}));
     EXPECT_EQ(gpt2().vocab_size(), 50257);
     EXPECT_EQ(gpt2().bos_id(), 50256);
     EXPECT_EQ(gpt2().eos_id(), 50256);

@@ -4,7 +4,9 @@
 //   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // matched with PCRE2 (UTF + UCP, JIT). HF runs it with Oniguruma, whose Unicode \s is
 // U+0009..U+000D, U+0085 and the Z categories; PCRE2's \s also takes U+180E, so we
-// spell the class out instead of writing \s.
+// spell the class out instead of writing \s. \p{L} and \p{N} come from PCRE2's
+// tables (Unicode 14 in PCRE2 10.42), so only code points assigned after that could
+// split differently from HF.
 #pragma once
 
 #include <cstddef>

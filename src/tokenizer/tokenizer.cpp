@@ -190,7 +190,10 @@ void Tokenizer::encode_into(std::string_view text, bool add_special,
         text_encode(d, cache, text, out);
     } else {
         std::vector<piece> first, pieces;
-        added_split(text, 0, text.size(), d.added_raw, first);
+        if (d.added_raw.empty())
+            first.push_back({0, text.size(), -1});
+        else
+            added_split(text, 0, text.size(), d.added_raw, first);
         for (const piece& p : first) {
             if (p.id < 0 && !d.added_normalized.empty())
                 added_split(text, p.begin, p.end, d.added_normalized, pieces);

@@ -2,6 +2,8 @@
 // older vocab.json + merges.txt pair with the transformers config files beside it.
 // Both paths fill one `spec`, which `spec_build` checks and turns into TokenizerData,
 // so the two formats cannot drift apart in how they are interpreted.
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <filesystem>

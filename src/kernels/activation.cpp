@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/vector_math.h"
+
 
 namespace dlm {
 
@@ -10,18 +12,18 @@ namespace {
 constexpr float kSqrtHalf = 0.70710678118654752440f;
 constexpr float kSqrt2OverPi = 0.79788456080286535588f;
 
-inline float gelu_erf(float x) { return 0.5f * x * (1.0f + std::erf(x * kSqrtHalf)); }
+inline float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * kSqrtHalf)); }
 inline float gelu_tanh(float x) {
-    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
+    return 0.5f * x * (1.0f + tanhf(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
 }
 
 inline float gelu_erf_grad(float x) {
     constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
-    return 0.5f * (1.0f + std::erf(x * kSqrtHalf)) + x * kInvSqrt2Pi * std::exp(-0.5f * x * x);
+    return 0.5f * (1.0f + erff(x * kSqrtHalf)) + x * kInvSqrt2Pi * expf(-0.5f * x * x);
 }
 inline float gelu_tanh_grad(float x) {
     const float u = kSqrt2OverPi * (x + 0.044715f * x * x * x);
-    const float t = std::tanh(u);
+    const float t = tanhf(u);
     return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
 }
 

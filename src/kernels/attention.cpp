@@ -1,6 +1,8 @@
 #include "kernels/attention.h"
 
 #include <cmath>
+
+#include "kernels/vector_math.h"
 #include <limits>
 
 #include "core/error.h"
@@ -15,8 +17,9 @@ inline void softmax_row(float* x, int64_t d) {
     float mx = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < d; ++j) mx = x[j] > mx ? x[j] : mx;
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < d; ++j) {
-        x[j] = std::exp(x[j] - mx);
+        x[j] = expf(x[j] - mx);
         sum += x[j];
     }
     float inv = 1.0f / sum;

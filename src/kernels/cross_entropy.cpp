@@ -2,15 +2,19 @@
 
 #include <cmath>
 
+#include "kernels/vector_math.h"
+
 namespace dlm {
 
 namespace {
 
 inline float row_logsumexp(const float* x, int64_t v, float* max_out) {
     float mx = x[0];
+#pragma omp simd reduction(max : mx)
     for (int64_t j = 1; j < v; ++j) mx = x[j] > mx ? x[j] : mx;
     float s = 0.0f;
-    for (int64_t j = 0; j < v; ++j) s += std::exp(x[j] - mx);
+#pragma omp simd reduction(+ : s)
+    for (int64_t j = 0; j < v; ++j) s += expf(x[j] - mx);
     *max_out = mx;
     return mx + std::log(s);
 }
@@ -26,7 +30,8 @@ double cross_entropy_forward_backward(float* x, float* row_loss, const int32_t* 
         const float lse = row_logsumexp(row, v, &mx);
         const float wr = w ? w[r] : 1.0f;
         row_loss[r] = wr * (lse - row[target[r]]);
-        for (int64_t j = 0; j < v; ++j) row[j] = wr * std::exp(row[j] - lse);
+#pragma omp simd
+        for (int64_t j = 0; j < v; ++j) row[j] = wr * expf(row[j] - lse);
         row[target[r]] -= wr;
     }
     double total = 0.0;

@@ -1,5 +1,7 @@
 #include "kernels/gemm.h"
 
+#include <omp.h>
+
 #include <array>
 #include <map>
 #include <mutex>
@@ -99,11 +101,17 @@ void conv1d_forward(float* out, const float* inp, const float* weight, const flo
 }
 
 void bias_backward(float* dbias, const float* dout, int64_t n, int64_t oc) {
-#pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < oc; ++j) {
-        float s = 0.0f;
-        for (int64_t i = 0; i < n; ++i) s += dout[i * oc + j];
-        dbias[j] += s;
+    // Each thread owns a slice of columns and walks the rows through it: contiguous
+    // reads, no shared writes, sums independent of the thread count.
+#pragma omp parallel
+    {
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t j0 = oc * t / nt, j1 = oc * (t + 1) / nt;
+        for (int64_t i = 0; i < n; ++i) {
+            const float* row = dout + i * oc;
+#pragma omp simd
+            for (int64_t j = j0; j < j1; ++j) dbias[j] += row[j];
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 #include "kernels/layernorm.h"
 
+#include <omp.h>
+
 #include <cmath>
 
 namespace dlm {
@@ -73,18 +75,23 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
             dx[j] += r * (dy[j] * weight[j] - sum_g - xhat * sum_gx);
         }
     }
-    // Parameter gradients column by column: no shared writes, and the same sums
-    // whatever the thread count.
-#pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < c; ++j) {
-        float dw = 0.0f, db = 0.0f;
+    // Parameter gradients: each thread owns a slice of columns and walks the rows
+    // through it (contiguous reads, no shared writes, sums independent of the thread
+    // count).
+#pragma omp parallel
+    {
+        const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+        const int64_t j0 = c * t / nt, j1 = c * (t + 1) / nt;
         for (int64_t i = 0; i < n; ++i) {
-            float dy = dout[i * c + j];
-            dw += dy * (inp[i * c + j] - mean[i]) * rstd[i];
-            db += dy;
+            const float* dy = dout + i * c;
+            const float* x = inp + i * c;
+            const float m = mean[i], r = rstd[i];
+#pragma omp simd
+            for (int64_t j = j0; j < j1; ++j) {
+                dweight[j] += dy[j] * (x[j] - m) * r;
+                dbias[j] += dy[j];
+            }
         }
-        dweight[j] += dw;
-        dbias[j] += db;
     }
 }
 

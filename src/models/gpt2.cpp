@@ -94,9 +94,16 @@ public:
     void logits(std::span<const int64_t> rows, float* out) override {
         const int64_t n = static_cast<int64_t>(rows.size()), C = config_.hidden_size, V = config_.vocab_size;
         for (int64_t i = 0; i < n; ++i) DLM_ASSERT(rows[i] >= 0 && rows[i] < B_ * T_);
-        if (static_cast<int64_t>(head_in_.size()) < n * C) head_in_.resize(static_cast<size_t>(n * C));
+        const int64_t np = rows_padded(n);
+        if (static_cast<int64_t>(head_in_.size()) < np * C) head_in_.resize(static_cast<size_t>(np * C));
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
-        linear_forward(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
+        if (np == n) {
+            linear_forward(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
+            return;
+        }
+        if (static_cast<int64_t>(logits_buf_.size()) < np * V) logits_buf_.resize(static_cast<size_t>(np * V));
+        linear_forward(logits_buf_.data(), head_in_.data(), params_.get(head_), nullptr, np, C, V);
+        std::memcpy(out, logits_buf_.data(), static_cast<size_t>(n * V) * sizeof(float));
     }
 
     double forward_backward(const TrainInput& t) override {
@@ -109,22 +116,23 @@ public:
         g.grads();
 
         // Head: logits = final[rows] wte^T, chunked; d(final) lands in dfinal_.
-        const int64_t n = static_cast<int64_t>(rows_.size()), chunk = std::min(n, kHeadChunkRows);
+        const int64_t n = static_cast<int64_t>(rows_.size()), chunk = rows_padded(std::min(n, kHeadChunkRows));
         dfinal_.assign(static_cast<size_t>(N * C), 0.0f);
         if (static_cast<int64_t>(head_in_.size()) < chunk * C) head_in_.resize(static_cast<size_t>(chunk * C));
         head_din_.resize(static_cast<size_t>(chunk * C));
-        logits_buf_.resize(static_cast<size_t>(chunk * V));
+        if (static_cast<int64_t>(logits_buf_.size()) < chunk * V) logits_buf_.resize(static_cast<size_t>(chunk * V));
         row_loss_.resize(static_cast<size_t>(n));
         double loss = 0.0;
         rows_chunked(n, [&](int64_t r0, int64_t r1) {
-            const int64_t m = r1 - r0;
+            const int64_t m = r1 - r0, mp = rows_padded(m);
             rows_gather(head_in_.data(), final_.data(), rows_.data() + r0, m, C);
-            linear_forward(logits_buf_.data(), head_in_.data(), params_.get(head_), nullptr, m, C, V);
+            linear_forward(logits_buf_.data(), head_in_.data(), params_.get(head_), nullptr, mp, C, V);
             loss += cross_entropy_forward_backward(logits_buf_.data(), row_loss_.data() + r0, targets_.data() + r0,
                                                    weights_.data() + r0, m, V);
-            std::fill(head_din_.begin(), head_din_.begin() + m * C, 0.0f);
+            std::fill(logits_buf_.begin() + m * V, logits_buf_.begin() + mp * V, 0.0f);  // pad rows: no gradient
+            std::fill(head_din_.begin(), head_din_.begin() + mp * C, 0.0f);
             linear_backward(head_din_.data(), g.grad(head_), nullptr, logits_buf_.data(), head_in_.data(),
-                            params_.get(head_), m, C, V);
+                            params_.get(head_), mp, C, V);
             rows_scatter_add(dfinal_.data(), head_din_.data(), rows_.data() + r0, m, C);
         });
         // final = ln_f(x_L)

@@ -120,9 +120,16 @@ public:
     void logits(std::span<const int64_t> rows, float* out) override {
         const int64_t n = static_cast<int64_t>(rows.size()), C = config_.hidden_size;
         for (int64_t i = 0; i < n; ++i) DLM_ASSERT(rows[i] >= 0 && rows[i] < B_ * T_);
-        head_resize(n);
+        const int64_t np = rows_padded(n), V = config_.vocab_size;
+        head_resize(np);
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
-        head_forward(out, n);
+        if (np == n) {
+            head_forward(out, n);
+            return;
+        }
+        if (static_cast<int64_t>(logits_buf_.size()) < np * V) logits_buf_.resize(static_cast<size_t>(np * V));
+        head_forward(logits_buf_.data(), np);
+        std::memcpy(out, logits_buf_.data(), static_cast<size_t>(n * V) * sizeof(float));
     }
 
     double forward_backward(const TrainInput& t) override {
@@ -138,16 +145,18 @@ public:
         dx_.assign(static_cast<size_t>(N * C), 0.0f);
         const int64_t n = static_cast<int64_t>(rows_.size());
         double loss = 0.0;
-        head_resize(std::min(n, kHeadChunkRows));
-        logits_buf_.resize(static_cast<size_t>(std::min(n, kHeadChunkRows) * V));
+        const int64_t chunk = rows_padded(std::min(n, kHeadChunkRows));
+        head_resize(chunk);
+        if (static_cast<int64_t>(logits_buf_.size()) < chunk * V) logits_buf_.resize(static_cast<size_t>(chunk * V));
         row_loss_.resize(static_cast<size_t>(n));
         rows_chunked(n, [&](int64_t r0, int64_t r1) {
-            const int64_t m = r1 - r0;
+            const int64_t m = r1 - r0, mp = rows_padded(m);
             rows_gather(head_in_.data(), hidden(), rows_.data() + r0, m, C);
-            head_forward(logits_buf_.data(), m);
+            head_forward(logits_buf_.data(), mp);
             loss += cross_entropy_forward_backward(logits_buf_.data(), row_loss_.data() + r0, targets_.data() + r0,
                                                    weights_.data() + r0, m, V);
-            head_backward(logits_buf_.data(), m);
+            std::fill(logits_buf_.begin() + m * V, logits_buf_.begin() + mp * V, 0.0f);  // pad rows: no gradient
+            head_backward(logits_buf_.data(), mp);
             rows_scatter_add(dx_.data(), head_din_.data(), rows_.data() + r0, m, C);
         });
 

@@ -1,0 +1,366 @@
+#include "train/trainer.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/file.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "io/safetensors.h"
+#include "train/loss.h"
+
+namespace fs = std::filesystem;
+
+namespace dlm {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+const char* kTokenizerFiles[] = {"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                                 "special_tokens_map.json", "added_tokens.json"};
+
+uint64_t blocks_fingerprint(const TrainBlocks& b) {
+    uint64_t h = 1469598103934665603ull;
+    for (int64_t i = 0; i < b.count * b.block_size; ++i) h = (h ^ static_cast<uint32_t>(b.tokens[i])) * 1099511628211ull;
+    return h ^ static_cast<uint64_t>(b.block_size);
+}
+
+// One micro-batch turned into model input by the objective.
+struct micro_batch {
+    std::vector<int32_t> ids, targets;
+    std::vector<float> weights;
+    int64_t rows = 0, seq = 0, n_targets = 0;
+};
+
+void micro_batch_make(micro_batch& mb, const TrainerOptions& o, const int32_t* blocks, int64_t rows, int64_t seq,
+                      Rng& rng, double scale) {
+    mb.rows = rows;
+    mb.seq = seq;
+    if (o.objective == Objective::diffusion) {
+        CollatedBatch c = collate_diffusion(blocks, rows, seq, o.vocab, o.collator, rng);
+        mb.ids = std::move(c.ids);
+        mb.targets = std::move(c.targets);
+        mb.n_targets = c.masked;
+        mb.weights = std::move(c.weights);
+        if (mb.weights.empty()) {  // the recipe: mean over masked tokens
+            mb.weights.assign(mb.targets.size(), 0.0f);
+            for (size_t r = 0; r < mb.targets.size(); ++r)
+                if (mb.targets[r] != kIgnoreTarget) mb.weights[r] = static_cast<float>(1.0 / c.masked);
+        }
+    } else {
+        mb.ids.assign(blocks, blocks + rows * seq);
+        mb.targets.assign(static_cast<size_t>(rows * seq), kIgnoreTarget);
+        for (int64_t b = 0; b < rows; ++b)
+            for (int64_t t = 0; t + 1 < seq; ++t) mb.targets[b * seq + t] = blocks[b * seq + t + 1];
+        mb.n_targets = rows * (seq - 1);
+        mb.weights.assign(mb.targets.size(), 0.0f);
+        for (size_t r = 0; r < mb.targets.size(); ++r)
+            if (mb.targets[r] != kIgnoreTarget) mb.weights[r] = static_cast<float>(1.0 / mb.n_targets);
+    }
+    for (auto& w : mb.weights) w = static_cast<float>(w * scale);
+}
+
+void options_check(const Model& m, const TrainerOptions& o, const TrainBlocks& train) {
+    const ModelConfig& c = m.config();
+    if (o.batch <= 0) fail("--batch must be positive, got {}", o.batch);
+    if (o.grad_accum <= 0) fail("--grad-accum must be positive, got {}", o.grad_accum);
+    if (o.epochs <= 0 && o.max_steps <= 0) fail("nothing to do: --epochs and --max-steps are both 0");
+    if (!(o.adamw.lr > 0)) fail("--lr must be positive, got {}", o.adamw.lr);
+    if (train.count <= 0) fail("the training set has no complete block of {} tokens", train.block_size);
+    const int64_t max_len = c.model_type == "roberta" ? c.max_positions - c.pad_token_id - 1 : c.max_positions;
+    if (train.block_size > max_len)
+        fail("block size {} is longer than the model's {} positions (at most {} tokens)", train.block_size,
+             c.max_positions, max_len);
+    if (o.objective == Objective::diffusion) {
+        if (c.is_causal())
+            fail("{} is a causal LM: the diffusion objective needs a masked LM (use --objective causal)", c.architecture);
+        if (o.vocab.mask_id < 0 || o.vocab.mask_id >= c.vocab_size)
+            fail("the tokenizer has no <mask> token inside the model's vocabulary: cannot train a diffusion model");
+        if (o.collator.prefix >= train.block_size && !o.collator.random_prefix)
+            fail("the prompt prefix ({}) leaves nothing to mask in blocks of {}", o.collator.prefix, train.block_size);
+    } else if (!c.is_causal()) {
+        fail("{} is a masked LM: the causal objective needs a causal LM such as GPT2LMHeadModel", c.architecture);
+    }
+}
+
+void output_dir_prepare(const std::string& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) fail("{}: cannot create the output folder: {}", dir, ec.message());
+    // Probe that the folder is writable now rather than after an hour of training.
+    const std::string probe = dir + "/.dlm_write_probe";
+    file_write_atomic(probe, "ok");
+    fs::remove(probe, ec);
+}
+
+void tokenizer_files_copy(const std::string& from, const std::string& to) {
+    if (from.empty()) return;
+    for (const char* f : kTokenizerFiles) {
+        const std::string src = from + "/" + f;
+        if (file_exists(src)) file_write_atomic(to + "/" + f, file_read(src));
+    }
+}
+
+// Folders checkpoint-<step> inside dir, by step.
+std::vector<std::pair<int64_t, std::string>> checkpoints_list(const std::string& dir) {
+    std::vector<std::pair<int64_t, std::string>> out;
+    std::error_code ec;
+    for (auto& e : fs::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        if (!e.is_directory() || name.rfind("checkpoint-", 0) != 0) continue;
+        const std::string num = name.substr(11);
+        if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) continue;
+        if (!file_exists(e.path().string() + "/trainer_state.json")) continue;
+        out.emplace_back(std::stoll(num), e.path().string());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+struct run_state {
+    int64_t step = 0;
+    nlohmann::json log_history = nlohmann::json::array();
+};
+
+void checkpoint_save(const Model& m, const AdamW& opt, const TrainerOptions& o, const run_state& st,
+                     double epoch, uint64_t data_hash, const TrainBlocks& train) {
+    const std::string final_dir = fmt::format("{}/checkpoint-{}", o.output_dir, st.step);
+    const std::string tmp = fmt::format("{}.tmp{}", final_dir, ::getpid());
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    fs::create_directories(tmp, ec);
+    if (ec) fail("{}: cannot create checkpoint folder: {}", tmp, ec.message());
+    m.save(tmp, DType::F32);
+    tokenizer_files_copy(o.tokenizer_dir, tmp);
+    AdamW& mo = const_cast<AdamW&>(opt);
+    const int64_t P = static_cast<int64_t>(mo.m().size());
+    safetensors_write(tmp + "/optimizer.safetensors",
+                      {{"exp_avg", {P}, mo.m().data()}, {"exp_avg_sq", {P}, mo.v().data()}}, DType::F32,
+                      {{"format", "dlm-adamw"}, {"step", std::to_string(opt.steps())}});
+    nlohmann::json state = {
+        {"global_step", st.step},
+        {"epoch", epoch},
+        {"log_history", st.log_history},
+        {"dlm",
+         {{"seed", o.seed},
+          {"batch", o.batch},
+          {"grad_accum", o.grad_accum},
+          {"objective", o.objective == Objective::diffusion ? "diffusion" : "causal"},
+          {"blocks", train.count},
+          {"block_size", train.block_size},
+          {"data_hash", data_hash},
+          {"adam_steps", opt.steps()}}}};
+    file_write_atomic(tmp + "/trainer_state.json", state.dump(1) + "\n");
+    // Swap into place: a crash before the rename leaves only a .tmp folder, never a
+    // half-written checkpoint under its real name.
+    fs::remove_all(final_dir, ec);
+    fs::rename(tmp, final_dir, ec);
+    if (ec) fail("{}: cannot move checkpoint into place: {}", final_dir, ec.message());
+    if (o.save_total_limit > 0) {
+        auto all = checkpoints_list(o.output_dir);
+        for (size_t i = 0; i + o.save_total_limit < all.size(); ++i) fs::remove_all(all[i].second, ec);
+    }
+}
+
+void checkpoint_load(Model& m, AdamW& opt, const TrainerOptions& o, run_state& st, const std::string& dir,
+                     uint64_t data_hash, const TrainBlocks& train) {
+    auto state = nlohmann::json::parse(file_read(dir + "/trainer_state.json"), nullptr, false);
+    if (state.is_discarded() || !state.contains("dlm")) fail("{}/trainer_state.json: unreadable trainer state", dir);
+    auto& d = state["dlm"];
+    auto must_match = [&](const char* key, auto now) {
+        if (d.value(key, decltype(now){}) != now)
+            fail("cannot resume from {}: it was trained with {} = {}, this run has {}", dir, key, d[key].dump(),
+                 nlohmann::json(now).dump());
+    };
+    must_match("seed", o.seed);
+    must_match("batch", o.batch);
+    must_match("grad_accum", o.grad_accum);
+    must_match("blocks", train.count);
+    must_match("block_size", train.block_size);
+    must_match("data_hash", data_hash);
+    SafetensorsReader weights(dir + "/model.safetensors");
+    m.load_weights(weights);
+    SafetensorsReader os(dir + "/optimizer.safetensors");
+    const TensorInfo* em = os.find("exp_avg");
+    const TensorInfo* ev = os.find("exp_avg_sq");
+    if (!em || !ev || em->numel() != static_cast<int64_t>(opt.m().size()) || ev->numel() != em->numel())
+        fail("{}/optimizer.safetensors: optimizer state does not match the model", dir);
+    os.read_f32(*em, opt.m().data());
+    os.read_f32(*ev, opt.v().data());
+    opt.steps_set(d.value("adam_steps", int64_t{0}));
+    st.step = state.value("global_step", int64_t{0});
+    st.log_history = state.value("log_history", nlohmann::json::array());
+}
+
+}  // namespace
+
+void train_request_stop() { g_stop = true; }
+
+std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
+    std::vector<int64_t> p(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) p[i] = i;
+    Rng rng = Rng::derive(seed, 0x5eed0000 + static_cast<uint64_t>(epoch));
+    for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[rng.below(static_cast<uint64_t>(i + 1))]);
+    return p;
+}
+
+double evaluate_loss(Model& model, const TrainerOptions& o, TrainBlocks blocks, int64_t batches) {
+    const int64_t total = (blocks.count + o.batch - 1) / o.batch;
+    const int64_t n = batches > 0 ? std::min(batches, total) : total;
+    double sum = 0.0;
+    int64_t rows_seen = 0;
+    micro_batch mb;
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t r0 = i * o.batch, rows = std::min(o.batch, blocks.count - r0);
+        Rng rng = Rng::derive(o.seed ^ 0xe7a1e7a1ull, static_cast<uint64_t>(i));  // same masks at every evaluation
+        micro_batch_make(mb, o, blocks.tokens + r0 * blocks.block_size, rows, blocks.block_size, rng, 1.0);
+        if (mb.n_targets == 0) continue;
+        TrainInput t{{mb.ids.data(), nullptr, nullptr, rows, blocks.block_size}, mb.targets.data(), mb.weights.data(),
+                     false, 0};
+        sum += model_loss(model, t) * rows;  // HF: the mean over samples of the batch losses
+        rows_seen += rows;
+    }
+    return rows_seen ? sum / rows_seen : 0.0;
+}
+
+TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, std::optional<TrainBlocks> eval) {
+    options_check(m, o, train);
+    if (eval && eval->block_size != train.block_size) fail("validation blocks differ in size from training blocks");
+    output_dir_prepare(o.output_dir);
+    g_stop = false;
+
+    const int64_t T = train.block_size;
+    const int64_t micro_per_epoch = (train.count + o.batch - 1) / o.batch;
+    const int64_t steps_per_epoch = (micro_per_epoch + o.grad_accum - 1) / o.grad_accum;
+    const int64_t total = o.max_steps > 0 ? o.max_steps : steps_per_epoch * o.epochs;
+    const uint64_t data_hash = blocks_fingerprint(train);
+
+    AdamW opt(m.params(), o.adamw);
+    run_state st;
+    const std::string log_path = o.output_dir + "/train_log.jsonl";
+    if (o.resume) {
+        auto cps = checkpoints_list(o.output_dir);
+        if (cps.empty()) fail("{}: --resume given but there is no checkpoint-* folder to resume from", o.output_dir);
+        checkpoint_load(m, opt, o, st, cps.back().second, data_hash, train);
+        // The log is rewritten from the checkpoint's history: lines written after that
+        // checkpoint by the interrupted run would otherwise appear twice.
+        std::string lines;
+        for (auto& e : st.log_history) lines += e.dump() + "\n";
+        file_write_atomic(log_path, lines);
+        std::fprintf(stderr, "dlm: resuming from %s (step %ld of %ld)\n", cps.back().second.c_str(),
+                     static_cast<long>(st.step), static_cast<long>(total));
+    } else {
+        file_write_atomic(log_path, "");
+    }
+    std::ofstream log(log_path, std::ios::app);
+    auto log_write = [&](nlohmann::json e) {
+        st.log_history.push_back(e);
+        log << e.dump() << "\n";
+        log.flush();
+    };
+
+    TrainerResult res;
+    Progress bar(o.objective == Objective::diffusion ? "train (diffusion)" : "train (causal)", total, st.step);
+    std::vector<int64_t> order;
+    int64_t order_epoch = -1;
+    std::vector<int32_t> gathered;
+    micro_batch mb;
+    double loss_since_log = 0.0;
+    int64_t steps_since_log = 0, tokens_since_log = 0;
+    auto t_log = std::chrono::steady_clock::now();
+    const auto t_start = t_log;
+    int64_t tokens_total = 0;
+
+    while (st.step < total) {
+        const int64_t epoch = st.step / steps_per_epoch, step_in_epoch = st.step % steps_per_epoch;
+        if (epoch != order_epoch) {
+            order = epoch_permutation(train.count, o.seed, epoch);
+            order_epoch = epoch;
+        }
+        // The micro-batches of this step (the epoch's last step may have fewer).
+        std::vector<std::pair<int64_t, int64_t>> micros;  // (first row in order, rows)
+        for (int64_t k = 0; k < o.grad_accum; ++k) {
+            const int64_t mi = step_in_epoch * o.grad_accum + k;
+            if (mi >= micro_per_epoch) break;
+            micros.emplace_back(mi * o.batch, std::min(o.batch, train.count - mi * o.batch));
+        }
+        m.params().grads_zero();
+        double step_loss = 0.0;
+        for (size_t k = 0; k < micros.size(); ++k) {
+            auto [first, rows] = micros[k];
+            gathered.resize(static_cast<size_t>(rows * T));
+            for (int64_t r = 0; r < rows; ++r)
+                std::copy(train.tokens + order[first + r] * T, train.tokens + (order[first + r] + 1) * T,
+                          gathered.begin() + r * T);
+            Rng rng = Rng::derive(o.seed, static_cast<uint64_t>(st.step), k);
+            micro_batch_make(mb, o, gathered.data(), rows, T, rng, 1.0 / static_cast<double>(micros.size()));
+            if (mb.n_targets == 0) continue;
+            TrainInput t{{mb.ids.data(), nullptr, nullptr, rows, T}, mb.targets.data(), mb.weights.data(), o.dropout,
+                         Rng::derive(o.seed, static_cast<uint64_t>(st.step), 1000 + k).next()};
+            step_loss += m.forward_backward(t);
+            tokens_since_log += rows * T;
+            tokens_total += rows * T;
+        }
+        const double norm = grad_clip(m.params(), o.max_grad_norm);
+        const double lr = o.adamw.lr * lr_linear_factor(st.step, o.warmup_steps, total);
+        opt.step(m.params(), static_cast<float>(lr));
+        ++st.step;
+        if (!std::isfinite(step_loss)) fail("training diverged at step {}: loss is {}", st.step, step_loss);
+        loss_since_log += step_loss;
+        ++steps_since_log;
+        res.last_loss = step_loss;
+        const double epoch_f = static_cast<double>(st.step) / steps_per_epoch;
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+        if (!o.quiet)
+            bar.update(st.step, fmt::format("loss {:.4f} lr {:.2e} {:.0f} tok/s", step_loss, lr,
+                                            elapsed > 0 ? tokens_total / elapsed : 0.0));
+
+        if (st.step % std::max<int64_t>(1, o.logging_steps) == 0 || st.step == total) {
+            auto now = std::chrono::steady_clock::now();
+            const double dt = std::chrono::duration<double>(now - t_log).count();
+            t_log = now;
+            log_write({{"step", st.step},
+                       {"epoch", std::round(epoch_f * 1e4) / 1e4},
+                       {"loss", loss_since_log / steps_since_log},
+                       {"learning_rate", lr},
+                       {"grad_norm", norm},
+                       {"tokens_per_second", dt > 0 ? tokens_since_log / dt : 0.0}});
+            loss_since_log = 0.0;
+            steps_since_log = 0;
+            tokens_since_log = 0;
+        }
+        const bool epoch_end = st.step % steps_per_epoch == 0 || st.step == total;
+        const bool eval_now = eval && ((o.eval_steps > 0 && st.step % o.eval_steps == 0) ||
+                                       (o.eval_steps <= 0 && epoch_end) || st.step == total);
+        if (eval_now) {
+            res.last_eval_loss = evaluate_loss(m, o, *eval, o.eval_batches);
+            log_write({{"step", st.step}, {"epoch", std::round(epoch_f * 1e4) / 1e4}, {"eval_loss", res.last_eval_loss}});
+            if (!o.quiet) bar.message(fmt::format("step {}: eval_loss {:.4f}", st.step, res.last_eval_loss));
+        }
+        const bool save_now = (o.save_steps > 0 && st.step % o.save_steps == 0) || (o.save_steps <= 0 && epoch_end) ||
+                              st.step == total || g_stop;
+        if (save_now) checkpoint_save(m, opt, o, st, epoch_f, data_hash, train);
+        if (g_stop) {
+            res.interrupted = true;
+            if (!o.quiet) bar.message(fmt::format("interrupted at step {}: checkpoint saved; continue with --resume", st.step));
+            break;
+        }
+    }
+    if (!o.quiet) bar.finish();
+    if (!res.interrupted) {
+        m.save(o.output_dir, DType::F32);
+        tokenizer_files_copy(o.tokenizer_dir, o.output_dir);
+    }
+    res.steps = st.step;
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    res.tokens_per_second = res.seconds > 0 ? tokens_total / res.seconds : 0;
+    return res;
+}
+
+}  // namespace dlm

@@ -81,6 +81,9 @@ public:
     virtual ~Model() = default;
 
     const ModelConfig& config() const { return config_; }
+    // For metadata only (e.g. the training recipe stored under config.json's "dlm" key):
+    // the sizes must not change after construction.
+    nlohmann::ordered_json& config_json() { return config_.json; }
     ParamTable& params() { return params_; }
     const ParamTable& params() const { return params_; }
     int64_t parameter_count() const { return params_.size(); }

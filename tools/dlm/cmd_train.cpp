@@ -1,0 +1,188 @@
+// dlm train: fine-tune a HuggingFace checkpoint (or train from a config.json) with the
+// diffusion objective (masked LMs) or the causal objective (GPT-2).
+#include <fmt/format.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include "command.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "data/dataset.h"
+#include "models/init.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+#include "train/trainer.h"
+
+namespace dlm::cli {
+namespace {
+
+struct train_options {
+    std::string model, config, tokenizer, output, format = "auto", jsonl_field = "text", objective, blocks = "concat";
+    std::vector<std::string> train, valid;
+    std::string mask_mode = "per_batch", random_prefix, cache_dir;
+    int64_t block_size = 256, unit_max_tokens = 256, epochs = 3, max_steps = -1, batch = 16, grad_accum = 1;
+    int64_t warmup = 0, logging_steps = 50, eval_steps = 0, eval_batches = 0, save_steps = 0, save_total_limit = 1;
+    int64_t prefix = 16;
+    double lr = 5e-5, weight_decay = 0.0, max_grad_norm = 1.0;
+    uint64_t seed = 42;
+    int threads = 0;
+    bool resume = false, no_dropout = false, no_cache = false, quiet = false;
+};
+
+void on_sigint(int) {
+    train_request_stop();
+    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+}
+
+void train_cmd(const train_options& o) {
+    threads_apply(o.threads);
+    if (o.model.empty() == o.config.empty()) fail("give exactly one of -m/--model (a checkpoint folder) or --config (a config.json to train from scratch)");
+    // The model: a checkpoint to fine-tune, or a fresh one from a config.
+    std::unique_ptr<Model> model;
+    std::string tok_dir = o.tokenizer;
+    if (!o.model.empty()) {
+        model = model_load(o.model);
+        if (tok_dir.empty()) tok_dir = o.model;
+    } else {
+        ModelConfig c = config_load(o.config);
+        model = model_create(c);
+        model_init_random(*model, o.seed);
+        if (tok_dir.empty()) fail("--config needs --tokenizer DIR (a folder with vocab.json + merges.txt or tokenizer.json)");
+    }
+    const ModelConfig& c = model->config();
+    Tokenizer tok = Tokenizer::from_folder(tok_dir);
+    if (tok.vocab_size() > c.vocab_size)
+        fail("the tokenizer in {} has {} tokens but the model's vocabulary has {}", tok_dir, tok.vocab_size(), c.vocab_size);
+
+    TrainerOptions t;
+    t.output_dir = o.output;
+    t.objective = o.objective.empty() ? (c.is_causal() ? Objective::causal : Objective::diffusion)
+                  : o.objective == "diffusion" ? Objective::diffusion
+                  : o.objective == "causal"    ? Objective::causal
+                                               : (fail("--objective must be diffusion or causal, not '{}'", o.objective), Objective::causal);
+    t.epochs = o.epochs;
+    t.max_steps = o.max_steps;
+    t.batch = o.batch;
+    t.grad_accum = o.grad_accum;
+    t.adamw.lr = static_cast<float>(o.lr);
+    t.adamw.weight_decay = static_cast<float>(o.weight_decay);
+    t.warmup_steps = o.warmup;
+    t.max_grad_norm = o.max_grad_norm;
+    t.seed = o.seed;
+    t.dropout = !o.no_dropout;
+    t.logging_steps = o.logging_steps;
+    t.eval_steps = o.eval_steps;
+    t.eval_batches = o.eval_batches;
+    t.save_steps = o.save_steps;
+    t.save_total_limit = o.save_total_limit;
+    t.resume = o.resume;
+    t.tokenizer_dir = tok_dir;
+    t.quiet = o.quiet;
+    t.collator.mode = mask_rate_mode_parse(o.mask_mode);
+    t.collator.prefix = o.prefix;
+    if (!o.random_prefix.empty()) {
+        int64_t lo = 0, hi = 0;
+        if (std::sscanf(o.random_prefix.c_str(), "%ld:%ld", &lo, &hi) != 2 || lo < 0 || hi < lo)
+            fail("--random-prefix takes MIN:MAX with 0 <= MIN <= MAX, not '{}'", o.random_prefix);
+        t.collator.random_prefix = true;
+        t.collator.prefix_min = lo;
+        t.collator.prefix_max = hi;
+    }
+    t.vocab.mask_id = tok.mask_id();
+    t.vocab.pad_id = tok.pad_id();
+    t.vocab.special.assign(static_cast<size_t>(c.vocab_size), false);
+    for (int32_t id = 0; id < tok.vocab_size(); ++id) t.vocab.special[id] = tok.is_special(id);
+
+    DatasetOptions d;
+    d.corpus.format = corpus_format_parse(o.format);
+    d.corpus.jsonl_field = o.jsonl_field;
+    d.mode = block_mode_parse(o.blocks);
+    d.block_size = o.block_size;
+    d.unit_max_tokens = o.unit_max_tokens;
+    d.threads = o.threads;
+    d.use_cache = !o.no_cache;
+    d.cache_dir = o.cache_dir;
+    // Document-mode data ends texts with padding: make it a target so the model learns to stop.
+    t.collator.mask_padding = d.mode == BlockMode::DOCUMENT;
+
+    Dataset train = dataset_build(o.train, tok, d);
+    fmt::print(stderr, "dlm: train: {}\n", dataset_summary(train));
+    std::optional<Dataset> valid;
+    if (!o.valid.empty()) {
+        valid = dataset_build(o.valid, tok, d);
+        fmt::print(stderr, "dlm: valid: {}\n", dataset_summary(*valid));
+        if (valid->blocks == 0) fail("the validation files hold no complete block of {} tokens", d.block_size);
+    }
+    // Record how the model was trained: generation places prompts the same way.
+    model->config_json()["dlm"] = {
+        {"objective", t.objective == Objective::diffusion ? "diffusion" : "causal"},
+        {"block_size", d.block_size},
+        {"prefix", t.collator.random_prefix ? nlohmann::json::array({t.collator.prefix_min, t.collator.prefix_max})
+                                            : nlohmann::json(t.collator.prefix)},
+        {"mask_mode", mask_rate_mode_name(t.collator.mode)},
+        {"blocks", block_mode_name(d.mode)}};
+    const int64_t P = model->parameter_count();
+    fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}, output {}\n", c.architecture, P / 1e6,
+               t.objective == Objective::diffusion ? "diffusion" : "causal", t.batch * t.grad_accum, d.block_size,
+               t.output_dir);
+
+    std::signal(SIGINT, on_sigint);
+    TrainBlocks tb{train.ids.data(), train.blocks, train.block_size};
+    std::optional<TrainBlocks> vb;
+    if (valid) vb = TrainBlocks{valid->ids.data(), valid->blocks, valid->block_size};
+    TrainerResult r = train_run(*model, t, tb, vb);
+    std::signal(SIGINT, SIG_DFL);
+    if (r.interrupted) {
+        fmt::print(stderr, "dlm: stopped at step {}; run the same command with --resume to continue\n", r.steps);
+        throw Error("interrupted");
+    }
+    fmt::print(stderr, "dlm: trained {} steps in {}: {:.0f} tokens/s, last loss {:.4f}{}; model saved to {}\n", r.steps,
+               r.seconds, r.tokens_per_second, r.last_loss,
+               r.last_eval_loss >= 0 ? fmt::format(", eval loss {:.4f}", r.last_eval_loss) : "", t.output_dir);
+}
+
+command_registration reg(30, "train", "Fine-tune or train a model (diffusion objective for masked LMs, causal for GPT-2)",
+                         [](CLI::App& sub) {
+    auto o = std::make_shared<train_options>();
+    auto* src = sub.add_option_group("model", "What to train (one of)");
+    src->add_option("-m,--model", o->model, "HuggingFace checkpoint folder to fine-tune");
+    src->add_option("--config", o->config, "config.json of a model to train from scratch (random init)");
+    sub.add_option("--tokenizer", o->tokenizer, "Tokenizer folder (default: the model folder)");
+    sub.add_option("--train", o->train, "Training files or folders")->required();
+    sub.add_option("--valid", o->valid, "Validation files or folders (evaluated each epoch and every --eval-steps)");
+    sub.add_option("-o,--output", o->output, "Output folder (checkpoints, log, final model)")->required();
+    sub.add_option("--format", o->format, "Input format: auto, wikitext, text, wikiextractor, jsonl")->capture_default_str();
+    sub.add_option("--jsonl-field", o->jsonl_field, "JSONL field holding the text")->capture_default_str();
+    sub.add_option("--objective", o->objective, "diffusion or causal (default: by architecture)");
+    sub.add_option("--block-size", o->block_size, "Tokens per training block")->capture_default_str();
+    sub.add_option("--unit-max-tokens", o->unit_max_tokens, "Truncate each line/record to this many tokens (0: no limit)")->capture_default_str();
+    sub.add_option("--blocks", o->blocks, "concat (the recipe) or document (pad each document: the model learns to end)")->capture_default_str();
+    sub.add_option("--epochs", o->epochs, "Epochs")->capture_default_str();
+    sub.add_option("--max-steps", o->max_steps, "Optimizer steps (overrides --epochs when > 0)")->capture_default_str();
+    sub.add_option("-b,--batch", o->batch, "Blocks per micro-batch")->capture_default_str();
+    sub.add_option("--grad-accum", o->grad_accum, "Micro-batches per optimizer step")->capture_default_str();
+    sub.add_option("--lr", o->lr, "Peak learning rate (AdamW)")->capture_default_str();
+    sub.add_option("--warmup", o->warmup, "Linear warmup steps, then linear decay to 0")->capture_default_str();
+    sub.add_option("--weight-decay", o->weight_decay, "AdamW weight decay (not on biases and LayerNorm)")->capture_default_str();
+    sub.add_option("--max-grad-norm", o->max_grad_norm, "Gradient clipping norm")->capture_default_str();
+    sub.add_option("-s,--seed", o->seed, "Seed of data order, masks, dropout and random init")->capture_default_str();
+    add_threads_option(sub, o->threads);
+    sub.add_option("--logging-steps", o->logging_steps, "Log every N steps (train_log.jsonl)")->capture_default_str();
+    sub.add_option("--eval-steps", o->eval_steps, "Evaluate every N steps (0: at each epoch end)")->capture_default_str();
+    sub.add_option("--eval-batches", o->eval_batches, "Validation batches per evaluation (0: all)")->capture_default_str();
+    sub.add_option("--save-steps", o->save_steps, "Checkpoint every N steps (0: at each epoch end)")->capture_default_str();
+    sub.add_option("--save-total-limit", o->save_total_limit, "Checkpoints kept (0: all)")->capture_default_str();
+    sub.add_flag("--resume", o->resume, "Continue from the newest checkpoint in the output folder");
+    sub.add_option("--prefix", o->prefix, "Diffusion: prompt tokens never masked")->capture_default_str();
+    sub.add_option("--random-prefix", o->random_prefix, "Diffusion: prompt length drawn per sequence from MIN:MAX");
+    sub.add_option("--mask-mode", o->mask_mode, "Diffusion: per_batch (recipe), per_sequence, continuous (MDLM, 1/t weight)")->capture_default_str();
+    sub.add_flag("--no-dropout", o->no_dropout, "Train without dropout");
+    sub.add_option("--cache-dir", o->cache_dir, "Token cache folder (default ~/.cache/dlm)");
+    sub.add_flag("--no-cache", o->no_cache, "Do not read or write the token cache");
+    sub.add_flag("-q,--quiet", o->quiet, "No progress bar");
+    sub.callback([o] { train_cmd(*o); });
+});
+
+}  // namespace
+}  // namespace dlm::cli

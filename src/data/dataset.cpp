@@ -162,9 +162,13 @@ std::optional<CachedStream> cache_read(const std::string& path, uint64_t key) {
     if (c.file.size() < sizeof h) return damaged("shorter than its header");
     std::memcpy(&h, c.file.data(), sizeof h);
     if (std::memcmp(h.magic, cache_magic, sizeof cache_magic) != 0) return damaged("bad magic");
-    if (h.version != cache_version || h.header_bytes != sizeof h) return damaged("other version");
+    if (h.version != cache_version || h.header_bytes != sizeof h)
+        return damaged("written by another version of dlm");
     if (h.key != key) return damaged("key does not match its name");
-    if (h.documents < 0 || h.tokens < 0 || h.units < 0 || h.truncated < 0) return damaged("negative counts");
+    const auto size = int64_t(c.file.size());
+    if (h.documents < 0 || h.tokens < 0 || h.units < 0 || h.truncated < 0 || h.documents > size ||
+        h.tokens > size)
+        return damaged("impossible counts");
     uint64_t payload = uint64_t(h.documents) * sizeof(int64_t) + uint64_t(h.tokens) * sizeof(int32_t);
     if (c.file.size() != sizeof h + payload) return damaged("wrong size");
     // The header is 64 bytes and mmap is page-aligned, so both arrays are aligned.
@@ -174,7 +178,13 @@ std::optional<CachedStream> cache_read(const std::string& path, uint64_t key) {
     c.view.units = h.units;
     c.view.truncated = h.truncated;
     if (stream_checksum(c.view) != h.checksum) return damaged("checksum mismatch");
-    if (!c.view.doc_end.empty() && c.view.doc_end.back() != h.tokens) return damaged("bad document ends");
+    // Blocking trusts the document ends, so check them even though the checksum matched.
+    int64_t prev = 0;
+    for (int64_t end : c.view.doc_end) {
+        if (end < prev) return damaged("document ends out of order");
+        prev = end;
+    }
+    if (prev != h.tokens) return damaged("document ends do not cover the tokens");
     return c;
 }
 

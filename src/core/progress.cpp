@@ -42,11 +42,14 @@ void Progress::message(const std::string& line) {
 }
 
 void Progress::finish(const std::string& info) {
+    // Off a terminal the last update already printed the final state.
+    if (!tty_ && info.empty() && drawn_done_ == done_) return;
     draw(info.empty() ? last_info_ : info, true);
     if (tty_) std::fprintf(stderr, "\n");
 }
 
 void Progress::draw(const std::string& info, bool final_line) {
+    drawn_done_ = done_;
     const double el = elapsed();
     const int64_t did = done_ - start_;
     const double rate = el > 0 ? did / el : 0;

@@ -21,7 +21,7 @@ public:
 private:
     void draw(const std::string& info, bool final_line);
     std::string label_;
-    int64_t total_, start_, done_ = 0;
+    int64_t total_, start_, done_ = 0, drawn_done_ = -1;
     bool tty_;
     std::chrono::steady_clock::time_point t0_, last_draw_;
     std::string last_info_;

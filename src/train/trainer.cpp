@@ -11,6 +11,7 @@
 #include "core/file.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "data/dataset.h"
 #include "io/safetensors.h"
 #include "train/loss.h"
 
@@ -72,11 +73,11 @@ void options_check(const Model& m, const TrainerOptions& o, const TrainBlocks& t
     if (o.grad_accum <= 0) fail("--grad-accum must be positive, got {}", o.grad_accum);
     if (o.epochs <= 0 && o.max_steps <= 0) fail("nothing to do: --epochs and --max-steps are both 0");
     if (!(o.adamw.lr > 0)) fail("--lr must be positive, got {}", o.adamw.lr);
-    if (train.count <= 0) fail("the training set has no complete block of {} tokens", train.block_size);
     const int64_t max_len = c.model_type == "roberta" ? c.max_positions - c.pad_token_id - 1 : c.max_positions;
     if (train.block_size > max_len)
         fail("block size {} is longer than the model's {} positions (at most {} tokens)", train.block_size,
              c.max_positions, max_len);
+    if (train.count <= 0) fail("the training set has no complete block of {} tokens", train.block_size);
     if (o.objective == Objective::diffusion) {
         if (c.is_causal())
             fail("{} is a causal LM: the diffusion objective needs a masked LM (use --objective causal)", c.architecture);
@@ -202,14 +203,6 @@ void checkpoint_load(Model& m, AdamW& opt, const TrainerOptions& o, run_state& s
 
 void train_request_stop() { g_stop = true; }
 
-std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
-    std::vector<int64_t> p(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) p[i] = i;
-    Rng rng = Rng::derive(seed, 0x5eed0000 + static_cast<uint64_t>(epoch));
-    for (int64_t i = n - 1; i > 0; --i) std::swap(p[i], p[rng.below(static_cast<uint64_t>(i + 1))]);
-    return p;
-}
-
 double evaluate_loss(Model& model, const TrainerOptions& o, TrainBlocks blocks, int64_t batches) {
     const int64_t total = (blocks.count + o.batch - 1) / o.batch;
     const int64_t n = batches > 0 ? std::min(batches, total) : total;
@@ -280,7 +273,7 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
     while (st.step < total) {
         const int64_t epoch = st.step / steps_per_epoch, step_in_epoch = st.step % steps_per_epoch;
         if (epoch != order_epoch) {
-            order = epoch_permutation(train.count, o.seed, epoch);
+            order = epoch_order(train.count, o.seed, epoch);
             order_epoch = epoch;
         }
         // The micro-batches of this step (the epoch's last step may have fewer).

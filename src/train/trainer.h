@@ -79,9 +79,6 @@ TrainerResult train_run(Model& model, const TrainerOptions& opt, TrainBlocks tra
 // comparable; causal: next-token loss). batches <= 0 means all.
 double evaluate_loss(Model& model, const TrainerOptions& opt, TrainBlocks blocks, int64_t batches);
 
-// Deterministic permutation of [0, n) for an epoch (Fisher-Yates on dlm::Rng).
-std::vector<int64_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
-
 // Asks a running train_run to stop after the current step and save a checkpoint
 // (what the SIGINT handler calls).
 void train_request_stop();

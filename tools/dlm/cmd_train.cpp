@@ -8,6 +8,7 @@
 #include "command.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "core/progress.h"
 #include "data/dataset.h"
 #include "models/init.h"
 #include "models/model.h"
@@ -51,6 +52,10 @@ void train_cmd(const train_options& o) {
         if (tok_dir.empty()) fail("--config needs --tokenizer DIR (a folder with vocab.json + merges.txt or tokenizer.json)");
     }
     const ModelConfig& c = model->config();
+    if (o.objective == "diffusion" && c.is_causal())
+        fail("{} is a causal LM: the diffusion objective needs a masked LM such as RobertaForMaskedLM", c.architecture);
+    if (o.objective == "causal" && !c.is_causal())
+        fail("{} is a masked LM: the causal objective needs a causal LM such as GPT2LMHeadModel", c.architecture);
     Tokenizer tok = Tokenizer::from_folder(tok_dir);
     if (tok.vocab_size() > c.vocab_size)
         fail("the tokenizer in {} has {} tokens but the model's vocabulary has {}", tok_dir, tok.vocab_size(), c.vocab_size);
@@ -138,7 +143,7 @@ void train_cmd(const train_options& o) {
         throw Error("interrupted");
     }
     fmt::print(stderr, "dlm: trained {} steps in {}: {:.0f} tokens/s, last loss {:.4f}{}; model saved to {}\n", r.steps,
-               r.seconds, r.tokens_per_second, r.last_loss,
+               duration_format(r.seconds), r.tokens_per_second, r.last_loss,
                r.last_eval_loss >= 0 ? fmt::format(", eval loss {:.4f}", r.last_eval_loss) : "", t.output_dir);
 }
 

@@ -1,0 +1,244 @@
+#include "diffusion/generate.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/rng.h"
+
+namespace dlm {
+
+void ModelDenoiser::logits(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) {
+    m_.forward({ids, nullptr, nullptr, batch, seq});
+    m_.logits(rows, out);
+}
+
+SamplerKind sampler_parse(const std::string& name) {
+    if (name == "remask") return SamplerKind::remask;
+    if (name == "confidence") return SamplerKind::confidence;
+    if (name == "lowconf") return SamplerKind::lowconf;
+    fail("unknown sampler '{}' (remask, confidence, lowconf)", name);
+}
+
+const char* sampler_name(SamplerKind k) {
+    switch (k) {
+        case SamplerKind::remask: return "remask";
+        case SamplerKind::confidence: return "confidence";
+        case SamplerKind::lowconf: return "lowconf";
+    }
+    return "?";
+}
+
+std::vector<int64_t> tokens_per_step(int64_t n, int64_t steps) {
+    std::vector<int64_t> k(static_cast<size_t>(steps), n / steps);
+    for (int64_t s = 0; s < n % steps; ++s) ++k[s];
+    return k;
+}
+
+double remask_rate(int64_t s, int64_t steps) { return 1.0 - static_cast<double>(s + 1) / static_cast<double>(steps); }
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// State shared by the samplers while they work on one block.
+struct block_run {
+    Denoiser& model;
+    const DiffusionOptions& opt;
+    const step_callback& on_step;
+    std::vector<std::vector<int32_t>>& seqs;  // [B][L]
+    std::vector<Rng>& rngs;
+    GenerationStats& stats;
+    clock_type::time_point t0;
+    int64_t w0 = 0, w1 = 0;                   // the window [w0, w1)
+    std::vector<int64_t> positions;           // this block's positions to fill
+    std::vector<int64_t> step_of;             // per sample: steps taken so far (all blocks)
+    std::vector<int32_t> canvas;
+    std::vector<float> logits;
+    SamplingScratch scratch;
+
+    int64_t wlen() const { return w1 - w0; }
+
+    // Logits at rows[i] = (sample, position) for the given samples, compacted into a
+    // batch of just those samples. Returns a pointer to row i's logits.
+    const float* forward(const std::vector<int64_t>& samples, const std::vector<std::vector<int64_t>>& pos) {
+        const int64_t W = wlen(), V = model.vocab_size();
+        canvas.resize(static_cast<size_t>(samples.size() * W));
+        std::vector<int64_t> rows;
+        for (size_t i = 0; i < samples.size(); ++i) {
+            std::copy(seqs[samples[i]].begin() + w0, seqs[samples[i]].begin() + w1, canvas.begin() + i * W);
+            for (int64_t p : pos[i]) rows.push_back(static_cast<int64_t>(i) * W + (p - w0));
+        }
+        logits.resize(rows.size() * static_cast<size_t>(V));
+        model.logits(canvas.data(), static_cast<int64_t>(samples.size()), W, rows, logits.data());
+        ++stats.forward_passes;
+        // The <mask> token is never a prediction: a sampled mask would undo the step.
+        if (opt.mask_id < V)
+            for (size_t i = 0; i < rows.size(); ++i) logits[i * V + opt.mask_id] = -INFINITY;
+        return logits.data();
+    }
+
+    void report(int64_t b, const std::vector<int64_t>& committed, const std::vector<int64_t>& changed) {
+        GenerationStep ev;
+        ev.sample = b;
+        ev.step = step_of[b]++;
+        ev.tokens = seqs[b];
+        ev.committed = committed;
+        ev.changed = changed;
+        ev.mask_id = opt.mask_id;
+        ev.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
+        ev.forward_passes = stats.forward_passes;
+        if (on_step) on_step(ev);
+    }
+
+    std::vector<int64_t> masked_of(int64_t b) const {
+        std::vector<int64_t> m;
+        for (int64_t p : positions)
+            if (seqs[b][p] == opt.mask_id) m.push_back(p);
+        return m;
+    }
+};
+
+void sample_remask(block_run& r) {
+    const int64_t B = static_cast<int64_t>(r.seqs.size()), S = r.opt.steps, V = r.model.vocab_size();
+    const int64_t n = static_cast<int64_t>(r.positions.size());
+    std::vector<int64_t> all(static_cast<size_t>(B));
+    std::iota(all.begin(), all.end(), 0);
+    std::vector<std::vector<int64_t>> pos(static_cast<size_t>(B), r.positions);
+    for (int64_t s = 0; s < S; ++s) {
+        const float* lg = r.forward(all, pos);
+        const int64_t remask = static_cast<int64_t>(std::llround(remask_rate(s, S) * n));
+        for (int64_t b = 0; b < B; ++b) {
+            std::vector<int64_t> was_masked = r.masked_of(b);
+            for (int64_t i = 0; i < n; ++i) {
+                TokenChoice c = token_sample(lg + (b * n + i) * V, V, r.opt.sampling, r.rngs[b], r.scratch);
+                r.seqs[b][r.positions[i]] = c.id;
+            }
+            // Re-mask a random `remask` of the block (partial Fisher-Yates).
+            std::vector<int64_t> order = r.positions;
+            for (int64_t i = 0; i < remask; ++i) {
+                std::swap(order[i], order[i + static_cast<int64_t>(r.rngs[b].below(static_cast<uint64_t>(n - i)))]);
+                r.seqs[b][order[i]] = r.opt.mask_id;
+            }
+            std::vector<int64_t> committed;
+            for (int64_t p : was_masked)
+                if (r.seqs[b][p] != r.opt.mask_id) committed.push_back(p);
+            r.report(b, committed, r.positions);
+        }
+    }
+}
+
+// confidence and lowconf: committed tokens stay; each step commits some masked positions.
+void sample_committing(block_run& r) {
+    const int64_t B = static_cast<int64_t>(r.seqs.size()), V = r.model.vocab_size(), S = r.opt.steps;
+    const bool lowconf = r.opt.sampler == SamplerKind::lowconf;
+    std::vector<std::vector<int64_t>> plan;  // lowconf: tokens to commit per step, per sample
+    if (lowconf) plan.assign(static_cast<size_t>(B), tokens_per_step(static_cast<int64_t>(r.positions.size()), S));
+    for (int64_t s = 0;; ++s) {
+        std::vector<int64_t> active;
+        std::vector<std::vector<int64_t>> pos;
+        for (int64_t b = 0; b < B; ++b) {
+            auto m = r.masked_of(b);
+            if (m.empty()) continue;
+            if (lowconf && (s >= S || plan[b][s] == 0)) continue;
+            active.push_back(b);
+            pos.push_back(std::move(m));
+        }
+        if (active.empty()) {
+            bool any = false;
+            for (int64_t b = 0; b < B; ++b) any |= !r.masked_of(b).empty();
+            if (!any || !lowconf || s >= S) break;
+            continue;  // lowconf: a step with nothing to commit needs no forward pass
+        }
+        const float* lg = r.forward(active, pos);
+        for (size_t i = 0; i < active.size(); ++i) {
+            const int64_t b = active[i];
+            const auto& m = pos[i];
+            const int64_t n = static_cast<int64_t>(m.size());
+            std::vector<TokenChoice> ch(static_cast<size_t>(n));
+            for (int64_t j = 0; j < n; ++j) {
+                const float* row = lg + V * static_cast<int64_t>(j);
+                ch[j] = lowconf ? token_gumbel(row, V, r.opt.sampling.temperature, r.rngs[b], r.scratch)
+                                : token_sample(row, V, r.opt.sampling, r.rngs[b], r.scratch);
+            }
+            lg += n * V;
+            std::vector<int64_t> order(static_cast<size_t>(n));
+            std::iota(order.begin(), order.end(), 0);
+            auto conf = [&](int64_t j) { return lowconf ? ch[j].prob : ch[j].top_prob; };
+            std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return conf(a) > conf(c); });
+            int64_t k;
+            if (lowconf) {
+                k = plan[b][s];
+            } else {
+                k = 0;
+                for (int64_t j = 0; j < n; ++j) k += ch[j].top_prob >= r.opt.threshold;
+                k = std::max<int64_t>(k, 1);
+                if (S > 0) k = std::max(k, S - s > 0 ? (n + (S - s) - 1) / (S - s) : n);
+            }
+            k = std::min(k, n);
+            std::vector<int64_t> committed;
+            for (int64_t j = 0; j < k; ++j) {
+                r.seqs[b][m[order[j]]] = ch[order[j]].id;
+                committed.push_back(m[order[j]]);
+            }
+            std::sort(committed.begin(), committed.end());
+            r.report(b, committed, committed);
+        }
+    }
+}
+
+}  // namespace
+
+DiffusionResult diffusion_generate(Denoiser& model, const std::vector<int32_t>& start, const DiffusionOptions& opt,
+                                   const step_callback& on_step) {
+    if (opt.mask_id < 0) fail("this model's tokenizer has no <mask> token: it cannot do diffusion generation");
+    if (opt.batch < 1) fail("--batch must be at least 1");
+    if (opt.sampler != SamplerKind::confidence && opt.steps < 1)
+        fail("--steps must be at least 1 for the {} sampler (got {})", sampler_name(opt.sampler), opt.steps);
+    if (opt.sampler == SamplerKind::confidence && opt.steps < 0) fail("--steps must not be negative");
+    if (opt.window < 1) fail("the window must hold at least one token");
+    const int64_t L = static_cast<int64_t>(start.size());
+    std::vector<int64_t> fill;
+    for (int64_t p = 0; p < L; ++p)
+        if (start[p] == opt.mask_id) fill.push_back(p);
+    if (fill.empty()) fail("nothing to generate: the sequence has no <mask> position");
+    if (fill.size() == start.size()) fail("nothing to condition on: give a prompt");
+    const int64_t blk = opt.block > 0 ? opt.block : static_cast<int64_t>(fill.size());
+    if (L > opt.window && opt.block <= 0)
+        fail("the sequence ({} tokens) is longer than the model's window ({}): use --block to generate block by block",
+             L, opt.window);
+
+    DiffusionResult res;
+    std::vector<std::vector<int32_t>> seqs(static_cast<size_t>(opt.batch), start);
+    std::vector<Rng> rngs;
+    for (int64_t b = 0; b < opt.batch; ++b) rngs.push_back(Rng::derive(opt.seed, static_cast<uint64_t>(b)));
+    block_run run{model, opt, on_step, seqs, rngs, res.stats, clock_type::now()};
+    run.step_of.assign(static_cast<size_t>(opt.batch), 0);
+
+    for (size_t i0 = 0; i0 < fill.size(); i0 += static_cast<size_t>(blk)) {
+        run.positions.assign(fill.begin() + i0, fill.begin() + std::min(fill.size(), i0 + static_cast<size_t>(blk)));
+        const int64_t last = run.positions.back();
+        if (L <= opt.window) {
+            run.w0 = 0;
+            run.w1 = L;
+        } else {
+            run.w1 = std::min(L, std::max(opt.window, last + 1));
+            run.w0 = run.w1 - opt.window;
+        }
+        if (run.positions.front() < run.w0)
+            fail("block of {} positions spans more than the window of {} tokens: use a smaller --block", run.positions.size(),
+                 opt.window);
+        const int64_t steps_before = res.stats.forward_passes;
+        if (opt.sampler == SamplerKind::remask) sample_remask(run);
+        else sample_committing(run);
+        res.stats.steps += res.stats.forward_passes - steps_before;
+    }
+    res.stats.seconds = std::chrono::duration<double>(clock_type::now() - run.t0).count();
+    res.stats.new_tokens = static_cast<int64_t>(fill.size()) * opt.batch;
+    res.tokens = std::move(seqs);
+    return res;
+}
+
+}  // namespace dlm

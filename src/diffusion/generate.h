@@ -1,0 +1,95 @@
+// Diffusion generation: iterative denoising of <mask> positions in a sequence.
+//
+//   start: the sequence to complete, <mask> (mask_id) at every position to fill:
+//          [<s> prompt ... <mask> x N] to continue a prompt, or masks inside the text
+//          to infill. Every other token is fixed context and never changes.
+//
+// Samplers:
+//   remask     the original recipe: `steps` steps with mask rates 1 - (s+1)/steps
+//              (0.9, 0.8, ..., 0.0 for 10); each step samples every position to fill
+//              (top-k / top-p / temperature), then re-masks a random fraction equal to
+//              the step's rate; the last step reveals everything.
+//   confidence threshold parallel decoding (Fast-dLLM): each step commits every masked
+//              position whose top probability (at the temperature) reaches `threshold`,
+//              at least one, and enough to finish within `steps` when steps > 0;
+//              committed tokens stay.
+//   lowconf    low-confidence remasking (LLaDA): `steps` steps, each commits the k most
+//              confident masked positions (k splits the masks evenly over the steps);
+//              candidates by Gumbel-max sampling at the temperature.
+//
+// Semi-autoregressive blocks: with block > 0 the positions to fill are taken `block`
+// at a time, left to right; each block is finished (with the sampler's steps) before
+// the next. The model sees a window of at most `window` tokens: the whole sequence if
+// it fits, else the `window` tokens ending with the current block, so outputs can be
+// longer than the window with the finished text sliding into the context.
+//
+// Only the logits the sampler reads are computed: remask reads every position of the
+// current block, the others only its still-masked positions.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gen/events.h"
+#include "gen/sampling.h"
+#include "models/model.h"
+
+namespace dlm {
+
+// What a sampler needs of a masked LM: logits at chosen rows of a batch of canvases.
+class Denoiser {
+public:
+    virtual ~Denoiser() = default;
+    virtual int64_t vocab_size() const = 0;
+    // ids[B, T]; rows are b * T + t; out[rows.size(), V].
+    virtual void logits(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows,
+                        float* out) = 0;
+};
+
+// The Denoiser of a loaded masked LM (attention mask all ones, as the recipe).
+class ModelDenoiser final : public Denoiser {
+public:
+    explicit ModelDenoiser(Model& m) : m_(m) {}
+    int64_t vocab_size() const override { return m_.config().vocab_size; }
+    void logits(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) override;
+
+private:
+    Model& m_;
+};
+
+enum class SamplerKind { remask, confidence, lowconf };
+SamplerKind sampler_parse(const std::string& name);  // throws dlm::Error for unknown names
+const char* sampler_name(SamplerKind k);
+
+struct DiffusionOptions {
+    SamplerKind sampler = SamplerKind::remask;
+    int64_t steps = 10;         // per block; confidence: an upper bound (0 = as many as needed)
+    float threshold = 0.9f;     // confidence
+    SamplingParams sampling{1.0f, 50, 0.95f};
+    int64_t block = 0;          // semi-AR block length (0: all positions at once)
+    int64_t window = 256;       // tokens the model sees at once
+    uint64_t seed = 0;
+    int64_t batch = 1;          // samples generated together; sample i uses stream (seed, i)
+    int32_t mask_id = -1;
+};
+
+struct DiffusionResult {
+    std::vector<std::vector<int32_t>> tokens;  // per sample: the completed sequence
+    GenerationStats stats;
+};
+
+// Throws dlm::Error for options that cannot work (no mask id, steps < 1 for remask and
+// lowconf, nothing to fill, a window the sequence or block does not fit).
+DiffusionResult diffusion_generate(Denoiser& model, const std::vector<int32_t>& start, const DiffusionOptions& opt,
+                                   const step_callback& on_step = {});
+
+// Bookkeeping helpers (exposed for tests).
+// LLaDA's split of n masked tokens over `steps` steps: n / steps each, the first
+// n % steps steps one more.
+std::vector<int64_t> tokens_per_step(int64_t n, int64_t steps);
+// The remask sampler's rate after step s of `steps`: 1 - (s + 1) / steps.
+double remask_rate(int64_t s, int64_t steps);
+
+}  // namespace dlm

@@ -1,0 +1,37 @@
+// Placing a prompt on the canvas the way the model was trained.
+//
+// A model trained by `dlm train` records its recipe in config.json under "dlm":
+// {"block_size": 256, "prefix": 16 | [min, max], ...}. With a fixed prefix (the
+// original recipe; also assumed for checkpoints without the key) the prompt fills
+// exactly `prefix` slots: <s> + prompt tokens, truncated, or left-padded with <pad>.
+// With a random prefix the prompt is placed as it is.
+//
+// Infilling: `<mask:N>` in the prompt stands for N masked tokens (`<mask>` for one);
+// the masks are denoised with the text on both sides as context.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/config.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dlm {
+
+struct DiffusionPrompt {
+    std::vector<int32_t> tokens;      // the start sequence, <mask> where to generate
+    int64_t prompt_len = 0;           // leading context tokens (for display)
+    int64_t window = 256;             // tokens the model was trained on at once
+    bool infill = false;
+    std::vector<std::string> notes;   // what the user should know (padding, truncation)
+};
+
+// length: tokens to generate after the prompt (default: fill the window). Throws
+// dlm::Error for an empty prompt, a prompt longer than the window, or a length with
+// infilling.
+DiffusionPrompt diffusion_prompt_build(const Tokenizer& tok, const ModelConfig& config, const std::string& prompt,
+                                       std::optional<int64_t> length);
+
+}  // namespace dlm

@@ -1,0 +1,127 @@
+// dlm generate: text from a prompt. Masked LMs denoise a canvas of <mask> tokens
+// (diffusion samplers); causal LMs decode left to right with a KV cache.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "command.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "diffusion/generate.h"
+#include "diffusion/prompt.h"
+#include "gen/terminal_view.h"
+#include "gen/trace.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dlm::cli {
+namespace {
+
+struct generate_options {
+    std::string model, prompt, sampler = "remask", trace;
+    int64_t length = 0, steps = 10, block = 0, top_k = 50, batch = 1;
+    float threshold = 0.9f, temp = 1.0f, top_p = 0.95f;
+    uint64_t seed = 0;
+    int threads = 0;
+    bool animate = false;
+    // Which options the user gave (defaults depend on the sampler and model kind).
+    CLI::Option *o_length, *o_steps, *o_block, *o_top_k, *o_threshold, *o_temp, *o_top_p, *o_sampler;
+};
+
+// The model used when -m is not given: the one the project ships.
+std::string default_model_dir() {
+    if (const char* env = std::getenv("DLM_MODEL")) return env;
+    return std::string(DLM_SOURCE_DIR) + "/models/dlm-diffusion";
+}
+
+void print_texts(const std::vector<std::string>& texts) {
+    for (size_t i = 0; i < texts.size(); ++i) {
+        if (texts.size() > 1) fmt::print("--- sample {} ---\n", i);
+        fmt::print("{}\n", texts[i]);
+    }
+    std::fflush(stdout);
+}
+
+void generate_diffusion(const generate_options& o, Model& model, const Tokenizer& tok) {
+    const auto k = sampler_parse(o.sampler);
+    DiffusionPrompt dp = diffusion_prompt_build(tok, model.config(), o.prompt,
+                                                o.o_length->count() ? std::optional<int64_t>(o.length) : std::nullopt);
+    for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
+    DiffusionOptions d;
+    d.sampler = k;
+    d.mask_id = tok.mask_id();
+    d.window = dp.window;
+    d.seed = o.seed;
+    d.batch = o.batch;
+    d.block = o.block;
+    d.threshold = o.threshold;
+    // Per-sampler defaults: the recipe samples at temperature 1 with top-k 50 / top-p
+    // 0.95; the committing samplers default to temperature 0.8 and no top-k / top-p.
+    const bool recipe = k == SamplerKind::remask;
+    d.steps = o.o_steps->count() ? o.steps : k == SamplerKind::remask ? 10 : k == SamplerKind::lowconf ? 64 : 0;
+    d.sampling.temperature = o.o_temp->count() ? o.temp : recipe ? 1.0f : 0.8f;
+    d.sampling.top_k = o.o_top_k->count() ? o.top_k : recipe ? 50 : 0;
+    d.sampling.top_p = o.o_top_p->count() ? o.top_p : recipe ? 0.95f : 1.0f;
+
+    const bool tty = ::isatty(1);
+    TerminalView view(tok, dp.prompt_len, stdout, tty, fmt::format("{} sampler", sampler_name(k)));
+    TraceRecorder trace("diffusion", o.model, sampler_name(k), o.prompt, o.batch);
+    ModelDenoiser denoiser(model);
+    DiffusionResult r = diffusion_generate(denoiser, dp.tokens, d, [&](const GenerationStep& s) {
+        if (o.animate && s.sample == 0) view.show(s);
+        if (!o.trace.empty()) trace.record(s);
+    });
+    std::vector<std::string> texts;
+    for (auto& t : r.tokens) texts.push_back(tok.decode(t, true));
+    if (!o.trace.empty()) trace.write(o.trace, tok, texts, r.stats);
+    print_texts(texts);
+    fmt::print(stderr, "dlm: {} sampler: {} steps, {} forward passes, {:.2f} s, {:.1f} tokens/s ({} new tokens{})\n",
+               sampler_name(k), r.stats.steps, r.stats.forward_passes, r.stats.seconds, r.stats.tokens_per_second(),
+               r.stats.new_tokens, o.batch > 1 ? fmt::format(" over {} samples", o.batch) : "");
+}
+
+void generate_cmd(const generate_options& o_in) {
+    generate_options o = o_in;
+    threads_apply(o.threads);
+    if (o.model.empty()) {
+        o.model = default_model_dir();
+        if (!file_exists(o.model + "/config.json"))
+            fail("no -m given and no default model at {}: pass -m DIR (a model folder)", o.model);
+    }
+    if (o.batch < 1) fail("--batch must be at least 1");
+    auto model = model_load(o.model);
+    if (model->config().is_causal()) {
+        for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps})
+            if (opt->count())
+                fail("{} applies to diffusion (masked-LM) models; {} is a causal LM ({})", opt->get_name(), o.model,
+                     model->config().architecture);
+        fail("{} is a causal LM: autoregressive generation is not available in this build yet", o.model);
+    }
+    Tokenizer tok = Tokenizer::from_folder(o.model);
+    generate_diffusion(o, *model, tok);
+}
+
+command_registration reg(40, "generate", "Generate text: diffusion denoising (masked LMs) or left to right (causal LMs)",
+                         [](CLI::App& sub) {
+    auto o = std::make_shared<generate_options>();
+    sub.add_option("-m,--model", o->model, "Model folder (default: the shipped diffusion model)");
+    sub.add_option("-p,--prompt", o->prompt, "Prompt; <mask:N> marks N tokens to infill")->required();
+    o->o_sampler = sub.add_option("--sampler", o->sampler, "remask (the recipe), confidence, lowconf")->capture_default_str();
+    o->o_length = sub.add_option("-n,--length", o->length, "Tokens to generate (default: fill the model's window)");
+    o->o_steps = sub.add_option("--steps", o->steps, "Denoising steps per block (remask 10, lowconf 64; confidence: at most, default unbounded)");
+    o->o_threshold = sub.add_option("--threshold", o->threshold, "confidence: commit positions at least this sure")->capture_default_str();
+    o->o_temp = sub.add_option("--temp", o->temp, "Temperature (remask 1.0, others 0.8)");
+    o->o_top_k = sub.add_option("--top-k", o->top_k, "Top-k sampling (remask 50; 0 = off)");
+    o->o_top_p = sub.add_option("--top-p", o->top_p, "Top-p sampling (remask 0.95; 1 = off)");
+    o->o_block = sub.add_option("--block", o->block, "Semi-autoregressive block length (0 = whole canvas)");
+    sub.add_option("-s,--seed", o->seed, "Random seed (same seed, same output)")->capture_default_str();
+    sub.add_option("-b,--batch", o->batch, "Samples generated together")->capture_default_str();
+    add_threads_option(sub, o->threads);
+    sub.add_flag("--animate", o->animate, "Show the denoising live in the terminal");
+    sub.add_option("--trace", o->trace, "Write every step's tokens as JSON to this file");
+    sub.callback([o] { generate_cmd(*o); });
+});
+
+}  // namespace
+}  // namespace dlm::cli

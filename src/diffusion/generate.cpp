@@ -57,7 +57,6 @@ struct block_run {
     std::vector<int64_t> step_of;             // per sample: steps taken so far (all blocks)
     std::vector<int32_t> canvas;
     std::vector<float> logits;
-    SamplingScratch scratch;
 
     int64_t wlen() const { return w1 - w0; }
 
@@ -112,8 +111,14 @@ void sample_remask(block_run& r) {
         const int64_t remask = static_cast<int64_t>(std::llround(remask_rate(s, S) * n));
         for (int64_t b = 0; b < B; ++b) {
             std::vector<int64_t> was_masked = r.masked_of(b);
+            const uint64_t step_seed = r.rngs[b].next();
+            // Rows in parallel; each position has its own stream, so the result does not
+            // depend on the thread count.
+#pragma omp parallel for schedule(dynamic, 8)
             for (int64_t i = 0; i < n; ++i) {
-                TokenChoice c = token_sample(lg + (b * n + i) * V, V, r.opt.sampling, r.rngs[b], r.scratch);
+                thread_local SamplingScratch scratch;
+                Rng rng = Rng::derive(step_seed, static_cast<uint64_t>(r.positions[i]));
+                TokenChoice c = token_sample(lg + (b * n + i) * V, V, r.opt.sampling, rng, scratch);
                 r.seqs[b][r.positions[i]] = c.id;
             }
             // Re-mask a random `remask` of the block (partial Fisher-Yates).
@@ -158,10 +163,14 @@ void sample_committing(block_run& r) {
             const auto& m = pos[i];
             const int64_t n = static_cast<int64_t>(m.size());
             std::vector<TokenChoice> ch(static_cast<size_t>(n));
+            const uint64_t step_seed = r.rngs[b].next();
+#pragma omp parallel for schedule(dynamic, 8)
             for (int64_t j = 0; j < n; ++j) {
-                const float* row = lg + V * static_cast<int64_t>(j);
-                ch[j] = lowconf ? token_gumbel(row, V, r.opt.sampling.temperature, r.rngs[b], r.scratch)
-                                : token_sample(row, V, r.opt.sampling, r.rngs[b], r.scratch);
+                thread_local SamplingScratch scratch;
+                Rng rng = Rng::derive(step_seed, static_cast<uint64_t>(m[j]));
+                const float* row = lg + V * j;
+                ch[j] = lowconf ? token_gumbel(row, V, r.opt.sampling.temperature, rng, scratch)
+                                : token_sample(row, V, r.opt.sampling, rng, scratch);
             }
             lg += n * V;
             std::vector<int64_t> order(static_cast<size_t>(n));

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "kernels/vector_math.h"
+
 namespace dlm {
 
 int32_t token_argmax(const float* logits, int64_t v) {
@@ -17,12 +19,13 @@ float softmax_temperature(const float* logits, int64_t v, float temperature, flo
     const float inv_t = temperature > 0 ? 1.0f / temperature : 1.0f;
     float mx = logits[0];
     for (int64_t j = 1; j < v; ++j) mx = std::max(mx, logits[j]);
-    double sum = 0;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j < v; ++j) {
-        probs[j] = std::exp((logits[j] - mx) * inv_t);
+        probs[j] = expf((logits[j] - mx) * inv_t);
         sum += probs[j];
     }
-    const float inv = static_cast<float>(1.0 / sum);
+    const float inv = 1.0f / sum;
     float top = 0;
     for (int64_t j = 0; j < v; ++j) {
         probs[j] *= inv;

@@ -1,5 +1,7 @@
 #include "kernels/activation.h"
 
+#include "core/profile.h"
+
 #include <cmath>
 
 #include "kernels/vector_math.h"
@@ -30,6 +32,7 @@ inline float gelu_tanh_grad(float x) {
 }  // namespace
 
 void gelu_forward(float* out, const float* inp, int64_t n, Activation act) {
+    DLM_PROFILE("gelu");
     if (act == Activation::gelu_erf) {
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; ++i) out[i] = gelu_erf(inp[i]);
@@ -40,6 +43,7 @@ void gelu_forward(float* out, const float* inp, int64_t n, Activation act) {
 }
 
 void bias_gelu_forward(float* x, const float* bias, int64_t n, int64_t c, Activation act) {
+    DLM_PROFILE("bias_gelu");
     const bool erf_form = act == Activation::gelu_erf;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
@@ -52,6 +56,7 @@ void bias_gelu_forward(float* x, const float* bias, int64_t n, int64_t c, Activa
 }
 
 void bias_gelu_forward_keep(float* out, float* pre, const float* bias, int64_t n, int64_t c, Activation act) {
+    DLM_PROFILE("bias_gelu");
     const bool erf_form = act == Activation::gelu_erf;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
@@ -65,6 +70,7 @@ void bias_gelu_forward_keep(float* out, float* pre, const float* bias, int64_t n
 }
 
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Activation act) {
+    DLM_PROFILE("gelu_backward");
     if (act == Activation::gelu_erf) {
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < n; ++i) dinp[i] = dout[i] * gelu_erf_grad(inp[i]);

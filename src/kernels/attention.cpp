@@ -1,5 +1,7 @@
 #include "kernels/attention.h"
 
+#include "core/profile.h"
+
 #include <cmath>
 
 #include "kernels/vector_math.h"
@@ -47,6 +49,7 @@ void softmax_backward(float* dx, const float* y, const float* dy, int64_t n, int
 
 void attention_forward(float* out, float* att, float* scratch, const float* q, const float* k, const float* v,
                        const int32_t* key_mask, const attention_shape& s) {
+    DLM_PROFILE("attention");
     const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
     // att[b, h] = q[b, :, h, :] x k[b, :, h, :]^T
     gemm_view qv{B, NH, Tq, HD, Tq * s.ldq, HD, s.ldq, 1};
@@ -88,6 +91,7 @@ void attention_forward(float* out, float* att, float* scratch, const float* q, c
 
 void attention_backward(float* dq, float* dk, float* dv, float* datt, float* scratch, const float* dout,
                         const float* q, const float* k, const float* v, const float* att, const attention_shape& s) {
+    DLM_PROFILE("attention_backward");
     const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
     gemm_view av{B, NH, Tq, Tk, NH * Tq * Tk, Tq * Tk, Tk, 1};   // P, dP [Tq, Tk]
     gemm_view at{B, NH, Tk, Tq, NH * Tq * Tk, Tq * Tk, 1, Tk};   // P^T, dS^T

@@ -1,5 +1,7 @@
 #include "kernels/cross_entropy.h"
 
+#include "core/profile.h"
+
 #include <cmath>
 
 #include "kernels/vector_math.h"
@@ -23,6 +25,7 @@ inline float row_logsumexp(const float* x, int64_t v, float* max_out) {
 
 double cross_entropy_forward_backward(float* x, float* row_loss, const int32_t* target, const float* w, int64_t n,
                                       int64_t v) {
+    DLM_PROFILE("cross_entropy");
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; ++r) {
         float* row = x + r * v;
@@ -40,6 +43,7 @@ double cross_entropy_forward_backward(float* x, float* row_loss, const int32_t* 
 }
 
 void cross_entropy_forward(float* row_loss, const float* x, const int32_t* target, int64_t n, int64_t v) {
+    DLM_PROFILE("cross_entropy");
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; ++r) {
         float mx;

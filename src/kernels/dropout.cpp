@@ -1,5 +1,7 @@
 #include "kernels/dropout.h"
 
+#include "core/profile.h"
+
 #include <cmath>
 
 namespace dlm {
@@ -11,6 +13,7 @@ uint32_t threshold_of(float p) {
 }  // namespace
 
 void dropout_apply(float* x, int64_t n, float p, uint64_t seed) {
+    DLM_PROFILE("dropout");
     if (p <= 0.0f) return;
     const uint32_t th = threshold_of(p);
     const float scale = 1.0f / (1.0f - p);
@@ -19,6 +22,7 @@ void dropout_apply(float* x, int64_t n, float p, uint64_t seed) {
 }
 
 void dropout_copy(float* out, const float* inp, int64_t n, float p, uint64_t seed) {
+    DLM_PROFILE("dropout");
     const uint32_t th = threshold_of(p);
     const float scale = p > 0.0f ? 1.0f / (1.0f - p) : 1.0f;
 #pragma omp parallel for schedule(static)

@@ -1,5 +1,7 @@
 #include "kernels/embedding.h"
 
+#include "core/profile.h"
+
 #include <omp.h>
 
 #include <cstring>
@@ -8,6 +10,7 @@ namespace dlm {
 
 void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n, int64_t c,
                        bool accumulate) {
+    DLM_PROFILE("embedding");
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
         const float* row = table + static_cast<int64_t>(ids[i]) * c;
@@ -22,6 +25,7 @@ void embedding_forward(float* out, const int32_t* ids, const float* table, int64
 
 void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c,
                         int32_t padding_idx) {
+    DLM_PROFILE("embedding_backward");
     // Threads own column slices, so repeated ids never race and the sums do not
     // depend on the thread count.
 #pragma omp parallel

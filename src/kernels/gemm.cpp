@@ -1,5 +1,7 @@
 #include "kernels/gemm.h"
 
+#include "core/profile.h"
+
 #include <omp.h>
 
 #include <array>
@@ -8,6 +10,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
 
+#include "core/cpu.h"
 #include "core/error.h"
 
 namespace dlm {
@@ -18,6 +21,7 @@ dnnl::engine& cpu_engine() {
     static dnnl::engine e = [] {
         // No VTune/perf JIT annotations: they cost ~7% of primitive creation.
         dnnl::set_jit_profiling_flags(0);
+        denormals_flush_enable();
         return dnnl::engine(dnnl::engine::kind::cpu, 0);
     }();
     return e;
@@ -96,11 +100,13 @@ void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_vi
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
                     int64_t c, int64_t oc) {
+    DLM_PROFILE("linear");
     gemm_f32(inp, gemm_matrix(n, c, c), weight, gemm_matrix_t(c, oc, c), out, gemm_matrix(n, oc, oc), bias);
 }
 
 void conv1d_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
                     int64_t c, int64_t oc) {
+    DLM_PROFILE("linear");
     gemm_f32(inp, gemm_matrix(n, c, c), weight, gemm_matrix(c, oc, oc), out, gemm_matrix(n, oc, oc), bias);
 }
 
@@ -121,6 +127,7 @@ void bias_backward(float* dbias, const float* dout, int64_t n, int64_t oc) {
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_backward");
     if (dinp)
         gemm_f32(dout, gemm_matrix(n, oc, oc), weight, gemm_matrix(oc, c, c), dinp, gemm_matrix(n, c, c), nullptr, 1.0f);
     if (dweight)
@@ -131,6 +138,7 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
 
 void conv1d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_backward");
     if (dinp)
         gemm_f32(dout, gemm_matrix(n, oc, oc), weight, gemm_matrix_t(oc, c, oc), dinp, gemm_matrix(n, c, c), nullptr,
                  1.0f);

@@ -1,5 +1,7 @@
 #include "kernels/layernorm.h"
 
+#include "core/profile.h"
+
 #include <omp.h>
 
 #include <cmath>
@@ -31,6 +33,7 @@ inline void layernorm_row(float* o, float* mean_out, float* rstd_out, const floa
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                        const float* bias, int64_t n, int64_t c, float eps) {
+    DLM_PROFILE("layernorm");
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i)
         layernorm_row(out + i * c, mean ? mean + i : nullptr, rstd ? rstd + i : nullptr, inp + i * c,
@@ -40,6 +43,7 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 void residual_layernorm_forward(float* out, float* sum, float* mean, float* rstd, const float* a,
                                 const float* b, const float* weight, const float* bias, int64_t n,
                                 int64_t c, float eps) {
+    DLM_PROFILE("residual_layernorm");
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
         float* s = sum + i * c;
@@ -55,6 +59,7 @@ namespace dlm {
 
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t n, int64_t c) {
+    DLM_PROFILE("layernorm_backward");
     // dinp = rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * weight.
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {

@@ -19,6 +19,7 @@
 // (attn_pdrop) and on both sublayer outputs before their residual add (resid_pdrop).
 #include <cstring>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
@@ -250,6 +251,7 @@ private:
         const int64_t B = in.batch, T = in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
         const int64_t F = c.intermediate_size, L = c.num_layers;
         check_ids(in);
+        denormals_flush_enable();
         B_ = B;
         T_ = T;
         positions_.resize(static_cast<size_t>(N));

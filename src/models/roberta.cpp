@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/cpu.h"
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
@@ -288,6 +289,7 @@ private:
         const int64_t B = in.batch, T = in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
         const int64_t F = c.intermediate_size, L = c.num_layers;
         check_ids(in);
+        denormals_flush_enable();
         B_ = B;
         T_ = T;
         // Position ids (create_position_ids_from_input_ids in HF for RoBERTa).

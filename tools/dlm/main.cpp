@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "command.h"
+#include "core/cpu.h"
 #include "core/error.h"
 
 namespace dlm::cli {
@@ -35,6 +36,7 @@ void add_threads_option(CLI::App& sub, int& threads) {
 
 void threads_apply(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
+    denormals_flush_enable();
 }
 
 }  // namespace dlm::cli

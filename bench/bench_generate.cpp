@@ -1,7 +1,7 @@
 // Benchmark (not a test): diffusion generation with the recipe's remask sampler,
 // 10 steps, a 256-token canvas (16 prompt + 240 generated), on a roberta-base-shaped
 // model with random weights (12 layers, 768 hidden, 12 heads, FFN 3072, vocab 50265).
-//   build/bench_generate [--threads N] [--steps S] [--sampler remask|confidence|lowconf] [--reps R] [--profile]
+//   build/bench_generate [--threads N] [--steps S] [--sampler remask|confidence|lowconf] [--reps R] [--dtype f32|bf16] [--profile]
 #include <omp.h>
 
 #include <cstdio>
@@ -15,12 +15,13 @@
 
 int main(int argc, char** argv) {
     int threads = 2, steps = 10, reps = 3;
-    std::string sampler = "remask";
+    std::string sampler = "remask", dtype = "f32";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--steps")) steps = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--sampler")) sampler = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--dtype")) dtype = argv[i + 1];
     }
     for (int i = 1; i < argc; ++i)
         if (!std::strcmp(argv[i], "--profile")) dlm::profile_enable(true);
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
         {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu"}, {"pad_token_id", 1}};
     auto model = dlm::model_create(dlm::config_parse(j, "roberta-base config"));
     dlm::model_init_random(*model, 42);
+    if (dtype == "bf16") model->compute_dtype_set(dlm::DType::BF16);
     std::vector<int32_t> start(256, 50264);
     start[0] = 0;
     for (int t = 1; t < 16; ++t) start[t] = 100 + t;
@@ -55,7 +57,7 @@ int main(int argc, char** argv) {
             dlm::profile_reset();
         }
     }
-    std::printf("\nroberta-base shape, %s, %d steps, 256 tokens, %d threads: best %.3f s\n", sampler.c_str(), steps,
-                threads, best);
+    std::printf("\nroberta-base shape, %s, %s, %d steps, 256 tokens, %d threads: best %.3f s\n", dtype.c_str(),
+                sampler.c_str(), steps, threads, best);
     return 0;
 }

@@ -35,50 +35,78 @@ float softmax_temperature(const float* logits, int64_t v, float temperature, flo
 }
 
 TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p, Rng& rng, SamplingScratch& s) {
-    s.probs.resize(static_cast<size_t>(v));
     TokenChoice c;
-    c.top_prob = softmax_temperature(logits, v, p.temperature, s.probs.data());
     if (p.temperature <= 0) {
+        s.probs.resize(static_cast<size_t>(v));
+        c.top_prob = softmax_temperature(logits, v, 1.0f, s.probs.data());
         c.id = token_argmax(logits, v);
         c.prob = 1.0f;
         return c;
     }
-    // Candidates sorted by probability; only as many as top-k / top-p can keep.
+    // One vectorised pass for the normaliser: p_j = exp((l_j - max) / T) / sum.
+    const float inv_t = 1.0f / p.temperature;
+    float mx = logits[0];
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 1; j < v; ++j) mx = logits[j] > mx ? logits[j] : mx;
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < v; ++j) sum += expf((logits[j] - mx) * inv_t);
+    c.top_prob = 1.0f / sum;
+    auto prob = [&](int32_t j) { return expf((logits[j] - mx) * inv_t) / sum; };
+
+    // Candidates: the top-k ids by logit (a bounded min-heap: one pass, no sort of V),
+    // or every id when top-k is off.
     const int64_t k = p.top_k > 0 ? std::min<int64_t>(p.top_k, v) : v;
-    s.order.resize(static_cast<size_t>(v));
-    std::iota(s.order.begin(), s.order.end(), 0);
-    auto by_prob = [&](int32_t a, int32_t b) { return s.probs[a] > s.probs[b] || (s.probs[a] == s.probs[b] && a < b); };
+    s.order.clear();
     if (k < v) {
-        std::partial_sort(s.order.begin(), s.order.begin() + k, s.order.end(), by_prob);
-    } else if (p.top_p < 1.0f) {
-        std::sort(s.order.begin(), s.order.end(), by_prob);
+        auto greater_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+        for (int32_t j = 0; j < static_cast<int32_t>(v); ++j) {
+            if (static_cast<int64_t>(s.order.size()) < k) {
+                s.order.push_back(j);
+                std::push_heap(s.order.begin(), s.order.end(), greater_logit);
+            } else if (greater_logit(j, s.order.front())) {
+                std::pop_heap(s.order.begin(), s.order.end(), greater_logit);
+                s.order.back() = j;
+                std::push_heap(s.order.begin(), s.order.end(), greater_logit);
+            }
+        }
+        std::sort(s.order.begin(), s.order.end(), greater_logit);
+    } else {
+        s.order.resize(static_cast<size_t>(v));
+        std::iota(s.order.begin(), s.order.end(), 0);
+        if (p.top_p < 1.0f)
+            std::sort(s.order.begin(), s.order.end(),
+                      [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
     }
-    int64_t keep = k;
-    double mass = 0;
+    s.probs.resize(s.order.size());
+    double total = 0;
+    for (size_t i = 0; i < s.order.size(); ++i) total += s.probs[i] = prob(s.order[i]);
+    // HF TopPLogitsWarper on the top-k survivors (renormalised): keep tokens while the
+    // mass before them is below top_p; always at least one.
+    size_t keep = s.order.size();
     if (p.top_p < 1.0f) {
-        // HF TopPLogitsWarper: renormalised over the top-k set, keep tokens while the
-        // mass before them is below top_p.
-        double total = 0;
-        for (int64_t i = 0; i < k; ++i) total += s.probs[s.order[i]];
         double cum = 0;
         keep = 0;
-        for (int64_t i = 0; i < k; ++i) {
+        for (size_t i = 0; i < s.order.size(); ++i) {
             if (i > 0 && cum >= p.top_p * total) break;
-            cum += s.probs[s.order[i]];
+            cum += s.probs[i];
             ++keep;
         }
     }
-    for (int64_t i = 0; i < keep; ++i) mass += s.probs[s.order[i]];
-    double u = rng.uniform_double() * mass, acc = 0;
-    c.id = s.order[keep - 1];
-    for (int64_t i = 0; i < keep; ++i) {
-        acc += s.probs[s.order[i]];
+    double mass = 0;
+    for (size_t i = 0; i < keep; ++i) mass += s.probs[i];
+    const double u = rng.uniform_double() * mass;
+    double acc = 0;
+    size_t pick = keep - 1;
+    for (size_t i = 0; i < keep; ++i) {
+        acc += s.probs[i];
         if (u < acc) {
-            c.id = s.order[i];
+            pick = i;
             break;
         }
     }
-    c.prob = static_cast<float>(s.probs[c.id] / mass);
+    c.id = s.order[pick];
+    c.prob = static_cast<float>(s.probs[pick] / mass);
     return c;
 }
 

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <array>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -37,11 +38,12 @@ view_key view_key_of(const gemm_view& v) {
     return {v.batch0, v.batch1, v.rows, v.cols, v.stride_b0, v.stride_b1, v.stride_row, v.stride_col};
 }
 
-using gemm_key = std::tuple<view_key, view_key, view_key, bool, bool>;
+// (a, b, c views, bias?, accumulate?, bf16 inputs?)
+using gemm_key = std::tuple<view_key, view_key, view_key, bool, bool, bool>;
 
-dnnl::memory::desc md_of(const gemm_view& v) {
+dnnl::memory::desc md_of(const gemm_view& v, dnnl::memory::data_type t = dnnl::memory::data_type::f32) {
     using dims = dnnl::memory::dims;
-    return dnnl::memory::desc(dims{v.batch0, v.batch1, v.rows, v.cols}, dnnl::memory::data_type::f32,
+    return dnnl::memory::desc(dims{v.batch0, v.batch1, v.rows, v.cols}, t,
                               dims{v.stride_b0, v.stride_b1, v.stride_row, v.stride_col});
 }
 
@@ -54,14 +56,15 @@ std::mutex g_mutex;
 std::map<gemm_key, gemm_entry> g_cache;
 
 const gemm_entry& gemm_entry_get(const gemm_view& av, const gemm_view& bv, const gemm_view& cv,
-                                 bool has_bias, bool accumulate) {
-    gemm_key key{view_key_of(av), view_key_of(bv), view_key_of(cv), has_bias, accumulate};
+                                 bool has_bias, bool accumulate, bool bf16 = false) {
+    gemm_key key{view_key_of(av), view_key_of(bv), view_key_of(cv), has_bias, accumulate, bf16};
     std::lock_guard<std::mutex> lock(g_mutex);
     auto it = g_cache.find(key);
     if (it != g_cache.end()) return it->second;
     gemm_entry e;
-    e.a = md_of(av);
-    e.b = md_of(bv);
+    const auto in_type = bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    e.a = md_of(av, in_type);
+    e.b = md_of(bv, in_type);
     e.c = md_of(cv);
     if (has_bias) {
         using dims = dnnl::memory::dims;
@@ -96,6 +99,47 @@ void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_vi
     if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, eng, const_cast<float*>(bias)));
     e.prim.execute(cpu_stream(), args);
     cpu_stream().wait();
+}
+
+void gemm_bf16(const uint16_t* a, const gemm_view& av, const uint16_t* b, const gemm_view& bv, float* c,
+               const gemm_view& cv, const float* bias, float beta) {
+    DLM_ASSERT(av.cols == bv.rows && av.rows == cv.rows && bv.cols == cv.cols);
+    DLM_ASSERT(beta == 0.0f || beta == 1.0f);
+    if (cv.rows == 0 || cv.cols == 0) return;
+    const gemm_entry& e = gemm_entry_get(av, bv, cv, bias != nullptr, beta != 0.0f, true);
+    auto& eng = cpu_engine();
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, dnnl::memory(e.a, eng, const_cast<uint16_t*>(a))},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(e.b, eng, const_cast<uint16_t*>(b))},
+        {DNNL_ARG_DST, dnnl::memory(e.c, eng, c)},
+    };
+    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, eng, const_cast<float*>(bias)));
+    e.prim.execute(cpu_stream(), args);
+    cpu_stream().wait();
+}
+
+void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        uint32_t u;
+        std::memcpy(&u, &in[i], 4);
+        u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even (inputs are finite activations)
+        out[i] = static_cast<uint16_t>(u >> 16);
+    }
+}
+
+void linear_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,
+                         int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_bf16");
+    f32_to_bf16_convert(inp_bf16, inp, n * c);
+    gemm_bf16(inp_bf16, gemm_matrix(n, c, c), weight, gemm_matrix_t(c, oc, c), out, gemm_matrix(n, oc, oc), bias);
+}
+
+void conv1d_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,
+                         int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_bf16");
+    f32_to_bf16_convert(inp_bf16, inp, n * c);
+    gemm_bf16(inp_bf16, gemm_matrix(n, c, c), weight, gemm_matrix(c, oc, oc), out, gemm_matrix(n, oc, oc), bias);
 }
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,

@@ -30,6 +30,20 @@ inline gemm_view gemm_matrix_t(int64_t rows, int64_t cols, int64_t ld) {
 void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_view& bv, float* c,
               const gemm_view& cv, const float* bias = nullptr, float beta = 0.0f);
 
+// The same with bf16 inputs (a and b) and fp32 accumulation and output.
+void gemm_bf16(const uint16_t* a, const gemm_view& av, const uint16_t* b, const gemm_view& bv, float* c,
+               const gemm_view& cv, const float* bias = nullptr, float beta = 0.0f);
+
+// out[n] = bf16(in[n]), round to nearest even.
+void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n);
+
+// bf16 fast path of linear_forward / conv1d_forward: the input is rounded to bf16 into
+// inp_bf16[N, C] (scratch), the weight is already bf16; accumulation in fp32.
+void linear_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,
+                         int64_t n, int64_t c, int64_t oc);
+void conv1d_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,
+                         int64_t n, int64_t c, int64_t oc);
+
 // Linear layer as in torch.nn.Linear: out[N, OC] = inp[N, C] x weight[OC, C]^T + bias[OC].
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
                     int64_t c, int64_t oc);

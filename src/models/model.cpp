@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "kernels/gemm.h"
 
 namespace dlm {
 
@@ -103,6 +104,39 @@ void Model::load_weights(const SafetensorsReader& st) {
     if (!unused.empty())
         std::fprintf(stderr, "dlm: warning: %s: %zu tensor(s) not used by %s, e.g. '%s'\n",
                      st.path().c_str(), unused.size(), config_.architecture.c_str(), unused[0].c_str());
+}
+
+void Model::compute_dtype_set(DType t) {
+    if (t != DType::F32 && t != DType::BF16) fail("compute dtype must be F32 or BF16, not {}", dtype_name(t));
+    compute_dtype_ = t;
+    if (t == DType::F32) {
+        params_bf16_.clear();
+        params_bf16_.shrink_to_fit();
+        return;
+    }
+    params_bf16_.assign(static_cast<size_t>(params_.size()), 0);
+    for (auto& e : params_.entries()) {
+        if (e.shape.size() != 2) continue;  // only matrices go through GEMMs
+        f32_to_bf16_convert(params_bf16_.data() + e.offset, params_.get(e.offset), e.numel());
+    }
+}
+
+void Model::linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
+    if (compute_dtype_ == DType::BF16) {
+        if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
+        linear_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+    } else {
+        linear_forward(out, inp, params_.get(w), bias, n, c, oc);
+    }
+}
+
+void Model::conv1d(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
+    if (compute_dtype_ == DType::BF16) {
+        if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
+        conv1d_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+    } else {
+        conv1d_forward(out, inp, params_.get(w), bias, n, c, oc);
+    }
 }
 
 void Model::check_ids(const ForwardInput& in) const {

@@ -105,6 +105,12 @@ public:
     // params().grads(). Returns the loss (sum of weighted row losses).
     virtual double forward_backward(const TrainInput& t) = 0;
 
+    // Precision of inference matrix products: F32 (the reference) or BF16 (weights
+    // rounded once here, activations rounded per product, fp32 accumulation).
+    // Training always runs in fp32.
+    void compute_dtype_set(DType t);
+    DType compute_dtype() const { return compute_dtype_; }
+
     // Writes config.json and model.safetensors into dir (atomically, file by file).
     void save(const std::string& dir, DType dtype = DType::F32) const;
 
@@ -119,12 +125,19 @@ protected:
     // Tensors a checkpoint may carry that this model does not use (buffers, tied copies).
     virtual bool name_ignored(const std::string& name) const = 0;
     void check_ids(const ForwardInput& in) const;
+    // Inference matrix products through the compute dtype: out[N, OC] = inp[N, C] W^T + b
+    // with W the parameter at offset w ([OC, C], nn.Linear) or [C, OC] (conv1d).
+    void linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc);
+    void conv1d(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc);
     // Rows with a target (row ids, targets, weights), validated against the vocabulary.
     void targets_gather(const TrainInput& t, std::vector<int64_t>& rows, std::vector<int32_t>& targets,
                         std::vector<float>& weights) const;
 
     ModelConfig config_;
     ParamTable params_;
+    DType compute_dtype_ = DType::F32;
+    std::vector<uint16_t> params_bf16_;  // bf16 copies of the matrices (same offsets as the arena)
+    std::vector<uint16_t> act_bf16_;     // activations rounded for one product
 };
 
 // Loads a model folder (config.json + model.safetensors); throws dlm::Error naming

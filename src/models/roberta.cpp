@@ -125,11 +125,11 @@ public:
         head_resize(np);
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
         if (np == n) {
-            head_forward(out, n);
+            head_forward(out, n, false);
             return;
         }
         if (static_cast<int64_t>(logits_buf_.size()) < np * V) logits_buf_.resize(static_cast<size_t>(np * V));
-        head_forward(logits_buf_.data(), np);
+        head_forward(logits_buf_.data(), np, false);
         std::memcpy(out, logits_buf_.data(), static_cast<size_t>(n * V) * sizeof(float));
     }
 
@@ -338,17 +338,17 @@ private:
             const encoder_acts& A = acts_[l];
             const float* xin = states_.data() + l * N * C;
             float* xout = states_.data() + (l + 1) * N * C;
-            linear_forward(A.qkv, xin, params_.get(P.qkv_w), params_.get(P.qkv_b), N, C, 3 * C);
+            matmul(train, A.qkv, xin, P.qkv_w, params_.get(P.qkv_b), N, C, 3 * C);
             attention_shape as = attn_shape(B, T, dropout, seed, l);
             attention_forward(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
                               in.mask, as);
-            linear_forward(proj_.data(), A.ctx, params_.get(P.attn_out_w), params_.get(P.attn_out_b), N, C, C);
+            matmul(train, proj_.data(), A.ctx, P.attn_out_w, params_.get(P.attn_out_b), N, C, C);
             if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_attn_out));
             residual_layernorm_forward(A.mid, A.sum1, A.mean1, A.rstd1, proj_.data(), xin, params_.get(P.attn_ln_w),
                                        params_.get(P.attn_ln_b), N, C, c.layer_norm_eps);
-            linear_forward(A.ffn_pre, A.mid, params_.get(P.ffn_in_w), nullptr, N, C, F);
+            matmul(train, A.ffn_pre, A.mid, P.ffn_in_w, nullptr, N, C, F);
             bias_gelu_forward_keep(A.ffn_act, A.ffn_pre, params_.get(P.ffn_in_b), N, F, c.activation);
-            linear_forward(proj_.data(), A.ffn_act, params_.get(P.ffn_out_w), params_.get(P.ffn_out_b), N, F, C);
+            matmul(train, proj_.data(), A.ffn_act, P.ffn_out_w, params_.get(P.ffn_out_b), N, F, C);
             if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_ffn_out));
             residual_layernorm_forward(xout, A.sum2, A.mean2, A.rstd2, proj_.data(), A.mid, params_.get(P.ffn_ln_w),
                                        params_.get(P.ffn_ln_b), N, C, c.layer_norm_eps);
@@ -365,15 +365,22 @@ private:
         }
     }
 
+    // Training products stay fp32; inference ones follow the compute dtype.
+    void matmul(bool train, float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c,
+                int64_t oc) {
+        if (train) linear_forward(out, inp, params_.get(w), bias, n, c, oc);
+        else linear(out, inp, w, bias, n, c, oc);
+    }
+
     // head_in_[n, C] -> logits out[n, V]; keeps what head_backward needs.
-    void head_forward(float* out, int64_t n) {
+    void head_forward(float* out, int64_t n, bool train = true) {
         const auto& c = config_;
         const int64_t C = c.hidden_size, V = c.vocab_size;
-        linear_forward(head_pre_.data(), head_in_.data(), params_.get(head_dense_w_), nullptr, n, C, C);
+        matmul(train, head_pre_.data(), head_in_.data(), head_dense_w_, nullptr, n, C, C);
         bias_gelu_forward_keep(head_act_buf_.data(), head_pre_.data(), params_.get(head_dense_b_), n, C, head_act_);
         layernorm_forward(head_out_.data(), head_mean_.data(), head_rstd_.data(), head_act_buf_.data(),
                           params_.get(head_ln_w_), params_.get(head_ln_b_), n, C, c.layer_norm_eps);
-        linear_forward(out, head_out_.data(), params_.get(decoder_), params_.get(head_bias_), n, C, V);
+        matmul(train, out, head_out_.data(), decoder_, params_.get(head_bias_), n, C, V);
     }
 
     // dlogits[n, V] -> head_din_[n, C] (d of head_in_), parameter gradients added.

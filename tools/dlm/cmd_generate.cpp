@@ -19,7 +19,7 @@ namespace dlm::cli {
 namespace {
 
 struct generate_options {
-    std::string model, prompt, sampler = "remask", trace;
+    std::string model, prompt, sampler = "remask", trace, dtype = "bf16";
     int64_t length = 0, steps = 10, block = 0, top_k = 50, batch = 1;
     float threshold = 0.9f, temp = 1.0f, top_p = 0.95f;
     uint64_t seed = 0;
@@ -90,7 +90,9 @@ void generate_cmd(const generate_options& o_in) {
             fail("no -m given and no default model at {}: pass -m DIR (a model folder)", o.model);
     }
     if (o.batch < 1) fail("--batch must be at least 1");
+    if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
     auto model = model_load(o.model);
+    model->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
     if (model->config().is_causal()) {
         for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps})
             if (opt->count())
@@ -118,6 +120,8 @@ command_registration reg(40, "generate", "Generate text: diffusion denoising (ma
     sub.add_option("-s,--seed", o->seed, "Random seed (same seed, same output)")->capture_default_str();
     sub.add_option("-b,--batch", o->batch, "Samples generated together")->capture_default_str();
     add_threads_option(sub, o->threads);
+    sub.add_option("--dtype", o->dtype, "Matrix products in bf16 (fast, fp32 accumulation) or f32 (the reference)")
+        ->capture_default_str();
     sub.add_flag("--animate", o->animate, "Show the denoising live in the terminal");
     sub.add_option("--trace", o->trace, "Write every step's tokens as JSON to this file");
     sub.callback([o] { generate_cmd(*o); });

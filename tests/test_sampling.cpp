@@ -1,0 +1,81 @@
+// Token sampling: the filters keep the right support and the draws follow the
+// renormalised distribution (frequencies over 40000 draws within 5 standard errors).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "gen/sampling.h"
+
+namespace {
+
+const std::vector<float> kLogits = {2.0f, 1.0f, 0.5f, -1.0f, 3.0f, 0.0f};
+
+std::vector<double> softmax(const std::vector<float>& l, double t) {
+    std::vector<double> p(l.size());
+    double mx = *std::max_element(l.begin(), l.end()), s = 0;
+    for (size_t i = 0; i < l.size(); ++i) s += p[i] = std::exp((l[i] - mx) / t);
+    for (auto& x : p) x /= s;
+    return p;
+}
+
+std::vector<double> frequencies(const std::function<int32_t(dlm::Rng&)>& draw, int n = 40000) {
+    std::vector<double> f(kLogits.size(), 0.0);
+    dlm::Rng rng(123);
+    for (int i = 0; i < n; ++i) f[draw(rng)] += 1.0 / n;
+    return f;
+}
+
+void expect_freq(const std::vector<double>& got, const std::vector<double>& want, int n = 40000) {
+    for (size_t i = 0; i < want.size(); ++i)
+        EXPECT_NEAR(got[i], want[i], 5 * std::sqrt(want[i] * (1 - want[i]) / n) + 1e-9) << "token " << i;
+}
+
+}  // namespace
+
+TEST(sampling, temperature_sampling_follows_the_softmax) {
+    dlm::SamplingScratch s;
+    auto f = frequencies([&](dlm::Rng& r) { return dlm::token_sample(kLogits.data(), 6, {0.7f, 0, 1.0f}, r, s).id; });
+    expect_freq(f, softmax(kLogits, 0.7));
+}
+
+TEST(sampling, top_k_keeps_the_k_best_renormalised) {
+    dlm::SamplingScratch s;
+    auto f = frequencies([&](dlm::Rng& r) { return dlm::token_sample(kLogits.data(), 6, {1.0f, 2, 1.0f}, r, s).id; });
+    auto p = softmax(kLogits, 1.0);
+    const double z = p[4] + p[0];
+    std::vector<double> want(6, 0.0);
+    want[4] = p[4] / z;
+    want[0] = p[0] / z;
+    expect_freq(f, want);
+}
+
+TEST(sampling, top_p_keeps_the_smallest_set_reaching_p) {
+    dlm::SamplingScratch s;
+    auto p = softmax(kLogits, 1.0);  // sorted: 4 (0.56), 0 (0.21), 1 (0.08), 2 (0.05), ...
+    // top_p 0.7: token 4 alone has 0.56 < 0.7, so token 0 joins; 0.77 >= 0.7 stops.
+    auto f = frequencies([&](dlm::Rng& r) { return dlm::token_sample(kLogits.data(), 6, {1.0f, 0, 0.7f}, r, s).id; });
+    std::vector<double> want(6, 0.0);
+    want[4] = p[4] / (p[4] + p[0]);
+    want[0] = p[0] / (p[4] + p[0]);
+    expect_freq(f, want);
+}
+
+TEST(sampling, greedy_and_top1_pick_the_argmax) {
+    dlm::SamplingScratch s;
+    dlm::Rng rng(1);
+    EXPECT_EQ(dlm::token_sample(kLogits.data(), 6, {0.0f, 0, 1.0f}, rng, s).id, 4);
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(dlm::token_sample(kLogits.data(), 6, {1.0f, 1, 1.0f}, rng, s).id, 4);
+    EXPECT_EQ(dlm::token_argmax(kLogits.data(), 6), 4);
+    auto c = dlm::token_sample(kLogits.data(), 6, {1.0f, 0, 1.0f}, rng, s);
+    EXPECT_NEAR(c.top_prob, softmax(kLogits, 1.0)[4], 1e-6);
+}
+
+TEST(sampling, gumbel_max_samples_the_softmax) {
+    dlm::SamplingScratch s;
+    auto f = frequencies([&](dlm::Rng& r) { return dlm::token_gumbel(kLogits.data(), 6, 1.3f, r, s).id; });
+    expect_freq(f, softmax(kLogits, 1.3));
+    dlm::Rng rng(2);
+    auto c = dlm::token_gumbel(kLogits.data(), 6, 0.0f, rng, s);
+    EXPECT_EQ(c.id, 4);
+    EXPECT_NEAR(c.prob, softmax(kLogits, 1.0)[4], 1e-6);
+}

@@ -3,6 +3,8 @@
 // bad input gets a clear error.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -19,7 +21,8 @@ const std::string kData = DLM_TEST_DATA;
 // WikiExtractor sample; returns its folder.
 const std::string& tiny_model() {
     static const std::string dir = [] {
-        std::string d = ::testing::TempDir() + "dlm_generate_model";
+        // One per test process: ctest runs the tests of this file in parallel processes.
+        std::string d = ::testing::TempDir() + "dlm_generate_model_" + std::to_string(::getpid());
         fs::remove_all(d);
         auto r = cli_run("train --config " + kData + "/configs/roberta-tiny-50k.json --tokenizer " + kData +
                          "/tokenizers/roberta-base --train " + kData +
@@ -31,7 +34,7 @@ const std::string& tiny_model() {
 }
 
 nlohmann::json trace_of(const std::string& args) {
-    const std::string path = ::testing::TempDir() + "dlm_trace.json";
+    const std::string path = ::testing::TempDir() + "dlm_trace_" + std::to_string(::getpid()) + ".json";
     fs::remove(path);
     auto r = cli_run("generate -m " + tiny_model() + " " + args + " --trace " + path);
     EXPECT_EQ(r.code, 0) << args << "\n" << r.err;

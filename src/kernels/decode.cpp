@@ -28,109 +28,78 @@ inline float lanes_sum(v16 x) {
     return s;
 }
 
-// Columns [j0, j0 + 16 W) of out[M, N] = inp[M, K] x weight[K, N] + bias: M x W
-// accumulators stay in registers while the rows of weight stream by once.
-template <int M, int W>
+// Columns [j0, j0 + 16 W) of out[N] = inp[K] x weight[K, N] + bias: W accumulators
+// stay in registers while the rows of weight stream by once. W = 8 (512 contiguous
+// bytes per row) measured best: narrower tiles lose DRAM efficiency, wider ones
+// balance badly over two threads for N = 768.
+template <int W>
 void conv1d_tile(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n,
                  int64_t j0) {
-    v16 acc[M][W];
-    for (int w = 0; w < W; ++w) {
-        v16 b0 = bias ? load(bias + j0 + w * kLanes) : v16{};
-        for (int m = 0; m < M; ++m) acc[m][w] = b0;
-    }
+    v16 acc[W];
+    for (int w = 0; w < W; ++w) acc[w] = bias ? load(bias + j0 + w * kLanes) : v16{};
     for (int64_t kk = 0; kk < k; ++kk) {
         const float* wr = weight + kk * n + j0;
-        v16 wv[W];
-        for (int w = 0; w < W; ++w) wv[w] = load(wr + w * kLanes);
-        for (int m = 0; m < M; ++m) {
-            const float a = inp[m * k + kk];
-            for (int w = 0; w < W; ++w) acc[m][w] += a * wv[w];
-        }
+        const float a = inp[kk];
+        for (int w = 0; w < W; ++w) acc[w] += a * load(wr + w * kLanes);
     }
-    for (int m = 0; m < M; ++m)
-        for (int w = 0; w < W; ++w) store(out + m * n + j0 + w * kLanes, acc[m][w]);
+    for (int w = 0; w < W; ++w) store(out + j0 + w * kLanes, acc[w]);
 }
 
 // The last cols < 16 columns from j0: the tile computation on zero-padded vectors, so
 // that every column is summed the same way (bias first, then k ascending) wherever it
-// falls and whatever M is.
-template <int M>
+// falls.
 void conv1d_tail(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n,
                  int64_t j0, int64_t cols) {
     const auto bytes = static_cast<size_t>(cols) * sizeof(float);
-    v16 b0{}, acc[M];
-    if (bias) std::memcpy(&b0, bias + j0, bytes);
-    for (int m = 0; m < M; ++m) acc[m] = b0;
+    v16 acc{};
+    if (bias) std::memcpy(&acc, bias + j0, bytes);
     for (int64_t kk = 0; kk < k; ++kk) {
         v16 wv{};
         std::memcpy(&wv, weight + kk * n + j0, bytes);
-        for (int m = 0; m < M; ++m) acc[m] += inp[m * k + kk] * wv;
+        acc += inp[kk] * wv;
     }
-    for (int m = 0; m < M; ++m) std::memcpy(out + m * n + j0, &acc[m], bytes);
+    std::memcpy(out + j0, &acc, bytes);
 }
 
-template <int M>
-void conv1d_rows(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n) {
-    constexpr int W = M >= 8 ? 1 : 8 / M;  // 8 accumulators or more: enough to hide the FMA latency
+void conv1d_row(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n) {
+    constexpr int W = 8;
     constexpr int64_t tile = W * kLanes;
     // Work items: full tiles, then single 16-column groups, then one partial group.
     const int64_t tiles = n / tile, groups = (n - tiles * tile) / kLanes, rest = n % kLanes;
     const int64_t items = tiles + groups + (rest ? 1 : 0);
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < items; ++t) {
-        if (t < tiles) conv1d_tile<M, W>(out, inp, weight, bias, k, n, t * tile);
-        else if (t < tiles + groups) conv1d_tile<M, 1>(out, inp, weight, bias, k, n, tiles * tile + (t - tiles) * kLanes);
-        else conv1d_tail<M>(out, inp, weight, bias, k, n, n - rest, rest);
+        if (t < tiles) conv1d_tile<W>(out, inp, weight, bias, k, n, t * tile);
+        else if (t < tiles + groups) conv1d_tile<1>(out, inp, weight, bias, k, n, tiles * tile + (t - tiles) * kLanes);
+        else conv1d_tail(out, inp, weight, bias, k, n, n - rest, rest);
     }
 }
 
-// Output columns [j0, j0 + R) of out[M, N] = inp[M, K] x weight[N, K]^T: R rows of
-// weight against M input rows, M x R dot products in registers.
-template <int M, int R>
-void linear_block(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n,
-                  int64_t j0) {
-    v16 acc[M][R] = {};
+// out[j0 .. j0 + R) = rows j0.. of weight [N, K] dotted with inp[K] (+ bias): R
+// independent accumulator chains.
+template <int R>
+void linear_block(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t j0) {
+    v16 acc[R] = {};
     const int64_t kv = k / kLanes * kLanes;
     for (int64_t kk = 0; kk < kv; kk += kLanes) {
-        v16 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = load(weight + (j0 + r) * k + kk);
-        for (int m = 0; m < M; ++m) {
-            const v16 x = load(inp + m * k + kk);
-            for (int r = 0; r < R; ++r) acc[m][r] += x * wv[r];
-        }
+        const v16 x = load(inp + kk);
+        for (int r = 0; r < R; ++r) acc[r] += x * load(weight + (j0 + r) * k + kk);
     }
-    for (int m = 0; m < M; ++m)
-        for (int r = 0; r < R; ++r) {
-            float s = lanes_sum(acc[m][r]);
-            for (int64_t kk = kv; kk < k; ++kk) s += inp[m * k + kk] * weight[(j0 + r) * k + kk];
-            out[m * n + j0 + r] = bias ? s + bias[j0 + r] : s;
-        }
+    for (int r = 0; r < R; ++r) {
+        float s = lanes_sum(acc[r]);
+        for (int64_t kk = kv; kk < k; ++kk) s += inp[kk] * weight[(j0 + r) * k + kk];
+        out[j0 + r] = bias ? s + bias[j0 + r] : s;
+    }
 }
 
-template <int M>
-void linear_rows(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n) {
-    constexpr int R = M >= 4 ? 1 : 4 / M;
+void linear_row(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n) {
+    constexpr int R = 4;
     const int64_t blocks = n / R;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t <= blocks; ++t) {
-        if (t < blocks) linear_block<M, R>(out, inp, weight, bias, k, n, t * R);
+        if (t < blocks) linear_block<R>(out, inp, weight, bias, k, t * R);
         else
-            for (int64_t j = blocks * R; j < n; ++j) linear_block<M, 1>(out, inp, weight, bias, k, n, j);
-    }
-}
-
-// Calls f.template operator()<M>() for the row count m in 1..8 (compile-time M).
-template <typename F>
-void rows_dispatch(int64_t m, F&& f) {
-    switch (m) {
-        case 1: f.template operator()<1>(); break;
-        case 2: f.template operator()<2>(); break;
-        case 3: f.template operator()<3>(); break;
-        case 4: f.template operator()<4>(); break;
-        case 5: f.template operator()<5>(); break;
-        case 6: f.template operator()<6>(); break;
-        case 7: f.template operator()<7>(); break;
-        default: f.template operator()<8>(); break;
+            for (int64_t j = blocks * R; j < n; ++j) linear_block<1>(out, inp, weight, bias, k, j);
     }
 }
 
@@ -151,19 +120,12 @@ void softmax_row(float* x, int64_t d) {
 
 void conv1d_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
                          int64_t k, int64_t n) {
-    // More rows than the widest tile: chunks of 8 (each row's result is the same either way).
-    for (int64_t r0 = 0; r0 < m; r0 += 8) {
-        const int64_t mc = std::min<int64_t>(8, m - r0);
-        rows_dispatch(mc, [&]<int M>() { conv1d_rows<M>(out + r0 * n, inp + r0 * k, weight, bias, k, n); });
-    }
+    for (int64_t r = 0; r < m; ++r) conv1d_row(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
 void linear_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
                          int64_t k, int64_t n) {
-    for (int64_t r0 = 0; r0 < m; r0 += 8) {
-        const int64_t mc = std::min<int64_t>(8, m - r0);
-        rows_dispatch(mc, [&]<int M>() { linear_rows<M>(out + r0 * n, inp + r0 * k, weight, bias, k, n); });
-    }
+    for (int64_t r = 0; r < m; ++r) linear_row(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
 void attention_forward_cached(float* out, float* att, const float* q, const float* k, const float* v,

@@ -12,9 +12,11 @@
 
 namespace dlm {
 
-// Row counts up to which the kernels below beat oneDNN's matmul (measured in
-// bench/bench_ar.cpp); larger counts should use the GEMM seam.
-constexpr int64_t kGemvMaxRows = 8;
+// Rows up to which the GEMV kernels beat oneDNN's matmul (bench/bench_ar.cpp, 2
+// threads): at M = 1 they match it on the trunk's matrices and read the LM head twice
+// as fast; from M = 2 oneDNN's blocked kernels win. The kernels accept any M but
+// stream the weights once per row.
+constexpr int64_t kGemvMaxRows = 1;
 
 // GPT-2 Conv1D layout: out[M, N] = inp[M, K] x weight[K, N] + bias[N] (bias may be nullptr).
 void conv1d_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,

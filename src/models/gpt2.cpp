@@ -52,6 +52,12 @@ uint64_t site_seed(uint64_t seed, int64_t layer, dropout_site s) {
 
 const std::string kPrefix = "transformer.";
 
+// Up to this many rows (a decoding step of a batch of samples, or a short prompt) the
+// LM head runs on exactly those rows and attention uses the per-query loop over the
+// KV cache: a handful of oneDNN shapes at most, and no [32, V] padded logits (which
+// would make the head compute-bound).
+constexpr int64_t kDecodeRows = 16;
+
 class Gpt2Model final : public Model {
 public:
     explicit Gpt2Model(const ModelConfig& c) : Model(c) {
@@ -98,11 +104,11 @@ public:
         const int64_t np = rows_padded(n);
         if (static_cast<int64_t>(head_in_.size()) < np * C) head_in_.resize(static_cast<size_t>(np * C));
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
-        if (n <= kGemvMaxRows) {  // decoding: the head is read once, no padded rows
+        if (n <= kGemvMaxRows) {  // decoding one sample: the head streamed once at full bandwidth
             linear_forward_gemv(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
             return;
         }
-        if (np == n) {
+        if (np == n || n <= kDecodeRows) {
             linear_forward(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
             return;
         }
@@ -236,12 +242,12 @@ public:
         B_ = B;
         T_ = T;
         acts_layout(B, T, false);
-        // Decoding steps (a few rows): GEMV kernels and the per-query attention loop; a
-        // long prompt: oneDNN, with the cache's capacity as the key length so that
-        // every prompt of one length shares a primitive.
-        const bool few = N <= kGemvMaxRows;
+        // A decoding step or short prompt: the per-query attention loop over the
+        // visible slots (GEMV kernels for one row); a long prompt: oneDNN, with the
+        // cache's capacity as the key length.
+        const bool few = T <= kDecodeRows;
         cache_att_.resize(static_cast<size_t>(B * NH * T * cap));
-        trunk_forward(ids, N, false, 0, few, [&](int64_t l, const gpt2_acts& A) {
+        trunk_forward(ids, N, false, 0, N <= kGemvMaxRows, [&](int64_t l, const gpt2_acts& A) {
             float* kc = cache.k.data() + l * B * cap * C;
             float* vc = cache.v.data() + l * B * cap * C;
             for (int64_t b = 0; b < B; ++b)

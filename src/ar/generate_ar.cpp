@@ -26,6 +26,40 @@ void kv_cache_repeat(KvCache& out, const KvCache& one, int64_t layers) {
     out.length = one.length;
 }
 
+// Who gets what: the batch, each sample's prompt length and how many tokens it may
+// add (max_new_tokens, and the positions left after its prompt). Throws dlm::Error for
+// bad input.
+struct ar_plan {
+    bool shared = false;               // one prompt for the whole batch
+    int64_t batch = 0, prompt_max = 0, steps_max = 0;
+    std::vector<int64_t> prompt_len, limit;
+};
+
+ar_plan ar_plan_make(const ModelConfig& c, const std::vector<std::vector<int32_t>>& prompts, const ArOptions& opt) {
+    ar_plan p;
+    if (prompts.empty()) fail("ar_generate: no prompt given");
+    p.shared = prompts.size() == 1;
+    p.batch = p.shared ? opt.batch : static_cast<int64_t>(prompts.size());
+    if (p.batch < 1) fail("ar_generate: batch must be at least 1 (got {})", opt.batch);
+    if (!p.shared && opt.batch != 1 && opt.batch != p.batch)
+        fail("ar_generate: {} prompts but batch {}: give one prompt per sample, or one prompt for all", p.batch,
+             opt.batch);
+    if (opt.max_new_tokens < 0) fail("ar_generate: max_new_tokens must be >= 0 (got {})", opt.max_new_tokens);
+    for (int64_t b = 0; b < p.batch; ++b) {
+        const auto len = static_cast<int64_t>(prompts[p.shared ? 0 : b].size());
+        if (len == 0)
+            fail("prompt {} is empty: generation needs at least one token to continue (e.g. <|endoftext|>)", b);
+        if (len >= c.max_positions)
+            fail("prompt {} has {} tokens but the model has {} positions: no room for a new token", b, len,
+                 c.max_positions);
+        p.prompt_len.push_back(len);
+        p.limit.push_back(std::min(opt.max_new_tokens, c.max_positions - len));
+        p.prompt_max = std::max(p.prompt_max, len);
+        p.steps_max = std::max(p.steps_max, p.limit.back());
+    }
+    return p;
+}
+
 }  // namespace
 
 ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prompts, const ArOptions& opt,
@@ -33,32 +67,17 @@ ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prom
     const auto t_start = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
     const ModelConfig& c = model.config();
-    const int64_t V = c.vocab_size, n_pos = c.max_positions;
-
-    if (prompts.empty()) fail("ar_generate: no prompt given");
-    const bool shared = prompts.size() == 1;
-    const int64_t B = shared ? opt.batch : static_cast<int64_t>(prompts.size());
-    if (B < 1) fail("ar_generate: batch must be at least 1 (got {})", opt.batch);
-    if (!shared && opt.batch != 1 && opt.batch != B)
-        fail("ar_generate: {} prompts but batch {}: give one prompt per sample, or one prompt for all", B,
-             opt.batch);
-    if (opt.max_new_tokens < 0) fail("ar_generate: max_new_tokens must be >= 0 (got {})", opt.max_new_tokens);
+    const int64_t V = c.vocab_size;
+    const ar_plan plan = ar_plan_make(c, prompts, opt);
+    const bool shared = plan.shared;
+    const int64_t B = plan.batch, P = plan.prompt_max, steps_max = plan.steps_max;
+    const std::vector<int64_t>& limit = plan.limit;
 
     ArResult res;
-    std::vector<int64_t> limit(static_cast<size_t>(B));  // new tokens sample b may produce
-    int64_t P = 0, steps_max = 0;
+    res.prompt_len = plan.prompt_len;
     for (int64_t b = 0; b < B; ++b) {
-        const auto& p = prompts[shared ? 0 : b];
-        const auto len = static_cast<int64_t>(p.size());
-        if (len == 0)
-            fail("prompt {} is empty: generation needs at least one token to continue (e.g. <|endoftext|>)", b);
-        if (len >= n_pos)
-            fail("prompt {} has {} tokens but the model has {} positions: no room for a new token", b, len, n_pos);
-        res.tokens.push_back(p);
-        res.prompt_len.push_back(len);
-        limit[b] = std::min(opt.max_new_tokens, n_pos - len);
-        P = std::max(P, len);
-        steps_max = std::max(steps_max, limit[b]);
+        res.tokens.push_back(prompts[shared ? 0 : b]);
+        res.tokens[b].reserve(static_cast<size_t>(res.prompt_len[b] + limit[b]));
     }
 
     // The prompt: once for a shared one, else left-padded to P (pad slots masked out).
@@ -66,7 +85,6 @@ ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prom
     KvCache cache;
     model.kv_cache_init(cache, Bp, P + steps_max);  // throws for a model that is not a causal LM
     if (steps_max == 0) return res;
-    for (int64_t b = 0; b < B; ++b) res.tokens[b].reserve(static_cast<size_t>(res.prompt_len[b] + limit[b]));
     std::vector<int32_t> ids(static_cast<size_t>(Bp * P), 0), mask(static_cast<size_t>(Bp * P), 0);
     for (int64_t b = 0; b < Bp; ++b) {
         const int64_t len = res.prompt_len[b], pad = P - len;

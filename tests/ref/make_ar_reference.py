@@ -120,6 +120,9 @@ def main():
         },
         "positions": "cumsum(attention_mask) - 1, 1 at padding (HF prepare_inputs_for_generation)",
         "compare": "exact token equality; margins far above fp32 noise (~1e-6) make it well defined",
+        "notes": ["tiny-gpt2-random (n_embd 2, HF init) collapses to one repeated token: a weak check of "
+                  "generation, kept because it exercises vocab 50257 and head_dim 1 cheaply",
+                  "row 0 of tiny-gpt2.batch is the tiny-gpt2 prompt: left padding must not change it"],
         "cases": cases,
     })
     for c in cases:

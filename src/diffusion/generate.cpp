@@ -223,7 +223,7 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<int32_t>& 
     std::vector<std::vector<int32_t>> seqs(static_cast<size_t>(opt.batch), start);
     std::vector<Rng> rngs;
     for (int64_t b = 0; b < opt.batch; ++b) rngs.push_back(Rng::derive(opt.seed, static_cast<uint64_t>(b)));
-    block_run run{model, opt, on_step, seqs, rngs, res.stats, clock_type::now()};
+    block_run run{model, opt, on_step, seqs, rngs, res.stats, clock_type::now(), 0, 0, {}, {}, {}, {}};
     run.step_of.assign(static_cast<size_t>(opt.batch), 0);
 
     for (size_t i0 = 0; i0 < fill.size(); i0 += static_cast<size_t>(blk)) {

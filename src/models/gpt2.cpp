@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
+#include "kernels/decode.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "kernels/layernorm.h"
@@ -51,6 +52,12 @@ uint64_t site_seed(uint64_t seed, int64_t layer, dropout_site s) {
 }
 
 const std::string kPrefix = "transformer.";
+
+// Up to this many rows (a decoding step of a batch of samples, or a short prompt) the
+// LM head runs on exactly those rows and attention uses the per-query loop over the
+// KV cache: a handful of oneDNN shapes at most, and no [32, V] padded logits (which
+// would make the head compute-bound).
+constexpr int64_t kDecodeRows = 16;
 
 class Gpt2Model final : public Model {
 public:
@@ -98,7 +105,11 @@ public:
         const int64_t np = rows_padded(n);
         if (static_cast<int64_t>(head_in_.size()) < np * C) head_in_.resize(static_cast<size_t>(np * C));
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
-        if (np == n) {
+        if (n <= kGemvMaxRows) {  // decoding one sample: the head streamed once at full bandwidth
+            linear_forward_gemv(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
+            return;
+        }
+        if (np == n || n <= kDecodeRows) {
             linear_forward(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
             return;
         }
@@ -188,6 +199,71 @@ public:
         return loss;
     }
 
+    void kv_cache_init(KvCache& cache, int64_t batch, int64_t capacity) const override {
+        const auto& c = config_;
+        if (batch < 1 || capacity < 1) fail("KV cache: batch ({}) and capacity ({}) must be at least 1", batch, capacity);
+        const auto n = static_cast<size_t>(c.num_layers * batch * capacity * c.hidden_size);
+        cache.batch = batch;
+        cache.capacity = capacity;
+        cache.length = 0;
+        cache.k.assign(n, 0.0f);
+        cache.v.assign(n, 0.0f);
+        cache.mask.assign(static_cast<size_t>(batch * capacity), 0);
+    }
+
+    void forward_cached(KvCache& cache, const int32_t* ids, const int32_t* mask, int64_t T) override {
+        const auto& c = config_;
+        const int64_t B = cache.batch, cap = cache.capacity, t0 = cache.length, N = B * T;
+        const int64_t C = c.hidden_size, NH = c.num_heads, L = c.num_layers;
+        if (B < 1) fail("forward_cached: the KV cache is empty (call kv_cache_init first)");
+        if (T < 1) fail("forward_cached: no tokens to append (T = {})", T);
+        if (t0 + T > cap)
+            fail("KV cache full: {} slots used + {} new tokens exceed its capacity of {}", t0, T, cap);
+        DLM_ASSERT(static_cast<int64_t>(cache.k.size()) == L * B * cap * C &&
+                   static_cast<int64_t>(cache.mask.size()) == B * cap);
+        check_ids({ids, mask, nullptr, B, T});
+        // HF prepare_inputs_for_generation: position_ids = cumsum(attention_mask) - 1,
+        // and 1 where the mask is 0; checked before the cache changes.
+        positions_.resize(static_cast<size_t>(N));
+        for (int64_t b = 0; b < B; ++b) {
+            int32_t seen = 0;
+            for (int64_t j = 0; j < t0; ++j) seen += cache.mask[b * cap + j] != 0;
+            for (int64_t t = 0; t < T; ++t) {
+                const bool real = !mask || mask[b * T + t] != 0;
+                const int32_t pos = real ? seen++ : 1;
+                if (pos >= c.max_positions)
+                    fail("sequence too long: sample {} reaches position {}, outside the model's {} positions", b,
+                         pos, c.max_positions);
+                positions_[b * T + t] = pos;
+            }
+        }
+        for (int64_t b = 0; b < B; ++b)
+            for (int64_t t = 0; t < T; ++t) cache.mask[b * cap + t0 + t] = !mask || mask[b * T + t] != 0;
+
+        B_ = B;
+        T_ = T;
+        acts_layout(B, T, false);
+        // A decoding step or short prompt: the per-query attention loop over the
+        // visible slots (GEMV kernels for one row); a long prompt: oneDNN, with the
+        // cache's capacity as the key length.
+        const bool few = T <= kDecodeRows;
+        cache_att_.resize(static_cast<size_t>(B * NH * T * cap));
+        trunk_forward(ids, N, false, 0, N <= kGemvMaxRows, [&](int64_t l, const gpt2_acts& A) {
+            float* kc = cache.k.data() + l * B * cap * C;
+            float* vc = cache.v.data() + l * B * cap * C;
+            for (int64_t b = 0; b < B; ++b)
+                for (int64_t t = 0; t < T; ++t) {
+                    const float* row = A.qkv + (b * T + t) * 3 * C;
+                    std::memcpy(kc + (b * cap + t0 + t) * C, row + C, static_cast<size_t>(C) * sizeof(float));
+                    std::memcpy(vc + (b * cap + t0 + t) * C, row + 2 * C, static_cast<size_t>(C) * sizeof(float));
+                }
+            attention_shape as{B, T, cap, NH, c.head_dim(), 3 * C, C, true, t0};
+            if (few) attention_forward_cached(A.ctx, cache_att_.data(), A.qkv, kc, vc, cache.mask.data(), as);
+            else attention_forward(A.ctx, cache_att_.data(), nullptr, A.qkv, kc, vc, cache.mask.data(), as);
+        });
+        cache.length += T;
+    }
+
 protected:
     std::vector<std::string> name_aliases(const std::string& name) const override {
         auto out = Model::name_aliases(name);
@@ -248,8 +324,7 @@ private:
 
     void forward_impl(const ForwardInput& in, bool train, bool dropout, uint64_t seed) {
         const auto& c = config_;
-        const int64_t B = in.batch, T = in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
-        const int64_t F = c.intermediate_size, L = c.num_layers;
+        const int64_t B = in.batch, T = in.seq, N = B * T, NH = c.num_heads;
         check_ids(in);
         denormals_flush_enable();
         B_ = B;
@@ -262,17 +337,38 @@ private:
                      pos, i / T, i % T, c.max_positions);
             positions_[i] = pos;
         }
+        acts_layout(B, T, train);
+        if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
+        trunk_forward(in.ids, N, dropout, seed, false, [&](int64_t l, const gpt2_acts& A) {
+            attention_shape as = attn_shape(B, T, dropout, seed, l);
+            attention_forward(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + c.hidden_size,
+                              A.qkv + 2 * c.hidden_size, in.mask, as);
+        });
+    }
+
+    // out[N, OC] = inp[N, IC] x w + b; `gemv` for decoding steps (weights streamed once).
+    static void conv1d(float* out, const float* inp, const float* w, const float* b, int64_t n, int64_t ic,
+                       int64_t oc, bool gemv) {
+        if (gemv) conv1d_forward_gemv(out, inp, w, b, n, ic, oc);
+        else conv1d_forward(out, inp, w, b, n, ic, oc);
+    }
+
+    // Embeddings of ids at positions_, the blocks and ln_f on N rows (acts_ laid out);
+    // attend(l, A) fills A.ctx from A.qkv: the only step that differs between a full
+    // sequence and a KV-cache step.
+    template <typename Attend>
+    void trunk_forward(const int32_t* ids, int64_t N, bool dropout, uint64_t seed, bool gemv, Attend&& attend) {
+        const auto& c = config_;
+        const int64_t C = c.hidden_size, F = c.intermediate_size, L = c.num_layers;
         states_.resize(static_cast<size_t>((L + 1) * N * C));
         final_.resize(static_cast<size_t>(N * C));
         lnf_mean_.resize(static_cast<size_t>(N));
         lnf_rstd_.resize(static_cast<size_t>(N));
         proj_.resize(static_cast<size_t>(N * C));
-        acts_layout(B, T, train);
         const float p_resid = dropout ? c.hidden_dropout : 0.0f;
-        if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
 
         float* x = states_.data();
-        embedding_forward(x, in.ids, params_.get(wte_), N, C, false);
+        embedding_forward(x, ids, params_.get(wte_), N, C, false);
         embedding_forward(x, positions_.data(), params_.get(wpe_), N, C, true);
         if (dropout) dropout_apply(x, N * C, c.embedding_dropout, site_seed(seed, 0, site_embeddings));
 
@@ -283,18 +379,16 @@ private:
             float* xout = states_.data() + (l + 1) * N * C;
             layernorm_forward(A.n1, A.mean1, A.rstd1, xin, params_.get(P.ln1_w), params_.get(P.ln1_b), N, C,
                               c.layer_norm_eps);
-            conv1d_forward(A.qkv, A.n1, params_.get(P.attn_w), params_.get(P.attn_b), N, C, 3 * C);
-            attention_shape as = attn_shape(B, T, dropout, seed, l);
-            attention_forward(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
-                              in.mask, as);
-            conv1d_forward(proj_.data(), A.ctx, params_.get(P.proj_w), params_.get(P.proj_b), N, C, C);
+            conv1d(A.qkv, A.n1, params_.get(P.attn_w), params_.get(P.attn_b), N, C, 3 * C, gemv);
+            attend(l, A);
+            conv1d(proj_.data(), A.ctx, params_.get(P.proj_w), params_.get(P.proj_b), N, C, C, gemv);
             if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_attn_out));
             residual_forward(A.res, xin, proj_.data(), N * C);
             layernorm_forward(A.n2, A.mean2, A.rstd2, A.res, params_.get(P.ln2_w), params_.get(P.ln2_b), N, C,
                               c.layer_norm_eps);
-            conv1d_forward(A.fc_pre, A.n2, params_.get(P.fc_w), nullptr, N, C, F);
+            conv1d(A.fc_pre, A.n2, params_.get(P.fc_w), nullptr, N, C, F, gemv);
             bias_gelu_forward_keep(A.fc_act, A.fc_pre, params_.get(P.fc_b), N, F, c.activation);
-            conv1d_forward(proj_.data(), A.fc_act, params_.get(P.fc_proj_w), params_.get(P.fc_proj_b), N, F, C);
+            conv1d(proj_.data(), A.fc_act, params_.get(P.fc_proj_w), params_.get(P.fc_proj_b), N, F, C, gemv);
             if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_mlp_out));
             residual_forward(xout, A.res, proj_.data(), N * C);
         }
@@ -307,7 +401,7 @@ private:
 
     int64_t B_ = 0, T_ = 0;
     std::vector<int32_t> positions_;
-    std::vector<float> states_, final_, lnf_mean_, lnf_rstd_, proj_, scratch_, acts_buf_, head_in_;
+    std::vector<float> states_, final_, lnf_mean_, lnf_rstd_, proj_, scratch_, acts_buf_, head_in_, cache_att_;
     std::vector<gpt2_acts> acts_;
     // training
     std::vector<int64_t> rows_;

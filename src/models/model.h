@@ -76,6 +76,13 @@ struct TrainInput {
 
 constexpr int32_t kIgnoreTarget = -100;
 
+// Key/value cache of a causal model for incremental decoding.
+struct KvCache {
+    int64_t batch = 0, capacity = 0, length = 0;  // length: slots filled so far (padding included)
+    std::vector<float> k, v;                      // [L, B, capacity, C] each
+    std::vector<int32_t> mask;                    // [B, capacity] 1 = real token
+};
+
 class Model {
 public:
     virtual ~Model() = default;
@@ -110,6 +117,17 @@ public:
     // Training always runs in fp32.
     void compute_dtype_set(DType t);
     DType compute_dtype() const { return compute_dtype_; }
+
+    // Incremental decoding (causal models; the defaults throw dlm::Error "<arch> has no
+    // KV cache: it is not a causal LM"). kv_cache_init sizes an empty cache.
+    virtual void kv_cache_init(KvCache& cache, int64_t batch, int64_t capacity) const;
+    // Appends tokens ids[B, T] (T >= 1; the prompt in one call, then one token per call)
+    // at positions cache.length .. +T-1 and runs them through the model; afterwards
+    // hidden() holds their final hidden states [B*T, C] and logits(rows) works on them
+    // as after forward(). mask[B, T] (nullptr = all ones) marks padding (left-padded
+    // prompts of different lengths in a batch). Position ids follow HF generation:
+    // cumsum(attention_mask) - 1, and 1 at padding.
+    virtual void forward_cached(KvCache& cache, const int32_t* ids, const int32_t* mask, int64_t T);
 
     // Writes config.json and model.safetensors into dir (atomically, file by file).
     void save(const std::string& dir, DType dtype = DType::F32) const;

@@ -1,0 +1,225 @@
+// Benchmark (not a test): autoregressive generation with a gpt2-small-shaped random
+// model (12 layers, hidden 768, 12 heads, vocab 50257, 1024 positions): 240 new
+// tokens after a 16-token prompt, fp32, and where the time goes.
+//
+// Decoding reads every weight once per step (GEMV-like, M = batch), so memory
+// bandwidth is the roofline: the report divides the bytes read per token by the
+// read bandwidth measured here with a plain streaming loop.
+//   build/bench_ar [--threads N] [--tokens N] [--prompt N] [--batch B] [--reps R]
+#include <omp.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ar/generate_ar.h"
+#include "kernels/decode.h"
+#include "kernels/gemm.h"
+#include "models/init.h"
+#include "models/model.h"
+
+namespace {
+
+double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+dlm::ModelConfig gpt2_small_config() {
+    nlohmann::ordered_json j = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"},
+                                {"vocab_size", 50257}, {"n_embd", 768}, {"n_layer", 12}, {"n_head", 12},
+                                {"n_positions", 1024}, {"n_ctx", 1024}, {"activation_function", "gelu_new"},
+                                {"layer_norm_epsilon", 1e-5}, {"bos_token_id", 50256}, {"eos_token_id", 50256}};
+    return dlm::config_parse(j, "gpt2-small config");
+}
+
+// Best of a few passes over 512 MB (far beyond the caches).
+struct Bandwidth {
+    double read, copy;  // GB/s; copy counts the bytes read plus written
+};
+Bandwidth bandwidth_measure() {
+    const int64_t n = int64_t{128} << 20;  // floats
+    std::vector<float> a(n, 1.0f), b(n, 0.0f);
+    Bandwidth bw{0, 0};
+    for (int rep = 0; rep < 4; ++rep) {
+        // Read: 64 independent partial sums per thread (4 vector registers), so the
+        // loop is limited by memory, not by the latency of one add chain.
+        double t0 = now();
+        float total = 0;
+#pragma omp parallel reduction(+ : total)
+        {
+            float acc[64] = {};
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < n; i += 64)
+#pragma omp simd
+                for (int j = 0; j < 64; ++j) acc[j] += a[i + j];
+            for (float x : acc) total += x;
+        }
+        double dt = now() - t0;
+        if (total != static_cast<float>(n) && total < 0) std::printf("?");  // keep the sum alive
+        bw.read = std::max(bw.read, n * 4.0 / dt / 1e9);
+        t0 = now();
+#pragma omp parallel for simd schedule(static)
+        for (int64_t i = 0; i < n; ++i) b[i] = a[i];
+        dt = now() - t0;
+        bw.copy = std::max(bw.copy, n * 8.0 / dt / 1e9);
+    }
+    return bw;
+}
+
+// Milliseconds of the fastest of `reps` calls of f.
+template <typename F>
+double best_ms(int reps, F&& f) {
+    double best = 1e30;
+    for (int i = 0; i < reps; ++i) {
+        double t0 = now();
+        f();
+        best = std::min(best, now() - t0);
+    }
+    return best * 1e3;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    int threads = 2, tokens = 240, prompt_len = 16, batch = 1, reps = 2;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--tokens")) tokens = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--prompt")) prompt_len = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
+    }
+    omp_set_num_threads(threads);
+    Bandwidth bw = bandwidth_measure();
+    std::printf("threads %d; memory bandwidth (streaming loop, 512 MB): read %.1f GB/s, copy %.1f GB/s\n\n", threads,
+                bw.read, bw.copy);
+
+    auto model = dlm::model_create(gpt2_small_config());
+    dlm::model_init_random(*model, 42);
+    const auto& c = model->config();
+    const int64_t C = c.hidden_size, F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+    const double trunk_bytes = 4.0 * L * (C * 3 * C + C * C + 2 * C * F);
+    const double head_bytes = 4.0 * V * C;
+
+    // The weight matrices one decoding step reads, GEMV kernel vs oneDNN matmul, at
+    // M = 1 (one sample) to 8 rows (which one the model uses: kGemvMaxRows).
+    std::printf("per-matrix time (GB/s = weight bytes / time; best of 20, weights not in cache)\n");
+    std::printf("%-24s %7s %4s %9s %7s %9s %7s\n", "matrix [K, N]", "MB", "M", "gemv ms", "GB/s", "oneDNN ms", "GB/s");
+    struct Shape {
+        const char* name;
+        int64_t k, n;
+        bool linear;
+    };
+    const Shape shapes[] = {{"attn.c_attn [768, 2304]", C, 3 * C, false},
+                            {"attn.c_proj [768, 768]", C, C, false},
+                            {"mlp.c_fc [768, 3072]", C, F, false},
+                            {"mlp.c_proj [3072, 768]", F, C, false},
+                            {"lm_head [50257, 768]^T", C, V, true}};
+    std::mt19937 g(1);
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (const Shape& s : shapes) {
+        // Enough copies of the matrix that a pass cannot be served from the caches.
+        const int64_t copies = std::max<int64_t>(1, (int64_t{256} << 20) / (s.k * s.n * 4));
+        std::vector<float> w(s.k * s.n * copies), x(16 * s.k), y(16 * s.n);
+        for (auto& v : w) v = u(g);
+        for (auto& v : x) v = u(g);
+        int64_t i = 0;
+        auto next = [&] { return w.data() + (i++ % copies) * s.k * s.n; };
+        const double mb = s.k * s.n * 4.0 / 1e6;
+        for (int64_t m : {1, 2, 4, 8}) {
+            double t_gemv = best_ms(20, [&] {
+                if (s.linear) dlm::linear_forward_gemv(y.data(), x.data(), next(), nullptr, m, s.k, s.n);
+                else dlm::conv1d_forward_gemv(y.data(), x.data(), next(), nullptr, m, s.k, s.n);
+            });
+            auto dnnl = [&] {
+                if (s.linear) dlm::linear_forward(y.data(), x.data(), next(), nullptr, m, s.k, s.n);
+                else dlm::conv1d_forward(y.data(), x.data(), next(), nullptr, m, s.k, s.n);
+            };
+            dnnl();  // creates the primitive
+            double t_dnnl = best_ms(20, dnnl);
+            std::printf("%-24s %7.1f %4ld %9.3f %7.1f %9.3f %7.1f\n", m == 1 ? s.name : "", mb, m, t_gemv,
+                        mb / t_gemv, t_dnnl, mb / t_dnnl);
+        }
+    }
+
+    // End to end through ar_generate (sampling T 0.8, top-k 50, top-p 0.95).
+    std::vector<int32_t> prompt(prompt_len);
+    for (auto& t : prompt) t = static_cast<int32_t>(g() % 50000);
+    dlm::ArOptions opt;
+    opt.max_new_tokens = tokens;
+    opt.batch = batch;
+    opt.seed = 1;
+    dlm::ar_generate(*model, {prompt}, [&] { auto o = opt; o.max_new_tokens = 2; return o; }());  // primitives
+    const int64_t prims = dlm::gemm_cache_size();
+    std::printf("\nar_generate: %d-token prompt, %d new tokens, batch %d\n", prompt_len, tokens, batch);
+    double best = 1e30;
+    for (int r = 0; r < reps; ++r) {
+        auto res = dlm::ar_generate(*model, {prompt}, opt);
+        std::printf("  run %d: %.3f s, %.2f ms/token, %.1f tokens/s (all samples)\n", r, res.stats.seconds,
+                    res.stats.seconds / tokens * 1e3, res.stats.tokens_per_second());
+        best = std::min(best, res.stats.seconds);
+    }
+    std::printf("  oneDNN primitives created during generation: %ld\n", dlm::gemm_cache_size() - prims);
+
+    // Where a step's time goes: the same loop by hand, timed per part.
+    dlm::KvCache cache;
+    model->kv_cache_init(cache, batch, prompt_len + tokens);
+    std::vector<int32_t> ids(batch * prompt_len);
+    for (int b = 0; b < batch; ++b) std::copy(prompt.begin(), prompt.end(), ids.begin() + b * prompt_len);
+    double t0 = now();
+    model->forward_cached(cache, ids.data(), nullptr, prompt_len);
+    const double t_prefill = now() - t0;
+    std::vector<int64_t> rows(batch);
+    std::vector<float> logits(batch * V);
+    dlm::SamplingScratch scratch;
+    std::vector<dlm::Rng> rngs;
+    for (int b = 0; b < batch; ++b) rngs.push_back(dlm::Rng::derive(1, b));
+    double t_head = 0, t_sample = 0, t_trunk = 0;
+    int64_t T = prompt_len;
+    for (int s = 0; s < tokens; ++s) {
+        for (int b = 0; b < batch; ++b) rows[b] = b * T + T - 1;
+        t0 = now();
+        model->logits(rows, logits.data());
+        double t1 = now();
+        for (int b = 0; b < batch; ++b)
+            ids[b] = dlm::token_sample(logits.data() + b * V, V, opt.sampling, rngs[b], scratch).id;
+        double t2 = now();
+        t_head += t1 - t0;
+        t_sample += t2 - t1;
+        if (s + 1 == tokens) break;
+        model->forward_cached(cache, ids.data(), nullptr, 1);
+        t_trunk += now() - t2;
+        T = 1;
+    }
+    const double total = t_prefill + t_head + t_sample + t_trunk;
+    std::printf("\nbreakdown (one run by hand): total %.3f s\n", total);
+    std::printf("  prompt (%d tokens):      %8.1f ms\n", prompt_len, t_prefill * 1e3);
+    std::printf("  trunk  per token:        %8.3f ms  (%5.1f MB of weights -> %.1f GB/s)\n",
+                t_trunk / (tokens - 1) * 1e3, trunk_bytes / 1e6, trunk_bytes / (t_trunk / (tokens - 1)) / 1e9);
+    std::printf("  LM head per token:       %8.3f ms  (%5.1f MB -> %.1f GB/s)\n", t_head / tokens * 1e3,
+                head_bytes / 1e6, head_bytes / (t_head / tokens) / 1e9);
+    std::printf("  sampling per token:      %8.3f ms\n", t_sample / tokens * 1e3);
+
+    // Plus the KV cache read by attention: on average (prompt + tokens / 2) slots.
+    const double kv_bytes = 2.0 * 4 * L * C * batch * (prompt_len + tokens / 2.0);
+    const double bytes = trunk_bytes + head_bytes + kv_bytes;
+    // Measured again: the better of the two is the machine's (another process may
+    // have been running at either time).
+    const Bandwidth bw2 = bandwidth_measure();
+    bw.read = std::max(bw.read, bw2.read);
+    bw.copy = std::max(bw.copy, bw2.copy);
+    const double roofline = bytes / (bw.read * 1e9);
+    const double per_token = best / tokens;
+    std::printf("\nroofline: %.1f MB per token (weights %.1f + KV cache %.1f on average) / %.1f GB/s read\n"
+                "          = %.2f ms/token = %.2f s for %d tokens\n",
+                bytes / 1e6, (trunk_bytes + head_bytes) / 1e6, kv_bytes / 1e6, bw.read, roofline * 1e3,
+                roofline * tokens, tokens);
+    std::printf("achieved: %.2f ms/token = %.1f GB/s, %.0f%% of the measured read bandwidth\n",
+                per_token * 1e3, bytes / per_token / 1e9, 100.0 * roofline / per_token);
+    std::printf("RESULT seconds=%.3f ms_per_token=%.3f tokens_per_s=%.1f (batch %d: %.1f tokens/s in all)\n", best,
+                per_token * 1e3, tokens / best, batch, batch * tokens / best);
+    return 0;
+}

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <set>
 #include <vector>
 
@@ -34,14 +35,16 @@ struct trace_side {
 // Spellings of the special tokens of the tokenizers dlm reads. The trace keeps no list
 // of them, and the page hides them like the terminal view does.
 bool piece_is_special(const std::string& s) {
-    static const std::set<std::string> specials = {"<s>",    "</s>",    "<pad>",  "<unk>",  "<mask>", "<|endoftext|>",
-                                                   "[CLS]",  "[SEP]",   "[PAD]",  "[UNK]",  "[MASK]"};
+    static const std::set<std::string> specials = {"<s>",   "</s>",  "<pad>", "<unk>", "<mask>", "<|endoftext|>",
+                                                   "[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]"};
     return specials.count(s) > 0;
 }
 
 std::string type_name(const json& j) { return j.type_name(); }
 
-std::vector<int64_t> ints_read(const json& st, const char* key, size_t len, const std::string& where, bool required) {
+// The integer array `key` of a step, each in [lo, hi); empty when absent and optional.
+std::vector<int64_t> ints_read(const json& st, const char* key, int64_t lo, int64_t hi, const std::string& where,
+                               bool required) {
     std::vector<int64_t> out;
     auto it = st.find(key);
     if (it == st.end()) {
@@ -52,9 +55,7 @@ std::vector<int64_t> ints_read(const json& st, const char* key, size_t len, cons
     for (auto& v : *it) {
         if (!v.is_number_integer()) fail("{}: \"{}\" holds a {}, expected integers", where, key, type_name(v));
         const int64_t x = v.get<int64_t>();
-        // Positions must fall inside the sequence (len); ids must fit int32 (len 0).
-        if (len ? (x < 0 || x >= static_cast<int64_t>(len)) : (x < INT32_MIN || x > INT32_MAX))
-            fail("{}: \"{}\" holds {}, outside {}", where, key, x, len ? fmt::format("[0, {})", len) : "int32");
+        if (x < lo || x >= hi) fail("{}: \"{}\" holds {}, outside [{}, {})", where, key, x, lo, hi);
         out.push_back(x);
     }
     return out;
@@ -103,9 +104,11 @@ trace_side trace_read(const json& trace, const std::string& side) {
         // A replay needs times that never go back; a clock hiccup must not reorder steps.
         ts.t = std::max(t->get<double>(), t_last);
         t_last = ts.t;
-        for (int64_t id : ints_read(st, "tokens", 0, where, true)) ts.tokens.push_back(static_cast<int32_t>(id));
-        ts.committed = ints_read(st, "committed", ts.tokens.size(), where, false);
-        ts.changed = ints_read(st, "changed", ts.tokens.size(), where, false);
+        for (int64_t id : ints_read(st, "tokens", INT32_MIN, INT32_MAX + int64_t{1}, where, true))
+            ts.tokens.push_back(static_cast<int32_t>(id));
+        const auto len = static_cast<int64_t>(ts.tokens.size());
+        ts.committed = ints_read(st, "committed", 0, len, where, false);
+        ts.changed = ints_read(st, "changed", 0, len, where, false);
         s.steps.push_back(std::move(ts));
     }
 

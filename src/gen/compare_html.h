@@ -47,7 +47,8 @@
 // "start" is not in the trace; it is derived from step 0. Diffusion: step 0's tokens
 // with every position that any step commits or changes set to mask_id (the canvas
 // before denoising; what stays is the prompt and its padding). Autoregressive: step
-// 0's tokens without the ones step 0 committed (its last token if it names none).
+// 0's tokens before the first position step 0 committed (all but the last if it names
+// none).
 // The page shows the non-mask positions of "start" as the prompt.
 //
 // The JSON is escaped for the inside of a <script> element: "</" is written "<\/"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs every Debian package dlm needs to build and test.
-# Usage: sudo scripts/install-deps.sh [--dev]
-#   --dev  also installs what the reference-fixture scripts and benchmarks use
-#          (PyTorch, NumPy, matplotlib); the build and the tests never need them.
+# Usage: sudo scripts/install-deps.sh [--dev] [--browser]
+#   --dev      also installs what the reference-fixture scripts and benchmarks use
+#              (PyTorch, NumPy, matplotlib); the build and the tests never need them.
+#   --browser  also installs headless Chromium for scripts/check-html.sh (the compare
+#              page's replay test, skipped without it); large (~150 MB download).
 set -euo pipefail
 
 packages=(
@@ -18,10 +20,16 @@ packages=(
   gnuplot-nox            # plots from dlm eval
 )
 dev_packages=(python3-torch python3-numpy python3-matplotlib)
+# Optional, only with --browser.
+browser_packages=(chromium)
 
-if [[ "${1:-}" == "--dev" ]]; then
-  packages+=("${dev_packages[@]}")
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --dev) packages+=("${dev_packages[@]}") ;;
+    --browser) packages+=("${browser_packages[@]}") ;;
+    *) echo "install-deps: unknown option '$arg' (--dev, --browser)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_run.h"
+#include "tiny_models.h"
 #include "core/file.h"
 
 namespace fs = std::filesystem;
@@ -17,21 +18,7 @@ namespace {
 
 const std::string kData = DLM_TEST_DATA;
 
-// Trains (once per test binary run) a tiny RoBERTa diffusion model on the
-// WikiExtractor sample; returns its folder.
-const std::string& tiny_model() {
-    static const std::string dir = [] {
-        // One per test process: ctest runs the tests of this file in parallel processes.
-        std::string d = ::testing::TempDir() + "dlm_generate_model_" + std::to_string(::getpid());
-        fs::remove_all(d);
-        auto r = cli_run("train --config " + kData + "/configs/roberta-tiny-50k.json --tokenizer " + kData +
-                         "/tokenizers/roberta-base --train " + kData +
-                         "/corpus/wikiextractor --block-size 64 --prefix 8 --batch 8 --max-steps 15 --lr 2e-3 --no-cache -q -o " + d);
-        EXPECT_EQ(r.code, 0) << r.err;
-        return d;
-    }();
-    return dir;
-}
+const std::string& tiny_model() { return tiny_diffusion_model(); }
 
 nlohmann::json trace_of(const std::string& args) {
     const std::string path = ::testing::TempDir() + "dlm_trace_" + std::to_string(::getpid()) + ".json";

@@ -8,6 +8,7 @@
 #include "command.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "ar/generate_ar.h"
 #include "diffusion/generate.h"
 #include "diffusion/prompt.h"
 #include "gen/terminal_view.h"
@@ -26,7 +27,7 @@ struct generate_options {
     int threads = 0;
     bool animate = false;
     // Which options the user gave (defaults depend on the sampler and model kind).
-    CLI::Option *o_length, *o_steps, *o_block, *o_top_k, *o_threshold, *o_temp, *o_top_p, *o_sampler;
+    CLI::Option *o_length, *o_steps, *o_block, *o_top_k, *o_threshold, *o_temp, *o_top_p, *o_sampler, *o_dtype;
 };
 
 // The model used when -m is not given: the one the project ships.
@@ -81,6 +82,39 @@ void generate_diffusion(const generate_options& o, Model& model, const Tokenizer
                r.stats.new_tokens, o.batch > 1 ? fmt::format(" over {} samples", o.batch) : "");
 }
 
+void generate_autoregressive(const generate_options& o, Model& model, const Tokenizer& tok) {
+    if (o.prompt.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty prompt: give some text with -p");
+    if (o.o_dtype->count() && o.dtype == "bf16")
+        fmt::print(stderr, "dlm: note: the bf16 path is not implemented for {} yet: running in f32\n",
+                   model.config().architecture);
+    model.compute_dtype_set(DType::F32);
+    ArOptions a;
+    a.max_new_tokens = o.o_length->count() ? o.length : 240;
+    if (a.max_new_tokens < 1) fail("--length must be at least 1 (got {})", a.max_new_tokens);
+    // The original comparison: temperature 0.8, top-k 50, top-p 0.95.
+    a.sampling.temperature = o.o_temp->count() ? o.temp : 0.8f;
+    a.sampling.top_k = o.o_top_k->count() ? o.top_k : 50;
+    a.sampling.top_p = o.o_top_p->count() ? o.top_p : 0.95f;
+    a.seed = o.seed;
+    a.eos_id = tok.eos_id();
+    a.batch = o.batch;
+    std::vector<int32_t> prompt = tok.encode(o.prompt, false);
+    const bool tty = ::isatty(1);
+    TerminalView view(tok, static_cast<int64_t>(prompt.size()), stdout, tty, "autoregressive");
+    TraceRecorder trace("autoregressive", o.model, "kv-cache", o.prompt, o.batch);
+    ArResult r = ar_generate(model, {prompt}, a, [&](const GenerationStep& s) {
+        if (o.animate && s.sample == 0) view.show(s);
+        if (!o.trace.empty()) trace.record(s);
+    });
+    std::vector<std::string> texts;
+    for (auto& t : r.tokens) texts.push_back(tok.decode(t, true));
+    if (!o.trace.empty()) trace.write(o.trace, tok, texts, r.stats);
+    print_texts(texts);
+    fmt::print(stderr, "dlm: autoregressive: {} tokens, {} forward passes, {:.2f} s, {:.1f} tokens/s{}\n",
+               r.stats.new_tokens, r.stats.forward_passes, r.stats.seconds, r.stats.tokens_per_second(),
+               o.batch > 1 ? fmt::format(" over {} samples", o.batch) : "");
+}
+
 void generate_cmd(const generate_options& o_in) {
     generate_options o = o_in;
     threads_apply(o.threads);
@@ -98,7 +132,9 @@ void generate_cmd(const generate_options& o_in) {
             if (opt->count())
                 fail("{} applies to diffusion (masked-LM) models; {} is a causal LM ({})", opt->get_name(), o.model,
                      model->config().architecture);
-        fail("{} is a causal LM: autoregressive generation is not available in this build yet", o.model);
+        Tokenizer tok = Tokenizer::from_folder(o.model);
+        generate_autoregressive(o, *model, tok);
+        return;
     }
     Tokenizer tok = Tokenizer::from_folder(o.model);
     generate_diffusion(o, *model, tok);
@@ -110,17 +146,17 @@ command_registration reg(40, "generate", "Generate text: diffusion denoising (ma
     sub.add_option("-m,--model", o->model, "Model folder (default: the shipped diffusion model)");
     sub.add_option("-p,--prompt", o->prompt, "Prompt; <mask:N> marks N tokens to infill")->required();
     o->o_sampler = sub.add_option("--sampler", o->sampler, "remask (the recipe), confidence, lowconf")->capture_default_str();
-    o->o_length = sub.add_option("-n,--length", o->length, "Tokens to generate (default: fill the model's window)");
+    o->o_length = sub.add_option("-n,--length", o->length, "Tokens to generate (default: fill the window; causal LMs 240)");
     o->o_steps = sub.add_option("--steps", o->steps, "Denoising steps per block (remask 10, lowconf 64; confidence: at most, default unbounded)");
     o->o_threshold = sub.add_option("--threshold", o->threshold, "confidence: commit positions at least this sure")->capture_default_str();
-    o->o_temp = sub.add_option("--temp", o->temp, "Temperature (remask 1.0, others 0.8)");
+    o->o_temp = sub.add_option("--temp", o->temp, "Temperature (remask 1.0, others and causal LMs 0.8; 0 = greedy)");
     o->o_top_k = sub.add_option("--top-k", o->top_k, "Top-k sampling (remask 50; 0 = off)");
     o->o_top_p = sub.add_option("--top-p", o->top_p, "Top-p sampling (remask 0.95; 1 = off)");
     o->o_block = sub.add_option("--block", o->block, "Semi-autoregressive block length (0 = whole canvas)");
     sub.add_option("-s,--seed", o->seed, "Random seed (same seed, same output)")->capture_default_str();
     sub.add_option("-b,--batch", o->batch, "Samples generated together")->capture_default_str();
     add_threads_option(sub, o->threads);
-    sub.add_option("--dtype", o->dtype, "Matrix products in bf16 (fast, fp32 accumulation) or f32 (the reference)")
+    o->o_dtype = sub.add_option("--dtype", o->dtype, "Matrix products in bf16 (fast, fp32 accumulation) or f32 (the reference)")
         ->capture_default_str();
     sub.add_flag("--animate", o->animate, "Show the denoising live in the terminal");
     sub.add_option("--trace", o->trace, "Write every step's tokens as JSON to this file");

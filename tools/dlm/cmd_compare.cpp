@@ -1,0 +1,206 @@
+// dlm compare: the same prompt through a diffusion model and an autoregressive one,
+// the two texts side by side with their time, forward passes and tokens/s; --animate
+// replays both in the terminal at their real speed, --html writes a page that does.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "ar/generate_ar.h"
+#include "command.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "diffusion/generate.h"
+#include "diffusion/prompt.h"
+#include "gen/compare_html.h"
+#include "gen/terminal_view.h"
+#include "gen/trace.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace dlm::cli {
+namespace {
+
+struct compare_options {
+    std::string diffusion, ar, prompt, sampler = "remask", html, dtype = "bf16";
+    int64_t length = 240, steps = 10;
+    uint64_t seed = 0;
+    int threads = 0;
+    bool animate = false;
+};
+
+struct side_run {
+    std::string label, text;
+    nlohmann::json trace;
+    GenerationStats stats;
+    std::vector<std::vector<int32_t>> frames;  // sample 0's tokens per step (for --animate)
+    std::vector<double> times;
+    int32_t mask_id = -1;
+    int64_t prompt_len = 0;
+};
+
+// Words of `text` wrapped to `width` columns.
+std::vector<std::string> text_wrap(const std::string& text, size_t width) {
+    std::vector<std::string> lines;
+    std::istringstream in(text);
+    std::string word, line;
+    while (in >> word) {
+        if (!line.empty() && line.size() + 1 + word.size() > width) {
+            lines.push_back(line);
+            line.clear();
+        }
+        line += (line.empty() ? "" : " ") + word;
+    }
+    if (!line.empty()) lines.push_back(line);
+    return lines;
+}
+
+// Display width of a UTF-8 string (code points; good enough for text columns).
+size_t text_width(const std::string& s) {
+    size_t n = 0;
+    for (unsigned char c : s) n += (c & 0xc0) != 0x80;
+    return n;
+}
+
+void columns_print(const std::string& left, const std::string& right, size_t width) {
+    auto l = text_wrap(left, width), r = text_wrap(right, width);
+    for (size_t i = 0; i < std::max(l.size(), r.size()); ++i) {
+        std::string a = i < l.size() ? l[i] : "";
+        fmt::print("{}{} | {}\n", a, std::string(width - std::min(width, text_width(a)), ' '), i < r.size() ? r[i] : "");
+    }
+}
+
+std::string summary(const side_run& s) {
+    return fmt::format("{:.2f} s, {} forward passes, {:.1f} tokens/s", s.stats.seconds, s.stats.forward_passes,
+                       s.stats.tokens_per_second());
+}
+
+// Both recorded generations played together at their real speed.
+void replay_terminal(const side_run& a, const side_run& b, const Tokenizer& ta, const Tokenizer& tb, size_t width) {
+    TerminalView va(ta, a.prompt_len, stdout, false), vb(tb, b.prompt_len, stdout, false);
+    const double end = std::max(a.times.empty() ? 0 : a.times.back(), b.times.empty() ? 0 : b.times.back());
+    const auto t0 = std::chrono::steady_clock::now();
+    size_t ia = 0, ib = 0;
+    bool first = true;
+    for (;;) {
+        const double now = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        while (ia + 1 < a.times.size() && a.times[ia + 1] <= now) ++ia;
+        while (ib + 1 < b.times.size() && b.times[ib + 1] <= now) ++ib;
+        auto frame = [](TerminalView& v, const side_run& s, size_t i) {
+            GenerationStep st;
+            if (!s.frames.empty()) st.tokens = s.frames[i];
+            st.mask_id = s.mask_id;
+            return v.render(st);
+        };
+        std::string fa = frame(va, a, ia), fb = frame(vb, b, ib);
+        fmt::print("{}\033[H\033[J{} | {}\n{:.1f}s\n\n", first ? "\033[2J" : "", a.label, b.label, now);
+        first = false;
+        columns_print(fa, fb, width);
+        std::fflush(stdout);
+        if (now > end) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+}
+
+void compare_cmd(const compare_options& o) {
+    threads_apply(o.threads);
+    auto dm = model_load(o.diffusion);
+    auto am = model_load(o.ar);
+    if (dm->config().is_causal())
+        fail("-m {} is a causal LM ({}): -m takes the diffusion (masked-LM) model and --ar the causal one; swapped?",
+             o.diffusion, dm->config().architecture);
+    if (!am->config().is_causal())
+        fail("--ar {} is a masked LM ({}): --ar takes the autoregressive (causal) model; swapped?", o.ar,
+             am->config().architecture);
+    Tokenizer dt = Tokenizer::from_folder(o.diffusion);
+    Tokenizer at = Tokenizer::from_folder(o.ar);
+    if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
+    dm->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
+
+    // The diffusion side: the recipe's canvas (prompt as trained, `length` masks).
+    side_run d;
+    DiffusionPrompt dp = diffusion_prompt_build(dt, dm->config(), o.prompt, std::optional<int64_t>(o.length));
+    for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
+    DiffusionOptions dopt;
+    dopt.sampler = sampler_parse(o.sampler);
+    dopt.steps = o.steps;
+    dopt.mask_id = dt.mask_id();
+    dopt.window = dp.window;
+    dopt.seed = o.seed;
+    if (dopt.sampler != SamplerKind::remask) dopt.sampling = {0.8f, 0, 1.0f};
+    if (static_cast<int64_t>(dp.tokens.size()) > dp.window) dopt.block = 64;
+    TraceRecorder dtr("diffusion", o.diffusion, sampler_name(dopt.sampler), o.prompt, 1);
+    ModelDenoiser den(*dm);
+    fmt::print(stderr, "dlm: diffusion ({}, {} steps)...\n", sampler_name(dopt.sampler), o.steps);
+    auto dr = diffusion_generate(den, dp.tokens, dopt, [&](const GenerationStep& s) {
+        dtr.record(s);
+        d.frames.emplace_back(s.tokens.begin(), s.tokens.end());
+        d.times.push_back(s.seconds);
+    });
+    d.text = dt.decode(dr.tokens[0], true);
+    d.stats = dr.stats;
+    d.trace = dtr.to_json(dt, {d.text}, dr.stats);
+    d.label = fmt::format("diffusion: {} ({}, {} steps)", o.diffusion, sampler_name(dopt.sampler), o.steps);
+    d.mask_id = dt.mask_id();
+    d.prompt_len = dp.prompt_len;
+
+    // The autoregressive side: same prompt text, its own tokenizer, same length.
+    side_run a;
+    ArOptions aopt;
+    aopt.max_new_tokens = o.length;
+    aopt.seed = o.seed;
+    aopt.eos_id = at.eos_id();
+    std::vector<int32_t> prompt = at.encode(o.prompt, false);
+    if (prompt.empty()) fail("empty prompt: give some text with -p");
+    TraceRecorder atr("autoregressive", o.ar, "kv-cache", o.prompt, 1);
+    fmt::print(stderr, "dlm: autoregressive (KV cache, T 0.8, top-k 50, top-p 0.95)...\n");
+    auto ar = ar_generate(*am, {prompt}, aopt, [&](const GenerationStep& s) {
+        atr.record(s);
+        a.frames.emplace_back(s.tokens.begin(), s.tokens.end());
+        a.times.push_back(s.seconds);
+    });
+    a.text = at.decode(ar.tokens[0], true);
+    a.stats = ar.stats;
+    a.trace = atr.to_json(at, {a.text}, ar.stats);
+    a.label = fmt::format("autoregressive: {}", o.ar);
+    a.prompt_len = static_cast<int64_t>(prompt.size());
+
+    const size_t width = 58;
+    if (o.animate) replay_terminal(d, a, dt, at, width);
+    fmt::print("{}\n", std::string(2 * width + 3, '='));
+    columns_print(d.label, a.label, width);
+    columns_print(summary(d), summary(a), width);
+    fmt::print("{}\n", std::string(2 * width + 3, '-'));
+    columns_print(d.text, a.text, width);
+    if (!o.html.empty()) {
+        CompareHtmlOptions h;
+        h.title = "dlm compare: diffusion vs autoregressive";
+        h.left_label = d.label;
+        h.right_label = a.label;
+        h.prompt = o.prompt;
+        compare_html_write(o.html, d.trace, a.trace, h);
+        fmt::print(stderr, "dlm: wrote {}\n", o.html);
+    }
+}
+
+command_registration reg(41, "compare", "Generate from one prompt with a diffusion and an autoregressive model, side by side",
+                         [](CLI::App& sub) {
+    auto o = std::make_shared<compare_options>();
+    sub.add_option("-m,--model", o->diffusion, "Diffusion (masked-LM) model folder")->required();
+    sub.add_option("--ar", o->ar, "Autoregressive (causal-LM) model folder")->required();
+    sub.add_option("-p,--prompt", o->prompt, "Prompt")->required();
+    sub.add_option("-n,--length", o->length, "Tokens to generate on each side")->capture_default_str();
+    sub.add_option("--sampler", o->sampler, "Diffusion sampler: remask, confidence, lowconf")->capture_default_str();
+    sub.add_option("--steps", o->steps, "Diffusion steps")->capture_default_str();
+    sub.add_option("-s,--seed", o->seed, "Random seed")->capture_default_str();
+    sub.add_option("--dtype", o->dtype, "Diffusion matrix products: bf16 or f32")->capture_default_str();
+    add_threads_option(sub, o->threads);
+    sub.add_flag("--animate", o->animate, "Replay both generations side by side at their real speed");
+    sub.add_option("--html", o->html, "Write a self-contained page that replays both (no network)");
+    sub.callback([o] { compare_cmd(*o); });
+});
+
+}  // namespace
+}  // namespace dlm::cli

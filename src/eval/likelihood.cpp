@@ -158,8 +158,11 @@ void model_rows_score(Model& model, const ForwardInput& in, std::span<const int6
         if (targets[i] < 0 || targets[i] >= V) fail("token id {} is outside the model's vocabulary of {}", targets[i], V);
     model.forward(in);
     if (n == 0) return;
-    std::vector<float> logits(static_cast<size_t>(std::min(n, kHeadChunkRows) * V));
-    std::vector<float> row_ce(static_cast<size_t>(std::min(n, kHeadChunkRows)));
+    // Kept between calls: a fresh [512, 50265] buffer costs more page faults than the head.
+    static thread_local std::vector<float> logits, row_ce;
+    if (logits.size() < static_cast<size_t>(std::min(n, kHeadChunkRows) * V))
+        logits.resize(static_cast<size_t>(std::min(n, kHeadChunkRows) * V));
+    if (row_ce.size() < static_cast<size_t>(std::min(n, kHeadChunkRows))) row_ce.resize(static_cast<size_t>(std::min(n, kHeadChunkRows)));
     rows_chunked(n, [&](int64_t r0, int64_t r1) {
         model.logits(rows.subspan(r0, r1 - r0), logits.data());
         cross_entropy_forward(row_ce.data(), logits.data(), targets.data() + r0, r1 - r0, V);

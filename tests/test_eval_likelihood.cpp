@@ -40,6 +40,15 @@ dlm::EvalVocab tiny_vocab() {
     return v;
 }
 
+// Tests of many tiny forward passes run on one thread: two would only wait for each
+// other (and ctest runs tests side by side). Restored after, for the tests that follow
+// in the same process.
+struct one_thread {
+    int saved = omp_get_max_threads();
+    one_thread() { omp_set_num_threads(1); }
+    ~one_thread() { omp_set_num_threads(saved); }
+};
+
 }  // namespace
 
 TEST(eval_likelihood, causal_nll_matches_pytorch) {
@@ -99,7 +108,7 @@ TEST(eval_likelihood, masked_rows_match_pytorch) {
 }
 
 TEST(eval_likelihood, bound_estimators_match_brute_force) {
-    omp_set_num_threads(1);  // thousands of tiny forward passes: threads would only wait for each other
+    one_thread guard;
     // One short block: <s> a b | x1 x2 x3 x4 | </s>, prefix 3: L = 4 eligible tokens.
     auto model = dlm::model_load(kData + "/models/tiny-roberta");
     const auto v = tiny_vocab();
@@ -185,6 +194,7 @@ TEST(eval_likelihood, bound_estimators_match_brute_force) {
 }
 
 TEST(eval_likelihood, bound_is_reproducible_and_batch_independent) {
+    one_thread guard;
     auto model = dlm::model_load(kData + "/models/tiny-roberta");
     const auto v = tiny_vocab();
     auto fx = eval_fixture()["masked"];
@@ -205,6 +215,7 @@ TEST(eval_likelihood, bound_is_reproducible_and_batch_independent) {
 }
 
 TEST(eval_likelihood, mask_rates) {
+    one_thread guard;
     auto model = dlm::model_load(kData + "/models/tiny-roberta");
     const auto v = tiny_vocab();
     auto fx = eval_fixture()["masked"];
@@ -287,6 +298,7 @@ TEST(eval_likelihood, wrong_model_kinds_and_sizes_are_errors) {
 }
 
 TEST(eval_likelihood, generative_perplexity) {
+    one_thread guard;
     auto scorer = dlm::model_load(kData + "/models/tiny-gpt2-random");
     auto tok = dlm::Tokenizer::from_folder(kData + "/tokenizers/gpt2");
     std::vector<std::string> prompts = {"The city", "Hello", "", "Nothing follows"};

@@ -46,6 +46,7 @@ void likelihood_cmd(const likelihood_options& o) {
     if (o.batch < 1) fail("--batch must be at least 1");
     if (o.max_blocks < 0) fail("--max-blocks must be 0 (all) or more");
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work
+    const BoundEstimator estimator = bound_estimator_parse(o.estimator);
 
     auto model = model_load(o.model);
     model->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
@@ -87,7 +88,7 @@ void likelihood_cmd(const likelihood_options& o) {
     lo.prefix = o.prefix;
     lo.rates = o.rates;
     lo.samples = o.samples;
-    lo.estimator = bound_estimator_parse(o.estimator);
+    lo.estimator = estimator;
     lo.batch = o.batch;
     lo.seed = o.seed;
 

@@ -13,9 +13,9 @@ if (!exists("term")) term = 'pngcairo'
 if (!exists("name")) name = ''
 
 if (term eq 'svg') {
-    set terminal svg size 800,500 dynamic enhanced font 'Sans,12' background '#ffffff'
+    set terminal svg size 900,520 dynamic enhanced font 'Sans,12' background '#ffffff'
 } else {
-    set terminal pngcairo size 800,500 enhanced font 'Sans,11'
+    set terminal pngcairo size 900,520 enhanced font 'Sans,11'
 }
 set output out
 
@@ -25,16 +25,17 @@ set ylabel 'cross-entropy (nats per masked token)'
 set y2label 'accuracy'
 set xrange [0:1.05]
 set xtics 0.1
-set y2range [0:1]
-set y2tics 0.2
+set y2range [0:*]
+set y2tics
 set ytics nomirror
 set grid xtics ytics
-set key below
+set key below center horizontal samplen 3 spacing 1 maxcols 3
+set bmargin 6
 
 ce_style = "with linespoints pt 7 ps 1.2 lw 2 lc rgb '#1f77b4'"
 acc_style = "with linespoints pt 5 ps 1.0 lw 2 lc rgb '#d62728'"
 if (exists("bound")) {
-    plot bound title sprintf('NELBO bound %.3f nats/token', bound) with lines dt 2 lw 2 lc rgb '#555555', \
+    plot bound title sprintf('NELBO bound %.3f', bound) with lines dt 2 lw 2 lc rgb '#555555', \
          data using 1:2 title 'cross-entropy' @ce_style, \
          data using 1:3 axes x1y2 title 'accuracy' @acc_style
 } else {

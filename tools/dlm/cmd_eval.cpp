@@ -43,6 +43,8 @@ void likelihood_cmd(const likelihood_options& o) {
     if (o.prefix < 0 || o.prefix >= o.block_size)
         fail("--prefix must be in [0, {}) (shorter than the block), not {}", o.block_size, o.prefix);
     if (o.samples < 1) fail("--samples must be at least 1");
+    for (double r : o.rates)
+        if (!(r > 0 && r <= 1)) fail("--rates: mask rate {} is not in (0, 1]", r);
     if (o.batch < 1) fail("--batch must be at least 1");
     if (o.max_blocks < 0) fail("--max-blocks must be 0 (all) or more");
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work

@@ -253,7 +253,12 @@ TEST(eval_likelihood, mask_rates) {
     for (size_t i = 0; i < ce.size(); ++i) sum += ce[i], correct += ok[i];
     EXPECT_NEAR(r[1].ce_sum, sum, 1e-6 * sum);
     EXPECT_EQ(r[1].correct, correct);
-    // The batch size changes nothing.
+    // Neither the order of the rates nor the batch size changes anything.
+    o.rates = {1.0, 0.3};
+    auto swapped = dlm::masked_ce_by_rate(*model, blocks, v, o);
+    EXPECT_EQ(swapped[1].masked, r[0].masked);
+    EXPECT_NEAR(swapped[1].ce_sum, r[0].ce_sum, 1e-6 * r[0].ce_sum);
+    o.rates = {0.3, 1.0};
     o.batch = 1;
     auto r1 = dlm::masked_ce_by_rate(*model, blocks, v, o);
     EXPECT_EQ(r1[0].masked, r[0].masked);

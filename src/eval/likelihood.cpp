@@ -13,8 +13,8 @@ namespace dlm {
 
 namespace {
 
-// Streams of random numbers: one per (purpose, block, sample), so results do not
-// depend on the batch size or on which other rates are evaluated.
+// Streams of random numbers: one per (purpose, block, rate or sample), so results do
+// not depend on the batch size or on which other rates are evaluated.
 constexpr uint64_t kStreamRate = 0x7261746500000000ull;   // "rate"
 constexpr uint64_t kStreamBound = 0x626f756e00000000ull;  // "boun"
 
@@ -227,7 +227,9 @@ std::vector<RateResult> masked_ce_by_rate(Model& model, const EvalBlocks& blocks
         MaskJob job{b, {}};
         auto pos = eligible_positions(blocks.ids + b * T, T, o.prefix, vocab);
         out[k].eligible += static_cast<int64_t>(pos.size());
-        Rng rng = Rng::derive(o.seed ^ kStreamRate, static_cast<uint64_t>(b), static_cast<uint64_t>(k));
+        // Keyed by the rate's value (in millionths), not its index in the list.
+        const auto rate_key = static_cast<uint64_t>(std::llround(o.rates[k] * 1e6));
+        Rng rng = Rng::derive(o.seed ^ kStreamRate, static_cast<uint64_t>(b), rate_key);
         for (int64_t t : pos)
             if (rng.uniform_double() < o.rates[k]) job.masked.push_back(t);
         return job;

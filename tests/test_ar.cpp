@@ -291,7 +291,7 @@ TEST(ar, greedy_left_padded_batch_matches_pytorch) {
     auto r = dlm::ar_generate(*m, prompts, greedy_options(N));
     ASSERT_EQ(r.tokens.size(), 3u);
     for (int64_t b = 0; b < B; ++b)
-        EXPECT_EQ(r.tokens[b], concat(prompts[b], std::vector<int32_t>(want.begin() + b * N, want.begin() + (b + 1) * N)))
+        EXPECT_EQ(r.tokens[b], concat(prompts[b], {want.begin() + b * N, want.begin() + (b + 1) * N}))
             << "sample " << b;
 }
 
@@ -453,6 +453,7 @@ TEST(ar, errors) {
     EXPECT_EQ(cache.length, 0);
 
     auto roberta = dlm::model_load(kModels + "tiny-roberta");
-    expect_error([&] { roberta->kv_cache_init(cache, 1, 8); }, "RobertaForMaskedLM has no KV cache: it is not a causal LM");
+    expect_error([&] { roberta->kv_cache_init(cache, 1, 8); },
+                 "RobertaForMaskedLM has no KV cache: it is not a causal LM");
     expect_error([&] { dlm::ar_generate(*roberta, {{0, 5}}, greedy_options(3)); }, "not a causal LM");
 }

@@ -201,7 +201,8 @@ public:
 
     void kv_cache_init(KvCache& cache, int64_t batch, int64_t capacity) const override {
         const auto& c = config_;
-        if (batch < 1 || capacity < 1) fail("KV cache: batch ({}) and capacity ({}) must be at least 1", batch, capacity);
+        if (batch < 1 || capacity < 1)
+            fail("KV cache: batch ({}) and capacity ({}) must be at least 1", batch, capacity);
         const auto n = static_cast<size_t>(c.num_layers * batch * capacity * c.hidden_size);
         cache.batch = batch;
         cache.capacity = capacity;

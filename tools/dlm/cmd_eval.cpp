@@ -21,7 +21,7 @@ namespace dlm::cli {
 namespace {
 
 struct likelihood_options {
-    std::string model, tokenizer, format = "auto", json, markdown, plot, dtype = "f32", estimator = "t", cache_dir;
+    std::string model, tokenizer, format = "auto", json, markdown, plot, dtype = "f32", estimator = "count", cache_dir;
     std::vector<std::string> files;
     std::vector<double> rates = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
     int64_t block_size = 256, prefix = 16, samples = 4, batch = 8, max_blocks = 0, unit_max_tokens = 256;
@@ -158,7 +158,7 @@ command_registration reg(50, "eval", "Evaluate models: likelihood per mask rate 
     lik->add_option("--prefix", o->prefix, "Context tokens at the start of each block, never scored")->capture_default_str();
     lik->add_option("--rates", o->rates, "Mask rates for the per-rate table")->delimiter(',')->capture_default_str();
     lik->add_option("--samples", o->samples, "Bound: samples of t per block (stratified)")->capture_default_str();
-    lik->add_option("--estimator", o->estimator, "Bound: t (the definition) or count (same expectation, lower variance)")->capture_default_str();
+    lik->add_option("--estimator", o->estimator, "NELBO estimator: count (default: sums over mask sizes, finite variance) or t (t ~ U(0,1] with the 1/t weight: same expectation, infinite variance, so its standard error is unreliable)")->capture_default_str();
     lik->add_option("-b,--batch", o->batch, "Sequences per forward pass")->capture_default_str();
     lik->add_option("--max-blocks", o->max_blocks, "Evaluate only the first N blocks (0: all)")->capture_default_str();
     lik->add_option("-s,--seed", o->seed, "Seed of the masks and of t")->capture_default_str();

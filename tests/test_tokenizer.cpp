@@ -1,6 +1,7 @@
 // Byte-level BPE tokenizer: golden ids from HuggingFace (via llama.cpp's test vectors),
 // special tokens, both file formats, round trips, bad input, and the CLI.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -41,7 +42,8 @@ const dlm::Tokenizer& gpt2() {
 struct temp_folder {
     fs::path path;
     explicit temp_folder(const std::string& name)
-        : path(fs::temp_directory_path() / ("dlm_test_tokenizer_" + name)) {
+        // The pid keeps parallel test processes (ctest -j) out of each other's folders.
+        : path(fs::temp_directory_path() / ("dlm_test_tokenizer_" + name + "_" + std::to_string(::getpid()))) {
         fs::remove_all(path);
         fs::create_directories(path);
     }

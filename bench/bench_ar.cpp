@@ -85,12 +85,14 @@ double best_ms(int reps, F&& f) {
 
 int main(int argc, char** argv) {
     int threads = 2, tokens = 240, prompt_len = 16, batch = 1, reps = 2;
+    bool bf16 = false;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--tokens")) tokens = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--prompt")) prompt_len = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--dtype")) bf16 = !std::strcmp(argv[i + 1], "bf16");
     }
     omp_set_num_threads(threads);
     Bandwidth bw = bandwidth_measure();
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
 
     auto model = dlm::model_create(gpt2_small_config());
     dlm::model_init_random(*model, 42);
+    if (bf16) model->compute_dtype_set(dlm::DType::BF16);
     const auto& c = model->config();
     const int64_t C = c.hidden_size, F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
     const double trunk_bytes = 4.0 * L * (C * 3 * C + C * C + 2 * C * F);

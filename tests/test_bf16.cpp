@@ -51,3 +51,31 @@ void check_bf16_close(const std::string& name) {
 
 TEST(bf16, roberta_logits_close_to_fp32) { check_bf16_close("tiny-roberta"); }
 TEST(bf16, bert_logits_close_to_fp32) { check_bf16_close("tiny-bert"); }
+
+TEST(bf16, gpt2_logits_close_to_fp32) { check_bf16_close("tiny-gpt2"); }
+
+// Decoding one token at a time (the bf16 GEMV kernels) stays close to the fp32 full forward.
+TEST(bf16, gpt2_kv_cache_decoding_close_to_fp32) {
+    auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/tiny-gpt2");
+    const int64_t T = 12, V = m->config().vocab_size;
+    std::vector<int32_t> ids(T);
+    for (int64_t t = 0; t < T; ++t) ids[t] = static_cast<int32_t>(5 + 41 * t % 900);
+    m->forward({ids.data(), nullptr, nullptr, 1, T});
+    std::vector<float> ref(V), got(V);
+    std::vector<int64_t> last{T - 1};
+    m->logits(last, ref.data());
+    m->compute_dtype_set(dlm::DType::BF16);
+    dlm::KvCache cache;
+    m->kv_cache_init(cache, 1, T);
+    m->forward_cached(cache, ids.data(), nullptr, T - 1);
+    m->forward_cached(cache, ids.data() + T - 1, nullptr, 1);
+    std::vector<int64_t> row{0};
+    m->logits(row, got.data());
+    double md = 0, mr = 0;
+    for (int64_t j = 0; j < V; ++j) {
+        md = std::max(md, std::fabs(double(ref[j]) - got[j]));
+        mr = std::max(mr, std::fabs(double(ref[j])));
+    }
+    EXPECT_LE(md, 3e-2 * mr);
+    EXPECT_GT(md, 0.0) << "the bf16 path did not run";
+}

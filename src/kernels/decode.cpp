@@ -21,6 +21,24 @@ inline v16 load(const float* p) {
     std::memcpy(&x, p, sizeof x);
     return x;
 }
+// 16 bf16 weights widened to fp32 (a bf16 is the top half of an fp32).
+typedef uint16_t u16x16 __attribute__((vector_size(32)));
+typedef uint32_t u32x16 __attribute__((vector_size(64)));
+inline v16 load(const uint16_t* p) {
+    u16x16 h;
+    std::memcpy(&h, p, sizeof h);
+    const u32x16 w = __builtin_convertvector(h, u32x16) << 16;
+    v16 x;
+    std::memcpy(&x, &w, sizeof x);
+    return x;
+}
+inline float scalar(float x) { return x; }
+inline float scalar(uint16_t h) {
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
 inline void store(float* p, v16 x) { std::memcpy(p, &x, sizeof x); }
 inline float lanes_sum(v16 x) {
     float s = 0;
@@ -32,13 +50,13 @@ inline float lanes_sum(v16 x) {
 // stay in registers while the rows of weight stream by once. W = 8 (512 contiguous
 // bytes per row) measured best: narrower tiles lose DRAM efficiency, wider ones
 // balance badly over two threads for N = 768.
-template <int W>
-void conv1d_tile(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n,
+template <int W, typename T>
+void conv1d_tile(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n,
                  int64_t j0) {
     v16 acc[W];
     for (int w = 0; w < W; ++w) acc[w] = bias ? load(bias + j0 + w * kLanes) : v16{};
     for (int64_t kk = 0; kk < k; ++kk) {
-        const float* wr = weight + kk * n + j0;
+        const T* wr = weight + kk * n + j0;
         const float a = inp[kk];
         for (int w = 0; w < W; ++w) acc[w] += a * load(wr + w * kLanes);
     }
@@ -48,20 +66,22 @@ void conv1d_tile(float* out, const float* inp, const float* weight, const float*
 // The last cols < 16 columns from j0: the tile computation on zero-padded vectors, so
 // that every column is summed the same way (bias first, then k ascending) wherever it
 // falls.
-void conv1d_tail(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n,
+template <typename T>
+void conv1d_tail(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n,
                  int64_t j0, int64_t cols) {
     const auto bytes = static_cast<size_t>(cols) * sizeof(float);
     v16 acc{};
     if (bias) std::memcpy(&acc, bias + j0, bytes);
     for (int64_t kk = 0; kk < k; ++kk) {
         v16 wv{};
-        std::memcpy(&wv, weight + kk * n + j0, bytes);
+        for (int64_t i = 0; i < cols; ++i) wv[i] = scalar(weight[kk * n + j0 + i]);
         acc += inp[kk] * wv;
     }
     std::memcpy(out + j0, &acc, bytes);
 }
 
-void conv1d_row(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n) {
+template <typename T>
+void conv1d_row(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n) {
     constexpr int W = 8;
     constexpr int64_t tile = W * kLanes;
     // Work items: full tiles, then single 16-column groups, then one partial group.
@@ -69,16 +89,16 @@ void conv1d_row(float* out, const float* inp, const float* weight, const float* 
     const int64_t items = tiles + groups + (rest ? 1 : 0);
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < items; ++t) {
-        if (t < tiles) conv1d_tile<W>(out, inp, weight, bias, k, n, t * tile);
-        else if (t < tiles + groups) conv1d_tile<1>(out, inp, weight, bias, k, n, tiles * tile + (t - tiles) * kLanes);
+        if (t < tiles) conv1d_tile<W, T>(out, inp, weight, bias, k, n, t * tile);
+        else if (t < tiles + groups) conv1d_tile<1, T>(out, inp, weight, bias, k, n, tiles * tile + (t - tiles) * kLanes);
         else conv1d_tail(out, inp, weight, bias, k, n, n - rest, rest);
     }
 }
 
 // out[j0 .. j0 + R) = rows j0.. of weight [N, K] dotted with inp[K] (+ bias): R
 // independent accumulator chains.
-template <int R>
-void linear_block(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t j0) {
+template <int R, typename T>
+void linear_block(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t j0) {
     v16 acc[R] = {};
     const int64_t kv = k / kLanes * kLanes;
     for (int64_t kk = 0; kk < kv; kk += kLanes) {
@@ -87,19 +107,20 @@ void linear_block(float* out, const float* inp, const float* weight, const float
     }
     for (int r = 0; r < R; ++r) {
         float s = lanes_sum(acc[r]);
-        for (int64_t kk = kv; kk < k; ++kk) s += inp[kk] * weight[(j0 + r) * k + kk];
+        for (int64_t kk = kv; kk < k; ++kk) s += inp[kk] * scalar(weight[(j0 + r) * k + kk]);
         out[j0 + r] = bias ? s + bias[j0 + r] : s;
     }
 }
 
-void linear_row(float* out, const float* inp, const float* weight, const float* bias, int64_t k, int64_t n) {
+template <typename T>
+void linear_row(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n) {
     constexpr int R = 4;
     const int64_t blocks = n / R;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t <= blocks; ++t) {
-        if (t < blocks) linear_block<R>(out, inp, weight, bias, k, t * R);
+        if (t < blocks) linear_block<R, T>(out, inp, weight, bias, k, t * R);
         else
-            for (int64_t j = blocks * R; j < n; ++j) linear_block<1>(out, inp, weight, bias, k, j);
+            for (int64_t j = blocks * R; j < n; ++j) linear_block<1, T>(out, inp, weight, bias, k, j);
     }
 }
 
@@ -125,6 +146,16 @@ void conv1d_forward_gemv(float* out, const float* inp, const float* weight, cons
 
 void linear_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
                          int64_t k, int64_t n) {
+    for (int64_t r = 0; r < m; ++r) linear_row(out + r * n, inp + r * k, weight, bias, k, n);
+}
+
+void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
+                              int64_t k, int64_t n) {
+    for (int64_t r = 0; r < m; ++r) conv1d_row(out + r * n, inp + r * k, weight, bias, k, n);
+}
+
+void linear_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
+                              int64_t k, int64_t n) {
     for (int64_t r = 0; r < m; ++r) linear_row(out + r * n, inp + r * k, weight, bias, k, n);
 }
 

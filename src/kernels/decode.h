@@ -26,6 +26,13 @@ void conv1d_forward_gemv(float* out, const float* inp, const float* weight, cons
 void linear_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
                          int64_t k, int64_t n);
 
+// The same two with bf16 weights (widened to fp32 as they stream; fp32 sums): half the
+// bytes per token, which is what bounds decoding.
+void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
+                              int64_t k, int64_t n);
+void linear_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
+                              int64_t k, int64_t n);
+
 // Causal attention of Tq new queries over a KV cache (HF eager semantics, as
 // attention_forward; masked keys get + finfo.min):
 //   q    [B, Tq, C] row stride s.ldq

@@ -105,16 +105,18 @@ public:
         const int64_t np = rows_padded(n);
         if (static_cast<int64_t>(head_in_.size()) < np * C) head_in_.resize(static_cast<size_t>(np * C));
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
+        const bool bf16 = compute_dtype_ == DType::BF16;
         if (n <= kGemvMaxRows) {  // decoding one sample: the head streamed once at full bandwidth
-            linear_forward_gemv(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
+            if (bf16) linear_forward_gemv_bf16(out, head_in_.data(), params_bf16_.data() + head_, nullptr, n, C, V);
+            else linear_forward_gemv(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
             return;
         }
         if (np == n || n <= kDecodeRows) {
-            linear_forward(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
+            linear(out, head_in_.data(), head_, nullptr, n, C, V);
             return;
         }
         if (static_cast<int64_t>(logits_buf_.size()) < np * V) logits_buf_.resize(static_cast<size_t>(np * V));
-        linear_forward(logits_buf_.data(), head_in_.data(), params_.get(head_), nullptr, np, C, V);
+        linear(logits_buf_.data(), head_in_.data(), head_, nullptr, np, C, V);
         std::memcpy(out, logits_buf_.data(), static_cast<size_t>(n * V) * sizeof(float));
     }
 
@@ -123,7 +125,11 @@ public:
         const int64_t B = t.in.batch, T = t.in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
         const int64_t F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
         targets_gather(t, rows_, targets_, weights_);
+        // Training runs in fp32 whatever the inference compute dtype.
+        const DType inference_dtype = compute_dtype_;
+        compute_dtype_ = DType::F32;
         forward_impl(t.in, true, t.dropout, t.seed);
+        compute_dtype_ = inference_dtype;
         auto& g = params_;
         g.grads();
 
@@ -347,11 +353,18 @@ private:
         });
     }
 
-    // out[N, OC] = inp[N, IC] x w + b; `gemv` for decoding steps (weights streamed once).
-    static void conv1d(float* out, const float* inp, const float* w, const float* b, int64_t n, int64_t ic,
-                       int64_t oc, bool gemv) {
-        if (gemv) conv1d_forward_gemv(out, inp, w, b, n, ic, oc);
-        else conv1d_forward(out, inp, w, b, n, ic, oc);
+    // out[N, OC] = inp[N, IC] x W + b, W the Conv1D weight at offset w, in the compute
+    // dtype; `gemv` for decoding steps (weights streamed once).
+    void conv1d_mm(float* out, const float* inp, int64_t w, const float* b, int64_t n, int64_t ic, int64_t oc,
+                   bool gemv) {
+        if (compute_dtype_ == DType::BF16) {
+            if (gemv) conv1d_forward_gemv_bf16(out, inp, params_bf16_.data() + w, b, n, ic, oc);
+            else conv1d(out, inp, w, b, n, ic, oc);
+        } else if (gemv) {
+            conv1d_forward_gemv(out, inp, params_.get(w), b, n, ic, oc);
+        } else {
+            conv1d_forward(out, inp, params_.get(w), b, n, ic, oc);
+        }
     }
 
     // Embeddings of ids at positions_, the blocks and ln_f on N rows (acts_ laid out);
@@ -380,16 +393,16 @@ private:
             float* xout = states_.data() + (l + 1) * N * C;
             layernorm_forward(A.n1, A.mean1, A.rstd1, xin, params_.get(P.ln1_w), params_.get(P.ln1_b), N, C,
                               c.layer_norm_eps);
-            conv1d(A.qkv, A.n1, params_.get(P.attn_w), params_.get(P.attn_b), N, C, 3 * C, gemv);
+            conv1d_mm(A.qkv, A.n1, P.attn_w, params_.get(P.attn_b), N, C, 3 * C, gemv);
             attend(l, A);
-            conv1d(proj_.data(), A.ctx, params_.get(P.proj_w), params_.get(P.proj_b), N, C, C, gemv);
+            conv1d_mm(proj_.data(), A.ctx, P.proj_w, params_.get(P.proj_b), N, C, C, gemv);
             if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_attn_out));
             residual_forward(A.res, xin, proj_.data(), N * C);
             layernorm_forward(A.n2, A.mean2, A.rstd2, A.res, params_.get(P.ln2_w), params_.get(P.ln2_b), N, C,
                               c.layer_norm_eps);
-            conv1d(A.fc_pre, A.n2, params_.get(P.fc_w), nullptr, N, C, F, gemv);
+            conv1d_mm(A.fc_pre, A.n2, P.fc_w, nullptr, N, C, F, gemv);
             bias_gelu_forward_keep(A.fc_act, A.fc_pre, params_.get(P.fc_b), N, F, c.activation);
-            conv1d(proj_.data(), A.fc_act, params_.get(P.fc_proj_w), params_.get(P.fc_proj_b), N, F, C, gemv);
+            conv1d_mm(proj_.data(), A.fc_act, P.fc_proj_w, params_.get(P.fc_proj_b), N, F, C, gemv);
             if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_mlp_out));
             residual_forward(xout, A.res, proj_.data(), N * C);
         }

@@ -7,6 +7,9 @@
 #include <cmath>
 #include <numeric>
 
+#include "io/safetensors.h"
+#include "kernels/decode.h"
+#include "kernels/gemm.h"
 #include "models/model.h"
 
 namespace {
@@ -78,4 +81,25 @@ TEST(bf16, gpt2_kv_cache_decoding_close_to_fp32) {
     }
     EXPECT_LE(md, 3e-2 * mr);
     EXPECT_GT(md, 0.0) << "the bf16 path did not run";
+}
+
+// The bf16 GEMV kernels against fp32 products of the same (bf16-rounded) weights:
+// only the summation order differs, so 1e-5 relative. Widths cover full 128-column
+// tiles, 16-column groups and a ragged tail.
+TEST(bf16, gemv_kernels_match_fp32_on_rounded_weights) {
+    for (int64_t n : {128, 300, 768 + 17}) {
+        const int64_t k = 40;
+        std::vector<float> x(k), w(k * n), b(n), ref(n), got(n);
+        for (int64_t i = 0; i < k; ++i) x[i] = std::sin(0.3 * i);
+        for (int64_t i = 0; i < k * n; ++i) w[i] = dlm::bf16_to_f32(dlm::f32_to_bf16(std::cos(0.01 * i)));
+        for (int64_t j = 0; j < n; ++j) b[j] = 0.1f * j;
+        std::vector<uint16_t> wb(k * n);
+        dlm::f32_to_bf16_convert(wb.data(), w.data(), k * n);
+        dlm::conv1d_forward(ref.data(), x.data(), w.data(), b.data(), 1, k, n);  // w as [K, N]
+        dlm::conv1d_forward_gemv_bf16(got.data(), x.data(), wb.data(), b.data(), 1, k, n);
+        for (int64_t j = 0; j < n; ++j) EXPECT_NEAR(got[j], ref[j], 1e-5 * (std::fabs(ref[j]) + 1)) << "conv1d n=" << n << " j=" << j;
+        dlm::linear_forward(ref.data(), x.data(), w.data(), nullptr, 1, k, n);   // w as [N, K] (first n*k values)
+        dlm::linear_forward_gemv_bf16(got.data(), x.data(), wb.data(), nullptr, 1, k, n);
+        for (int64_t j = 0; j < n; ++j) EXPECT_NEAR(got[j], ref[j], 1e-5 * (std::fabs(ref[j]) + 1)) << "linear n=" << n << " j=" << j;
+    }
 }

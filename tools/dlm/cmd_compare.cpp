@@ -118,6 +118,7 @@ void compare_cmd(const compare_options& o) {
     Tokenizer at = Tokenizer::from_folder(o.ar);
     if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
     dm->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
+    am->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
 
     // The diffusion side: the recipe's canvas (prompt as trained, `length` masks).
     side_run d;
@@ -195,7 +196,7 @@ command_registration reg(41, "compare", "Generate from one prompt with a diffusi
     sub.add_option("--sampler", o->sampler, "Diffusion sampler: remask, confidence, lowconf")->capture_default_str();
     sub.add_option("--steps", o->steps, "Diffusion steps")->capture_default_str();
     sub.add_option("-s,--seed", o->seed, "Random seed")->capture_default_str();
-    sub.add_option("--dtype", o->dtype, "Diffusion matrix products: bf16 or f32")->capture_default_str();
+    sub.add_option("--dtype", o->dtype, "Matrix products of both models: bf16 or f32")->capture_default_str();
     add_threads_option(sub, o->threads);
     sub.add_flag("--animate", o->animate, "Replay both generations side by side at their real speed");
     sub.add_option("--html", o->html, "Write a self-contained page that replays both (no network)");

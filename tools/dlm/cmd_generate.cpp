@@ -84,10 +84,6 @@ void generate_diffusion(const generate_options& o, Model& model, const Tokenizer
 
 void generate_autoregressive(const generate_options& o, Model& model, const Tokenizer& tok) {
     if (o.prompt.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty prompt: give some text with -p");
-    if (o.o_dtype->count() && o.dtype == "bf16")
-        fmt::print(stderr, "dlm: note: the bf16 path is not implemented for {} yet: running in f32\n",
-                   model.config().architecture);
-    model.compute_dtype_set(DType::F32);
     ArOptions a;
     a.max_new_tokens = o.o_length->count() ? o.length : 240;
     if (a.max_new_tokens < 1) fail("--length must be at least 1 (got {})", a.max_new_tokens);

@@ -104,12 +104,13 @@ int main(int argc, char** argv) {
     if (bf16) model->compute_dtype_set(dlm::DType::BF16);
     const auto& c = model->config();
     const int64_t C = c.hidden_size, F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
-    const double trunk_bytes = 4.0 * L * (C * 3 * C + C * C + 2 * C * F);
-    const double head_bytes = 4.0 * V * C;
+    const double weight_bytes = bf16 ? 2.0 : 4.0;  // per weight read by a decoding step
+    const double trunk_bytes = weight_bytes * L * (C * 3 * C + C * C + 2 * C * F);
+    const double head_bytes = weight_bytes * V * C;
 
     // The weight matrices one decoding step reads, GEMV kernel vs oneDNN matmul, at
     // M = 1 (one sample) to 8 rows (which one the model uses: kGemvMaxRows).
-    std::printf("per-matrix time (GB/s = weight bytes / time; best of 20, weights not in cache)\n");
+    std::printf("per-matrix time of the fp32 kernels (GB/s = weight bytes / time; best of 20, weights not in cache)\n");
     std::printf("%-24s %7s %4s %9s %7s %9s %7s\n", "matrix [K, N]", "MB", "M", "gemv ms", "GB/s", "oneDNN ms", "GB/s");
     struct Shape {
         const char* name;

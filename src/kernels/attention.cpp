@@ -13,9 +13,7 @@
 
 namespace dlm {
 
-namespace {
-
-inline void softmax_row(float* x, int64_t d) {
+void softmax_row(float* x, int64_t d) {
     float mx = -std::numeric_limits<float>::infinity();
     for (int64_t j = 0; j < d; ++j) mx = x[j] > mx ? x[j] : mx;
     float sum = 0.0f;
@@ -27,8 +25,6 @@ inline void softmax_row(float* x, int64_t d) {
     float inv = 1.0f / sum;
     for (int64_t j = 0; j < d; ++j) x[j] *= inv;
 }
-
-}  // namespace
 
 void softmax_forward(float* x, int64_t n, int64_t d) {
 #pragma omp parallel for schedule(static)

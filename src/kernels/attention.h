@@ -36,6 +36,9 @@ void attention_forward(float* out, float* att, float* scratch, const float* q, c
 void attention_backward(float* dq, float* dk, float* dv, float* datt, float* scratch, const float* dout,
                         const float* q, const float* k, const float* v, const float* att, const attention_shape& s);
 
+// Softmax of one row x[D], in place (max subtracted first).
+void softmax_row(float* x, int64_t d);
+
 // Row-wise softmax over the last dimension of x[N, D], in place.
 void softmax_forward(float* x, int64_t n, int64_t d);
 // dx[N, D] = y * (dy - sum(dy * y)) per row (assigns; dx may alias dy).

@@ -159,18 +159,6 @@ void linear_row(float* out, const float* inp, const T* weight, const float* bias
     }
 }
 
-void softmax_row(float* x, int64_t d) {
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < d; ++j) mx = x[j] > mx ? x[j] : mx;
-    float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < d; ++j) {
-        x[j] = expf(x[j] - mx);
-        sum += x[j];
-    }
-    const float inv = 1.0f / sum;
-    for (int64_t j = 0; j < d; ++j) x[j] *= inv;
-}
 
 }  // namespace
 

@@ -18,6 +18,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   gnuplot-nox            # plots from dlm eval
+  xz-utils               # the compressed training text in data/ (scripts/unpack-data.sh)
 )
 dev_packages=(python3-torch python3-numpy python3-matplotlib)
 # Optional, only with --browser.

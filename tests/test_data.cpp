@@ -449,6 +449,35 @@ TEST(data, gpt2_eos_between_documents) {
     EXPECT_TRUE(std::all_of(last.begin() + doc.real.back(), last.end(), [&](int32_t id) { return id == tok.eos_id(); }));
 }
 
+TEST(data, wrap_documents_puts_specials_around_documents) {
+    // RoBERTa: <s> unit unit ... </s> per document instead of <s> unit </s> per unit.
+    const auto& tok = roberta();
+    auto c = dlm::corpus_read({corpus_dir + "/wikiextractor"}, {});
+    std::vector<int32_t> stream;
+    for (size_t i = 0; i < c.units.size(); ++i) {
+        if (i == 0 || c.unit_doc[i - 1] != c.unit_doc[i]) stream.push_back(tok.bos_id());
+        auto ids = tok.encode(c.units[i], false);
+        stream.insert(stream.end(), ids.begin(), ids.end());
+        if (i + 1 == c.units.size() || c.unit_doc[i + 1] != c.unit_doc[i]) stream.push_back(tok.eos_id());
+    }
+    auto opt = test_options();
+    opt.block_size = 64;
+    opt.unit_max_tokens = 0;
+    opt.wrap_documents = true;
+    auto ds = dlm::dataset_build({corpus_dir + "/wikiextractor"}, tok, opt);
+    EXPECT_EQ(ds.stats.tokens, int64_t(stream.size()));
+    ASSERT_EQ(ds.blocks, int64_t(stream.size()) / 64);
+    EXPECT_TRUE(std::equal(ds.ids.begin(), ds.ids.end(), stream.begin()));
+    EXPECT_EQ(std::count(stream.begin(), stream.end(), tok.bos_id()), c.documents);
+    // GPT-2 has no wrapping: documents end with <|endoftext|>, the same as unit mode.
+    auto unit_mode = test_options();
+    unit_mode.unit_max_tokens = 0;
+    auto doc_mode = unit_mode;
+    doc_mode.wrap_documents = true;
+    EXPECT_EQ(dlm::dataset_build({corpus_dir + "/wikiextractor"}, gpt2(), unit_mode).ids,
+              dlm::dataset_build({corpus_dir + "/wikiextractor"}, gpt2(), doc_mode).ids);
+}
+
 TEST(data, thread_count_does_not_change_blocks) {
     auto opt = test_options();
     opt.threads = 1;

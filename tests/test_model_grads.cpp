@@ -7,6 +7,8 @@
 #include <cmath>
 #include <random>
 
+#include "core/rng.h"
+#include "models/lm_head.h"
 #include "models/model.h"
 
 namespace {
@@ -103,4 +105,39 @@ TEST(model_grads, train_forward_without_dropout_equals_inference) {
         want += (mx + std::log(s) - x[r == 0 ? 17 : 900]) / 2;
     }
     EXPECT_NEAR(loss, want, 1e-5 * want);
+}
+
+// Losses are weighted sums over target rows, so the gradient of all targets at once
+// equals the sum of the gradients of any split of them. With more targets than one
+// LM-head chunk (kHeadChunkRows) this checks that chunks accumulate into the same
+// gradients and route d(hidden) to the right positions.
+TEST(model_grads, many_targets_equal_the_sum_of_their_halves) {
+    for (const char* name : {"tiny-roberta", "tiny-gpt2"}) {
+        auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/" + name);
+        const auto& c = m->config();
+        const int64_t T = std::min<int64_t>(c.max_sequence(), 32), B = (2 * dlm::kHeadChunkRows + 100) / T + 1;
+        dlm::Rng rng(11);
+        std::vector<int32_t> ids(B * T), all(B * T), half1(B * T, dlm::kIgnoreTarget), half2(B * T, dlm::kIgnoreTarget);
+        std::vector<float> w(B * T);
+        for (int64_t i = 0; i < B * T; ++i) {
+            ids[i] = 3 + static_cast<int32_t>(rng.below(static_cast<uint64_t>(c.vocab_size - 3)));
+            all[i] = 3 + static_cast<int32_t>(rng.below(static_cast<uint64_t>(c.vocab_size - 3)));
+            (rng.below(2) ? half1 : half2)[i] = all[i];
+            w[i] = 1.0f / static_cast<float>(B * T);
+        }
+        ASSERT_GT(B * T, 2 * dlm::kHeadChunkRows);
+        auto grads_of = [&](const std::vector<int32_t>& targets) {
+            m->params().grads_zero();
+            m->forward_backward({{ids.data(), nullptr, nullptr, B, T}, targets.data(), w.data(), false, 0});
+            return m->params().grads();
+        };
+        auto g_all = grads_of(all), g1 = grads_of(half1), g2 = grads_of(half2);
+        double max_ref = 0, max_diff = 0;
+        for (size_t i = 0; i < g_all.size(); ++i) {
+            max_ref = std::max(max_ref, std::abs(static_cast<double>(g_all[i])));
+            max_diff = std::max(max_diff, std::abs(static_cast<double>(g_all[i]) - g1[i] - g2[i]));
+        }
+        EXPECT_GT(max_ref, 0.0) << name;
+        EXPECT_LE(max_diff, 1e-4 * max_ref) << name << ": max|diff| " << max_diff << " of max|grad| " << max_ref;
+    }
 }

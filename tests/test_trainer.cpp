@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "models/flops.h"
 #include "models/init.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
@@ -126,6 +127,50 @@ TEST(trainer, causal_loss_goes_down_on_real_text) {
     dlm::train_run(*model, o, tb, std::nullopt);
     const double after = dlm::evaluate_loss(*model, o, tb, 4);
     EXPECT_LT(after, before - 3.0) << before << " -> " << after;
+}
+
+TEST(trainer, flops_budget_sets_the_steps_and_the_log_counts_flops) {
+    const dlm::ModelConfig c = tiny_roberta_config(66);
+    // The formula by hand: body, attention and head of the masked LM, x 3 for training.
+    const double C = c.hidden_size, F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+    const double by_hand = 3 * (2 * 4 * 32.0 * L * (4 * C * C + 2 * C * F) + 2 * 4 * 32.0 * L * 2 * 32 * C +
+                                2 * 10.0 * (C * C + C * V));
+    EXPECT_NEAR(dlm::train_step_flops(c, 4, 32, 10), by_hand, 1e-9 * by_hand);
+    // Expected targets: the mean rate 0.55 of the recipe over seq - prefix positions.
+    dlm::CollatorOptions co;
+    co.prefix = 8;
+    EXPECT_NEAR(dlm::collator_expected_targets(co, 32), 0.55 * 24, 1e-6);  // float rates
+    co.mode = dlm::MaskRateMode::continuous;
+    co.random_prefix = true;
+    co.prefix_min = 0;
+    co.prefix_max = 4;
+    EXPECT_NEAR(dlm::collator_expected_targets(co, 32), (1 + co.eps) / 2 * 30, 1e-6);
+
+    const auto tok = dlm::Tokenizer::from_folder(kData + "/tokenizers/roberta-base");
+    auto blocks = text_blocks(tok, 32, 200);
+    auto m = dlm::model_create(c);
+    dlm::model_init_random(*m, 3);
+    auto o = diffusion_options(tok, temp_dir("flops"));
+    o.batch = 4;
+    o.collator.prefix = 8;
+    o.max_flops = 7.5 * dlm::train_step_flops(c, 4, 32, 4 * dlm::collator_expected_targets(o.collator, 32));
+    o.logging_steps = 1;
+    auto r = dlm::train_run(*m, o, {blocks.data(), static_cast<int64_t>(blocks.size() / 32), 32}, std::nullopt);
+    EXPECT_EQ(r.steps, 8);  // the budget buys 7.5 expected steps, rounded
+    // The logged FLOPs are those of the masks actually drawn: between no target and
+    // every maskable position a target, growing at every logged step.
+    auto lines = dlm::file_read(o.output_dir + "/train_log.jsonl");
+    double last = 0;
+    for (size_t i = 0, j; (j = lines.find('\n', i)) != std::string::npos; i = j + 1) {
+        auto e = nlohmann::json::parse(lines.substr(i, j - i));
+        if (e.contains("total_flos")) {
+            EXPECT_GT(e["total_flos"].get<double>(), last);
+            last = e["total_flos"];
+        }
+    }
+    EXPECT_DOUBLE_EQ(last, r.total_flos);
+    EXPECT_GT(r.total_flos, 8 * dlm::train_step_flops(c, 4, 32, 0));
+    EXPECT_LT(r.total_flos, 8 * dlm::train_step_flops(c, 4, 32, 4 * 24));
 }
 
 TEST(trainer, resumed_run_ends_with_identical_weights) {

@@ -95,7 +95,7 @@ ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prom
     int64_t passes = 1;
 
     std::vector<Rng> rngs;
-    for (int64_t b = 0; b < B; ++b) rngs.push_back(Rng::derive(opt.seed, static_cast<uint64_t>(b)));
+    for (int64_t b = 0; b < B; ++b) rngs.push_back(Rng::derive(opt.seed, static_cast<uint64_t>(opt.first_stream + b)));
     std::vector<char> running(static_cast<size_t>(B), 1);
     std::vector<int64_t> rows, row_of(static_cast<size_t>(B));
     std::vector<float> logits;

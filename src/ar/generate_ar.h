@@ -29,6 +29,7 @@ struct ArOptions {
     uint64_t seed = 0;
     int32_t eos_id = -1;                  // stop token (kept in the output); -1: none
     int64_t batch = 1;                    // samples of one shared prompt
+    int64_t first_stream = 0;             // sample i draws from stream first_stream + i
 };
 
 struct ArResult {

@@ -61,7 +61,8 @@ Wrapping wrapping_detect(const Tokenizer& tok) {
 
 // Everything derived from (tokenizer, options) that tokenization needs.
 struct TokenizeSetup {
-    Wrapping wrap;
+    Wrapping wrap;                       // around each unit
+    std::vector<int32_t> doc_prefix, doc_suffix;  // around each document (wrap_documents)
     bool eos = false;
     int32_t eos_id = -1;
     int32_t pad_id = -1;
@@ -72,12 +73,19 @@ TokenizeSetup setup_make(const Tokenizer& tok, const DatasetOptions& opt) {
     if (opt.unit_max_tokens < 0)
         fail("dataset: unit_max_tokens must be 0 (no limit) or more, not {}", opt.unit_max_tokens);
     TokenizeSetup s;
-    if (opt.add_special) s.wrap = wrapping_detect(tok);
+    if (opt.add_special && !opt.wrap_documents) s.wrap = wrapping_detect(tok);
+    if (opt.wrap_documents) {
+        const Wrapping w = wrapping_detect(tok);
+        const auto wrapped = tok.encode("a", true);
+        s.doc_prefix.assign(wrapped.begin(), wrapped.begin() + w.prefix);
+        s.doc_suffix.assign(wrapped.end() - w.suffix, wrapped.end());
+    }
     int64_t special = s.wrap.prefix + s.wrap.suffix;
     if (opt.unit_max_tokens > 0 && opt.unit_max_tokens <= special)
         fail("dataset: unit_max_tokens {} leaves no room for text besides the {} special tokens",
              opt.unit_max_tokens, special);
     s.eos = opt.eos_between_documents.value_or(tok.num_special_to_add() == 0);
+    if (opt.wrap_documents && !s.doc_suffix.empty()) s.eos = opt.eos_between_documents.value_or(false);
     s.eos_id = tok.eos_id();
     if (s.eos && s.eos_id < 0) fail("dataset: eos_between_documents is on but the tokenizer has no eos token");
     s.pad_id = tok.pad_id() >= 0 ? tok.pad_id() : tok.eos_id();
@@ -90,7 +98,7 @@ TokenStream stream_tokenize(const Corpus& c, const Tokenizer& tok, const Dataset
                             const TokenizeSetup& s) {
     TokenStream st;
     st.units = int64_t(c.units.size());
-    auto encoded = tok.encode_batch(c.units, opt.add_special, opt.threads);
+    auto encoded = tok.encode_batch(c.units, opt.add_special && !opt.wrap_documents, opt.threads);
     size_t total = 0;
     for (const auto& e : encoded) total += e.size();
     st.ids.reserve(total + (s.eos ? size_t(c.documents) : 0));
@@ -105,9 +113,11 @@ TokenStream stream_tokenize(const Corpus& c, const Tokenizer& tok, const Dataset
             std::copy(e.end() - suffix, e.end(), e.begin() + (max - suffix));
             e.resize(max);
         }
+        if (i == 0 || c.unit_doc[i - 1] != c.unit_doc[i]) st.ids.insert(st.ids.end(), s.doc_prefix.begin(), s.doc_prefix.end());
         st.ids.insert(st.ids.end(), e.begin(), e.end());
         std::vector<int32_t>().swap(e);
         if (i + 1 == encoded.size() || c.unit_doc[i + 1] != c.unit_doc[i]) {
+            st.ids.insert(st.ids.end(), s.doc_suffix.begin(), s.doc_suffix.end());
             if (s.eos) st.ids.push_back(s.eos_id);
             st.doc_end.push_back(int64_t(st.ids.size()));
         }
@@ -376,6 +386,7 @@ Dataset dataset_build(const std::vector<std::string>& paths, const Tokenizer& to
                           .add(tokenizer_fingerprint(tok))
                           .add(uint64_t(opt.unit_max_tokens))
                           .add(uint64_t(opt.add_special))
+                          .add(uint64_t(opt.wrap_documents))
                           .add(uint64_t(s.eos))
                           .value();
     }

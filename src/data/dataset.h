@@ -49,6 +49,10 @@ struct DatasetOptions {
     int64_t block_size = 256;
     int64_t unit_max_tokens = 256;                // per unit, specials included; 0 = no limit
     bool add_special = true;                      // the tokenizer's wrapping (<s> ... </s>)
+    bool wrap_documents = false;                  // wrap each document instead of each unit:
+                                                  // <s> unit unit ... </s> (RoBERTa); a
+                                                  // tokenizer without wrapping gets eos after
+                                                  // each document, as in unit mode
     std::optional<bool> eos_between_documents;    // unset: on iff the tokenizer adds no wrapping
     int threads = 0;                              // tokenizer threads; 0 = OpenMP's default
     bool use_cache = true;

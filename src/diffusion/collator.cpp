@@ -1,5 +1,7 @@
 #include "diffusion/collator.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 
 namespace dlm {
@@ -67,6 +69,21 @@ CollatedBatch collate_diffusion(const int32_t* blocks, int64_t batch, int64_t se
         }
     }
     return out;
+}
+
+double collator_expected_targets(const CollatorOptions& opt, int64_t seq) {
+    double rate = 0.0;
+    if (opt.mode == MaskRateMode::continuous) {
+        rate = (1.0 + opt.eps) / 2.0;
+    } else {
+        for (float r : opt.rates) rate += r;
+        rate /= static_cast<double>(opt.rates.size());
+    }
+    double maskable = 0.0;  // mean of seq - min(prefix, seq) over the prefix distribution
+    const int64_t lo = opt.random_prefix ? opt.prefix_min : opt.prefix, hi = opt.random_prefix ? opt.prefix_max : opt.prefix;
+    for (int64_t p = lo; p <= hi; ++p) maskable += static_cast<double>(seq - std::min(p, seq));
+    maskable /= static_cast<double>(hi - lo + 1);
+    return rate * maskable;
 }
 
 }  // namespace dlm

@@ -62,6 +62,10 @@ struct CollatedBatch {
 CollatedBatch collate_diffusion(const int32_t* blocks, int64_t batch, int64_t seq, const CollatorVocab& vocab,
                                 const CollatorOptions& opt, Rng& rng);
 
+// Expected number of targets per sequence of `seq` tokens (special tokens ignored): the
+// mean mask rate times the mean maskable length. Sizes training runs by FLOPs.
+double collator_expected_targets(const CollatorOptions& opt, int64_t seq);
+
 // Parses "per_batch" / "per_sequence" / "continuous".
 MaskRateMode mask_rate_mode_parse(const std::string& s);
 const char* mask_rate_mode_name(MaskRateMode m);

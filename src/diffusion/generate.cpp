@@ -31,6 +31,17 @@ const char* sampler_name(SamplerKind k) {
     return "?";
 }
 
+DiffusionOptions diffusion_options_default(SamplerKind k) {
+    DiffusionOptions d;
+    d.sampler = k;
+    const bool recipe = k == SamplerKind::remask;
+    d.steps = recipe ? 10 : k == SamplerKind::lowconf ? 64 : 0;
+    d.sampling.temperature = recipe ? 1.0f : 0.8f;
+    d.sampling.top_k = recipe ? 50 : 0;
+    d.sampling.top_p = recipe ? 0.95f : 1.0f;
+    return d;
+}
+
 std::vector<int64_t> tokens_per_step(int64_t n, int64_t steps) {
     std::vector<int64_t> k(static_cast<size_t>(steps), n / steps);
     for (int64_t s = 0; s < n % steps; ++s) ++k[s];
@@ -202,8 +213,15 @@ void sample_committing(block_run& r) {
 
 DiffusionResult diffusion_generate(Denoiser& model, const std::vector<int32_t>& start, const DiffusionOptions& opt,
                                    const step_callback& on_step) {
-    if (opt.mask_id < 0) fail("this model's tokenizer has no <mask> token: it cannot do diffusion generation");
     if (opt.batch < 1) fail("--batch must be at least 1");
+    return diffusion_generate(model, std::vector<std::vector<int32_t>>(static_cast<size_t>(opt.batch), start), opt, on_step);
+}
+
+DiffusionResult diffusion_generate(Denoiser& model, const std::vector<std::vector<int32_t>>& starts,
+                                   const DiffusionOptions& opt, const step_callback& on_step) {
+    if (starts.empty()) fail("nothing to generate: no start sequence");
+    const std::vector<int32_t>& start = starts[0];
+    if (opt.mask_id < 0) fail("this model's tokenizer has no <mask> token: it cannot do diffusion generation");
     if (opt.sampler != SamplerKind::confidence && opt.steps < 1)
         fail("--steps must be at least 1 for the {} sampler (got {})", sampler_name(opt.sampler), opt.steps);
     if (opt.sampler == SamplerKind::confidence && opt.steps < 0) fail("--steps must not be negative");
@@ -214,17 +232,25 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<int32_t>& 
         if (start[p] == opt.mask_id) fill.push_back(p);
     if (fill.empty()) fail("nothing to generate: the sequence has no <mask> position");
     if (fill.size() == start.size()) fail("nothing to condition on: give a prompt");
+    for (size_t i = 1; i < starts.size(); ++i) {
+        if (starts[i].size() != start.size())
+            fail("start {} has {} tokens, start 0 has {}: a batch needs equal lengths", i, starts[i].size(), start.size());
+        for (int64_t p = 0; p < L; ++p)
+            if ((starts[i][p] == opt.mask_id) != (start[p] == opt.mask_id))
+                fail("start {} has its <mask> positions elsewhere than start 0: a batch needs them at the same places", i);
+    }
+    const int64_t B = static_cast<int64_t>(starts.size());
     const int64_t blk = opt.block > 0 ? opt.block : static_cast<int64_t>(fill.size());
     if (L > opt.window && opt.block <= 0)
         fail("the sequence ({} tokens) is longer than the model's window ({}): use --block to generate block by block",
              L, opt.window);
 
     DiffusionResult res;
-    std::vector<std::vector<int32_t>> seqs(static_cast<size_t>(opt.batch), start);
+    std::vector<std::vector<int32_t>> seqs = starts;
     std::vector<Rng> rngs;
-    for (int64_t b = 0; b < opt.batch; ++b) rngs.push_back(Rng::derive(opt.seed, static_cast<uint64_t>(b)));
+    for (int64_t b = 0; b < B; ++b) rngs.push_back(Rng::derive(opt.seed, static_cast<uint64_t>(opt.first_stream + b)));
     block_run run{model, opt, on_step, seqs, rngs, res.stats, clock_type::now(), 0, 0, {}, {}, {}, {}};
-    run.step_of.assign(static_cast<size_t>(opt.batch), 0);
+    run.step_of.assign(static_cast<size_t>(B), 0);
 
     for (size_t i0 = 0; i0 < fill.size(); i0 += static_cast<size_t>(blk)) {
         run.positions.assign(fill.begin() + i0, fill.begin() + std::min(fill.size(), i0 + static_cast<size_t>(blk)));
@@ -245,7 +271,7 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<int32_t>& 
         res.stats.steps += res.stats.forward_passes - steps_before;
     }
     res.stats.seconds = std::chrono::duration<double>(clock_type::now() - run.t0).count();
-    res.stats.new_tokens = static_cast<int64_t>(fill.size()) * opt.batch;
+    res.stats.new_tokens = static_cast<int64_t>(fill.size()) * B;
     res.tokens = std::move(seqs);
     return res;
 }

@@ -72,6 +72,7 @@ struct DiffusionOptions {
     int64_t window = 256;       // tokens the model sees at once
     uint64_t seed = 0;
     int64_t batch = 1;          // samples generated together; sample i uses stream (seed, i)
+    int64_t first_stream = 0;   // ... (seed, first_stream + i): batches of one long run
     int32_t mask_id = -1;
 };
 
@@ -80,10 +81,22 @@ struct DiffusionResult {
     GenerationStats stats;
 };
 
+// A sampler's defaults, shared by `dlm generate` and `dlm eval generation`: the recipe
+// (remask) samples 10 steps at temperature 1 with top-k 50 / top-p 0.95; lowconf takes
+// 64 steps, confidence as many as it needs; both at temperature 0.8, no top-k / top-p.
+DiffusionOptions diffusion_options_default(SamplerKind k);
+
 // Throws dlm::Error for options that cannot work (no mask id, steps < 1 for remask and
 // lowconf, nothing to fill, a window the sequence or block does not fit).
 DiffusionResult diffusion_generate(Denoiser& model, const std::vector<int32_t>& start, const DiffusionOptions& opt,
                                    const step_callback& on_step = {});
+
+// Different starts (for example different prompts) generated as one batch, sample i
+// from starts[i] with stream (seed, i), so it gets what it would get alone with
+// batch 1 (opt.batch is ignored). The starts must have the same length and their
+// <mask> positions at the same places (prompts of equal token count).
+DiffusionResult diffusion_generate(Denoiser& model, const std::vector<std::vector<int32_t>>& starts,
+                                   const DiffusionOptions& opt, const step_callback& on_step = {});
 
 // Bookkeeping helpers (exposed for tests).
 // LLaDA's split of n masked tokens over `steps` steps: n / steps each, the first

@@ -34,4 +34,9 @@ struct DiffusionPrompt {
 DiffusionPrompt diffusion_prompt_build(const Tokenizer& tok, const ModelConfig& config, const std::string& prompt,
                                        std::optional<int64_t> length);
 
+// The same placement for a prompt already tokenized (ids without <s>; no infilling):
+// what evaluations use so that every prompt keeps exactly the tokens it was cut to.
+DiffusionPrompt diffusion_prompt_from_ids(const Tokenizer& tok, const ModelConfig& config, std::vector<int32_t> ids,
+                                          std::optional<int64_t> length);
+
 }  // namespace dlm

@@ -25,7 +25,7 @@ GenPerplexity generative_perplexity(Model& scorer, const Tokenizer& tok, std::sp
         fail("{} prompts but {} continuations", prompts.size(), continuations.size());
     if (batch < 1) fail("the batch must hold at least one sample");
 
-    const int64_t n = static_cast<int64_t>(prompts.size()), window = model_window(c);
+    const int64_t n = static_cast<int64_t>(prompts.size()), window = c.max_sequence();
     GenPerplexity g;
     g.samples = n;
     g.nats.assign(static_cast<size_t>(n), 0.0);

@@ -29,9 +29,9 @@ int64_t id_bytes(const EvalVocab& v, int32_t id) {
 void blocks_check(const Model& model, const EvalBlocks& blocks, const LikelihoodOptions& o) {
     const ModelConfig& c = model.config();
     if (blocks.blocks <= 0) fail("no block to evaluate");
-    if (blocks.block_size > model_window(c))
+    if (blocks.block_size > c.max_sequence())
         fail("blocks of {} tokens are longer than the model's window of {} tokens: use a smaller block size",
-             blocks.block_size, model_window(c));
+             blocks.block_size, c.max_sequence());
     if (o.prefix < 0 || o.prefix >= blocks.block_size)
         fail("the prefix ({} tokens) must be shorter than the block ({} tokens)", o.prefix, blocks.block_size);
     if (o.batch < 1) fail("the batch must hold at least one sequence");
@@ -124,10 +124,6 @@ void mask_jobs_run(Model& model, const EvalBlocks& blocks, const EvalVocab& voca
 }
 
 }  // namespace
-
-int64_t model_window(const ModelConfig& c) {
-    return c.model_type == "roberta" ? c.max_positions - c.pad_token_id - 1 : c.max_positions;
-}
 
 EvalVocab eval_vocab_make(const Tokenizer& tok) {
     EvalVocab v;

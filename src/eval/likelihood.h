@@ -130,8 +130,4 @@ BlockNll causal_nll(Model& model, const EvalBlocks& blocks, const EvalVocab& voc
 void model_rows_score(Model& model, const ForwardInput& in, std::span<const int64_t> rows,
                       std::span<const int32_t> targets, double* ce, uint8_t* correct);
 
-// Tokens a model reads at once: RoBERTa's position table loses pad_token_id + 1 rows
-// to its offset (HF create_position_ids_from_input_ids).
-int64_t model_window(const ModelConfig& c);
-
 }  // namespace dlm

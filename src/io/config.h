@@ -35,6 +35,9 @@ struct ModelConfig {
     nlohmann::ordered_json json;  // the file as read (updated on save)
 
     int64_t head_dim() const { return hidden_size / num_heads; }
+    // Longest sequence the position table allows (RoBERTa's positions start after
+    // pad_token_id, so 514 rows hold 512 tokens).
+    int64_t max_sequence() const { return model_type == "roberta" ? max_positions - pad_token_id - 1 : max_positions; }
     bool is_causal() const { return model_type == "gpt2"; }
 };
 

@@ -83,4 +83,9 @@ private:
     std::shared_ptr<const detail::TokenizerData> d_;
 };
 
+// Copies the tokenizer files a HuggingFace folder may hold (vocab.json, merges.txt,
+// tokenizer.json, tokenizer_config.json, special_tokens_map.json, added_tokens.json)
+// from one folder to another, atomically per file; missing ones are skipped.
+void tokenizer_files_copy(const std::string& from, const std::string& to);
+
 }  // namespace dlm

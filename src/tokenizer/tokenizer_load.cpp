@@ -544,4 +544,13 @@ Tokenizer Tokenizer::from_folder(const std::string& dir) {
     return Tokenizer(spec_build(s));
 }
 
+void tokenizer_files_copy(const std::string& from, const std::string& to) {
+    if (from.empty()) return;
+    for (const char* f : {"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
+                          "special_tokens_map.json", "added_tokens.json"}) {
+        const std::string src = from + "/" + f;
+        if (file_exists(src)) file_write_atomic(to + "/" + f, file_read(src));
+    }
+}
+
 }  // namespace dlm

@@ -13,6 +13,8 @@
 #include "core/rng.h"
 #include "data/dataset.h"
 #include "io/safetensors.h"
+#include "models/flops.h"
+#include "tokenizer/tokenizer.h"
 #include "train/loss.h"
 
 namespace fs = std::filesystem;
@@ -23,8 +25,6 @@ namespace {
 
 std::atomic<bool> g_stop{false};
 
-const char* kTokenizerFiles[] = {"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json",
-                                 "special_tokens_map.json", "added_tokens.json"};
 
 uint64_t blocks_fingerprint(const TrainBlocks& b) {
     uint64_t h = 1469598103934665603ull;
@@ -71,9 +71,10 @@ void options_check(const Model& m, const TrainerOptions& o, const TrainBlocks& t
     const ModelConfig& c = m.config();
     if (o.batch <= 0) fail("--batch must be positive, got {}", o.batch);
     if (o.grad_accum <= 0) fail("--grad-accum must be positive, got {}", o.grad_accum);
-    if (o.epochs <= 0 && o.max_steps <= 0) fail("nothing to do: --epochs and --max-steps are both 0");
+    if (o.max_flops < 0) fail("--max-flops must be positive, got {:g}", o.max_flops);
+    if (o.epochs <= 0 && o.max_steps <= 0 && o.max_flops <= 0) fail("nothing to do: --epochs and --max-steps are both 0");
     if (!(o.adamw.lr > 0)) fail("--lr must be positive, got {}", o.adamw.lr);
-    const int64_t max_len = c.model_type == "roberta" ? c.max_positions - c.pad_token_id - 1 : c.max_positions;
+    const int64_t max_len = c.max_sequence();
     if (train.block_size > max_len)
         fail("block size {} is longer than the model's {} positions (at most {} tokens)", train.block_size,
              c.max_positions, max_len);
@@ -100,14 +101,6 @@ void output_dir_prepare(const std::string& dir) {
     fs::remove(probe, ec);
 }
 
-void tokenizer_files_copy(const std::string& from, const std::string& to) {
-    if (from.empty()) return;
-    for (const char* f : kTokenizerFiles) {
-        const std::string src = from + "/" + f;
-        if (file_exists(src)) file_write_atomic(to + "/" + f, file_read(src));
-    }
-}
-
 // Folders checkpoint-<step> inside dir, by step.
 std::vector<std::pair<int64_t, std::string>> checkpoints_list(const std::string& dir) {
     std::vector<std::pair<int64_t, std::string>> out;
@@ -126,6 +119,7 @@ std::vector<std::pair<int64_t, std::string>> checkpoints_list(const std::string&
 
 struct run_state {
     int64_t step = 0;
+    double total_flos = 0;
     nlohmann::json log_history = nlohmann::json::array();
 };
 
@@ -147,6 +141,7 @@ void checkpoint_save(const Model& m, const AdamW& opt, const TrainerOptions& o, 
     nlohmann::json state = {
         {"global_step", st.step},
         {"epoch", epoch},
+        {"total_flos", st.total_flos},
         {"log_history", st.log_history},
         {"dlm",
          {{"seed", o.seed},
@@ -196,6 +191,7 @@ void checkpoint_load(Model& m, AdamW& opt, const TrainerOptions& o, run_state& s
     os.read_f32(*ev, opt.v().data());
     opt.steps_set(d.value("adam_steps", int64_t{0}));
     st.step = state.value("global_step", int64_t{0});
+    st.total_flos = state.value("total_flos", 0.0);
     st.log_history = state.value("log_history", nlohmann::json::array());
 }
 
@@ -231,7 +227,14 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
     const int64_t T = train.block_size;
     const int64_t micro_per_epoch = (train.count + o.batch - 1) / o.batch;
     const int64_t steps_per_epoch = (micro_per_epoch + o.grad_accum - 1) / o.grad_accum;
-    const int64_t total = o.max_steps > 0 ? o.max_steps : steps_per_epoch * o.epochs;
+    int64_t total = o.max_steps > 0 ? o.max_steps : steps_per_epoch * o.epochs;
+    if (o.max_flops > 0) {
+        const double targets = o.objective == Objective::diffusion ? o.batch * collator_expected_targets(o.collator, T)
+                                                                   : static_cast<double>(o.batch * (T - 1));
+        const double per_step = o.grad_accum * train_step_flops(m.config(), o.batch, T, targets);
+        total = std::max<int64_t>(1, static_cast<int64_t>(std::llround(o.max_flops / per_step)));
+    }
+    const int64_t warmup = o.warmup_ratio > 0 ? static_cast<int64_t>(std::ceil(o.warmup_ratio * total)) : o.warmup_steps;
     const uint64_t data_hash = blocks_fingerprint(train);
 
     AdamW opt(m.params(), o.adamw);
@@ -297,11 +300,12 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
             TrainInput t{{mb.ids.data(), nullptr, nullptr, rows, T}, mb.targets.data(), mb.weights.data(), o.dropout,
                          Rng::derive(o.seed, static_cast<uint64_t>(st.step), 1000 + k).next()};
             step_loss += m.forward_backward(t);
+            st.total_flos += train_step_flops(m.config(), rows, T, static_cast<double>(mb.n_targets));
             tokens_since_log += rows * T;
             tokens_total += rows * T;
         }
         const double norm = grad_clip(m.params(), o.max_grad_norm);
-        const double lr = o.adamw.lr * lr_linear_factor(st.step, o.warmup_steps, total);
+        const double lr = o.adamw.lr * lr_linear_factor(st.step, warmup, total);
         opt.step(m.params(), static_cast<float>(lr));
         ++st.step;
         if (!std::isfinite(step_loss)) fail("training diverged at step {}: loss is {}", st.step, step_loss);
@@ -323,7 +327,8 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
                        {"loss", loss_since_log / steps_since_log},
                        {"learning_rate", lr},
                        {"grad_norm", norm},
-                       {"tokens_per_second", dt > 0 ? tokens_since_log / dt : 0.0}});
+                       {"tokens_per_second", dt > 0 ? tokens_since_log / dt : 0.0},
+                       {"total_flos", st.total_flos}});
             loss_since_log = 0.0;
             steps_since_log = 0;
             tokens_since_log = 0;
@@ -351,6 +356,7 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
         tokenizer_files_copy(o.tokenizer_dir, o.output_dir);
     }
     res.steps = st.step;
+    res.total_flos = st.total_flos;
     res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     res.tokens_per_second = res.seconds > 0 ? tokens_total / res.seconds : 0;
     return res;

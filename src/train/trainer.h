@@ -15,6 +15,7 @@
 //
 // Output folder:
 //   train_log.jsonl                  one JSON object per logged step and evaluation
+//                                    (total_flos: the run's training FLOPs so far)
 //   checkpoint-<step>/               config.json, model.safetensors, tokenizer files,
 //                                    optimizer.safetensors, trainer_state.json
 //   config.json, model.safetensors   the final model (+ tokenizer files)
@@ -44,10 +45,13 @@ struct TrainerOptions {
     Objective objective = Objective::diffusion;
     int64_t epochs = 3;
     int64_t max_steps = -1;  // > 0 overrides epochs
+    double max_flops = 0;    // > 0: as many steps as this training compute buys (see
+                             // models/flops.h; expected targets per step for diffusion)
     int64_t batch = 16;
     int64_t grad_accum = 1;
     AdamWConfig adamw;  // lr 5e-5, no weight decay
     int64_t warmup_steps = 0;
+    double warmup_ratio = 0;  // > 0: warmup = ceil(ratio x total steps) (HF warmup_ratio)
     double max_grad_norm = 1.0;
     uint64_t seed = 42;
     bool dropout = true;
@@ -67,6 +71,7 @@ struct TrainerResult {
     int64_t steps = 0;
     double last_loss = 0, last_eval_loss = -1;
     double seconds = 0, tokens_per_second = 0;
+    double total_flos = 0;  // training FLOPs of all steps so far (models/flops.h)
     bool interrupted = false;
 };
 

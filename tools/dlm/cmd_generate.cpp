@@ -49,21 +49,17 @@ void generate_diffusion(const generate_options& o, Model& model, const Tokenizer
     DiffusionPrompt dp = diffusion_prompt_build(tok, model.config(), o.prompt,
                                                 o.o_length->count() ? std::optional<int64_t>(o.length) : std::nullopt);
     for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
-    DiffusionOptions d;
-    d.sampler = k;
+    DiffusionOptions d = diffusion_options_default(k);
     d.mask_id = tok.mask_id();
     d.window = dp.window;
     d.seed = o.seed;
     d.batch = o.batch;
     d.block = o.block;
     d.threshold = o.threshold;
-    // Per-sampler defaults: the recipe samples at temperature 1 with top-k 50 / top-p
-    // 0.95; the committing samplers default to temperature 0.8 and no top-k / top-p.
-    const bool recipe = k == SamplerKind::remask;
-    d.steps = o.o_steps->count() ? o.steps : k == SamplerKind::remask ? 10 : k == SamplerKind::lowconf ? 64 : 0;
-    d.sampling.temperature = o.o_temp->count() ? o.temp : recipe ? 1.0f : 0.8f;
-    d.sampling.top_k = o.o_top_k->count() ? o.top_k : recipe ? 50 : 0;
-    d.sampling.top_p = o.o_top_p->count() ? o.top_p : recipe ? 0.95f : 1.0f;
+    if (o.o_steps->count()) d.steps = o.steps;
+    if (o.o_temp->count()) d.sampling.temperature = o.temp;
+    if (o.o_top_k->count()) d.sampling.top_k = o.top_k;
+    if (o.o_top_p->count()) d.sampling.top_p = o.top_p;
 
     const bool tty = ::isatty(1);
     TerminalView view(tok, dp.prompt_len, stdout, tty, fmt::format("{} sampler", sampler_name(k)));

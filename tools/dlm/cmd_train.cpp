@@ -19,13 +19,13 @@ namespace dlm::cli {
 namespace {
 
 struct train_options {
-    std::string model, config, tokenizer, output, format = "auto", jsonl_field = "text", objective, blocks = "concat";
+    std::string model, config, tokenizer, output, format = "auto", jsonl_field = "text", objective, blocks = "concat", wrap = "lines";
     std::vector<std::string> train, valid;
     std::string mask_mode = "per_batch", random_prefix, cache_dir;
     int64_t block_size = 256, unit_max_tokens = 256, epochs = 3, max_steps = -1, batch = 16, grad_accum = 1;
     int64_t warmup = 0, logging_steps = 50, eval_steps = 0, eval_batches = 0, save_steps = 0, save_total_limit = 1;
     int64_t prefix = 16;
-    double lr = 5e-5, weight_decay = 0.0, max_grad_norm = 1.0;
+    double max_flops = 0, warmup_ratio = 0, lr = 5e-5, weight_decay = 0.0, max_grad_norm = 1.0;
     uint64_t seed = 42;
     int threads = 0;
     bool resume = false, no_dropout = false, no_cache = false, quiet = false;
@@ -68,11 +68,17 @@ void train_cmd(const train_options& o) {
                                                : (fail("--objective must be diffusion or causal, not '{}'", o.objective), Objective::causal);
     t.epochs = o.epochs;
     t.max_steps = o.max_steps;
+    if (o.max_flops > 0 && o.max_steps > 0) fail("give --max-steps or --max-flops, not both");
+    if (o.max_flops < 0) fail("--max-flops must be positive, got {:g}", o.max_flops);
+    t.max_flops = o.max_flops;
     t.batch = o.batch;
     t.grad_accum = o.grad_accum;
     t.adamw.lr = static_cast<float>(o.lr);
     t.adamw.weight_decay = static_cast<float>(o.weight_decay);
     t.warmup_steps = o.warmup;
+    if (o.warmup_ratio < 0 || o.warmup_ratio >= 1) fail("--warmup-ratio must be in [0, 1), got {:g}", o.warmup_ratio);
+    if (o.warmup_ratio > 0 && o.warmup > 0) fail("give --warmup or --warmup-ratio, not both");
+    t.warmup_ratio = o.warmup_ratio;
     t.max_grad_norm = o.max_grad_norm;
     t.seed = o.seed;
     t.dropout = !o.no_dropout;
@@ -105,6 +111,8 @@ void train_cmd(const train_options& o) {
     d.mode = block_mode_parse(o.blocks);
     d.block_size = o.block_size;
     d.unit_max_tokens = o.unit_max_tokens;
+    if (o.wrap != "lines" && o.wrap != "documents") fail("--wrap must be lines or documents, not '{}'", o.wrap);
+    d.wrap_documents = o.wrap == "documents";
     d.threads = o.threads;
     d.use_cache = !o.no_cache;
     d.cache_dir = o.cache_dir;
@@ -126,7 +134,9 @@ void train_cmd(const train_options& o) {
         {"prefix", t.collator.random_prefix ? nlohmann::json::array({t.collator.prefix_min, t.collator.prefix_max})
                                             : nlohmann::json(t.collator.prefix)},
         {"mask_mode", mask_rate_mode_name(t.collator.mode)},
-        {"blocks", block_mode_name(d.mode)}};
+        {"blocks", block_mode_name(d.mode)},
+        {"wrap", o.wrap},
+        {"unit_max_tokens", d.unit_max_tokens}};
     const int64_t P = model->parameter_count();
     fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}, output {}\n", c.architecture, P / 1e6,
                t.objective == Objective::diffusion ? "diffusion" : "causal", t.batch * t.grad_accum, d.block_size,
@@ -142,8 +152,8 @@ void train_cmd(const train_options& o) {
         fmt::print(stderr, "dlm: stopped at step {}; run the same command with --resume to continue\n", r.steps);
         throw Error("interrupted");
     }
-    fmt::print(stderr, "dlm: trained {} steps in {}: {:.0f} tokens/s, last loss {:.4f}{}; model saved to {}\n", r.steps,
-               duration_format(r.seconds), r.tokens_per_second, r.last_loss,
+    fmt::print(stderr, "dlm: trained {} steps ({:.3g} FLOPs) in {}: {:.0f} tokens/s, last loss {:.4f}{}; model saved to {}\n",
+               r.steps, r.total_flos, duration_format(r.seconds), r.tokens_per_second, r.last_loss,
                r.last_eval_loss >= 0 ? fmt::format(", eval loss {:.4f}", r.last_eval_loss) : "", t.output_dir);
 }
 
@@ -162,13 +172,16 @@ command_registration reg(30, "train", "Fine-tune or train a model (diffusion obj
     sub.add_option("--objective", o->objective, "diffusion or causal (default: by architecture)");
     sub.add_option("--block-size", o->block_size, "Tokens per training block")->capture_default_str();
     sub.add_option("--unit-max-tokens", o->unit_max_tokens, "Truncate each line/record to this many tokens (0: no limit)")->capture_default_str();
+    sub.add_option("--wrap", o->wrap, "lines (the recipe: <s> line </s> for every line) or documents (<s> document </s>; GPT-2: <|endoftext|> after each document either way)")->capture_default_str();
     sub.add_option("--blocks", o->blocks, "concat (the recipe) or document (pad each document: the model learns to end)")->capture_default_str();
     sub.add_option("--epochs", o->epochs, "Epochs")->capture_default_str();
     sub.add_option("--max-steps", o->max_steps, "Optimizer steps (overrides --epochs when > 0)")->capture_default_str();
+    sub.add_option("--max-flops", o->max_flops, "Training compute budget: the steps it buys (instead of --epochs; equal-compute runs)");
     sub.add_option("-b,--batch", o->batch, "Blocks per micro-batch")->capture_default_str();
     sub.add_option("--grad-accum", o->grad_accum, "Micro-batches per optimizer step")->capture_default_str();
     sub.add_option("--lr", o->lr, "Peak learning rate (AdamW)")->capture_default_str();
     sub.add_option("--warmup", o->warmup, "Linear warmup steps, then linear decay to 0")->capture_default_str();
+    sub.add_option("--warmup-ratio", o->warmup_ratio, "Warmup as a fraction of the total steps (instead of --warmup)");
     sub.add_option("--weight-decay", o->weight_decay, "AdamW weight decay (not on biases and LayerNorm)")->capture_default_str();
     sub.add_option("--max-grad-norm", o->max_grad_norm, "Gradient clipping norm")->capture_default_str();
     sub.add_option("-s,--seed", o->seed, "Seed of data order, masks, dropout and random init")->capture_default_str();

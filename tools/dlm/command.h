@@ -20,5 +20,6 @@ struct command_registration {
 // Options shared by many subcommands.
 void add_threads_option(CLI::App& sub, int& threads);
 void threads_apply(int threads);  // 0 = all cores
+int threads_effective();          // the threads parallel regions will use
 
 }  // namespace dlm::cli

@@ -34,6 +34,8 @@ void add_threads_option(CLI::App& sub, int& threads) {
         ->check(CLI::NonNegativeNumber);
 }
 
+int threads_effective() { return omp_get_max_threads(); }
+
 void threads_apply(int threads) {
     if (threads > 0) omp_set_num_threads(threads);
     denormals_flush_enable();

@@ -1,0 +1,221 @@
+#include "bench/workloads.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fmt/format.h>
+#include <vector>
+
+#include "ar/generate_ar.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "core/rng.h"
+#include "diffusion/collator.h"
+#include "diffusion/generate.h"
+#include "kernels/gemm.h"
+#include "models/flops.h"
+#include "models/init.h"
+#include "models/model.h"
+#include "tokenizer/tokenizer.h"
+#include "train/adamw.h"
+
+namespace dlm {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point t0) {
+    return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+DType dtype_of(const std::string& d) {
+    if (d == "f32") return DType::F32;
+    if (d == "bf16") return DType::BF16;
+    fail("unknown dtype '{}' (f32, bf16)", d);
+}
+
+// Best time of `reps` calls of f after one untimed warm-up call.
+template <typename F>
+double best_seconds(int reps, F&& f) {
+    f();
+    double best = 1e30;
+    for (int r = 0; r < std::max(1, reps); ++r) {
+        const auto t0 = clock_type::now();
+        f();
+        best = std::min(best, seconds_since(t0));
+    }
+    return best;
+}
+
+std::unique_ptr<Model> random_model(const ModelConfig& c, const std::string& dtype) {
+    auto m = model_create(c);
+    model_init_random(*m, 42);
+    m->compute_dtype_set(dtype_of(dtype));
+    return m;
+}
+
+}  // namespace
+
+ModelConfig bench_config_roberta_base() {
+    nlohmann::ordered_json j = {
+        {"architectures", {"RobertaForMaskedLM"}}, {"model_type", "roberta"}, {"vocab_size", 50265},
+        {"hidden_size", 768}, {"num_hidden_layers", 12}, {"num_attention_heads", 12},
+        {"intermediate_size", 3072}, {"max_position_embeddings", 514}, {"type_vocab_size", 1},
+        {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu"}, {"pad_token_id", 1}};
+    return config_parse(j, "roberta-base shape");
+}
+
+ModelConfig bench_config_gpt2_small() {
+    nlohmann::ordered_json j = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"},
+                                {"vocab_size", 50257}, {"n_embd", 768}, {"n_layer", 12}, {"n_head", 12},
+                                {"n_positions", 1024}, {"n_ctx", 1024}, {"activation_function", "gelu_new"},
+                                {"layer_norm_epsilon", 1e-5}, {"bos_token_id", 50256}, {"eos_token_id", 50256}};
+    return config_parse(j, "gpt2-small shape");
+}
+
+ModelConfig bench_config_train() {
+    nlohmann::ordered_json j = {
+        {"architectures", {"RobertaForMaskedLM"}}, {"model_type", "roberta"}, {"vocab_size", 50265},
+        {"hidden_size", 384}, {"num_hidden_layers", 6}, {"num_attention_heads", 6}, {"intermediate_size", 1536},
+        {"max_position_embeddings", 514}, {"type_vocab_size", 1}, {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu"},
+        {"pad_token_id", 1}};
+    return config_parse(j, "6L-384H RoBERTa");
+}
+
+BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps) {
+    const ModelConfig c = bench_config_roberta_base();
+    auto model = random_model(c, dtype);
+    const int64_t T = 256, prompt = 16, steps = 10, mask_id = 50264;
+    std::vector<int32_t> start(T, mask_id);
+    start[0] = 0;
+    for (int64_t t = 1; t < prompt; ++t) start[t] = 100 + static_cast<int32_t>(t);
+    DiffusionOptions o = diffusion_options_default(SamplerKind::remask);
+    o.steps = steps;
+    o.mask_id = mask_id;
+    o.window = T;
+    ModelDenoiser den(*model);
+    BenchWorkloadResult r;
+    r.seconds = best_seconds(reps, [&] { diffusion_generate(den, start, o); });
+    r.flops = static_cast<double>(steps) * forward_flops(c, 1, T, static_cast<double>(T - prompt));
+    r.items = static_cast<double>(T - prompt);
+    r.unit = "tokens";
+    r.model_bytes = static_cast<double>(model->parameter_count()) * (dtype == "bf16" ? 2 : 4);
+    r.detail = fmt::format("roberta-base shape, remask, {} steps, {} tokens ({} prompt)", steps, T, prompt);
+    return r;
+}
+
+BenchWorkloadResult bench_ar(const std::string& dtype, int reps) {
+    const ModelConfig c = bench_config_gpt2_small();
+    auto model = random_model(c, dtype);
+    const int64_t prompt = 16, tokens = 240;
+    std::vector<int32_t> ids(prompt);
+    for (int64_t t = 0; t < prompt; ++t) ids[t] = 100 + static_cast<int32_t>(t);
+    ArOptions o;
+    o.max_new_tokens = tokens;
+    o.eos_id = -1;  // always the full length
+    BenchWorkloadResult r;
+    r.seconds = best_seconds(reps, [&] { ar_generate(*model, {ids}, o); });
+    const double C = static_cast<double>(c.hidden_size), F = static_cast<double>(c.intermediate_size);
+    const double L = static_cast<double>(c.num_layers), V = static_cast<double>(c.vocab_size);
+    r.flops = forward_flops(c, 1, prompt, 1);
+    for (int64_t t = 1; t < tokens; ++t)  // each decoding step: one token against prompt + t keys
+        r.flops += 2 * L * (4 * C * C + 2 * C * F) + 4 * L * static_cast<double>(prompt + t) * C + 2 * C * V;
+    const double wb = dtype == "bf16" ? 2.0 : 4.0;
+    r.weight_bytes = static_cast<double>(tokens) * wb * (L * (4 * C * C + 2 * C * F) + V * C);
+    r.items = static_cast<double>(tokens);
+    r.unit = "tokens";
+    r.model_bytes = static_cast<double>(model->parameter_count()) * wb;
+    r.detail = fmt::format("gpt2-small shape, {} prompt + {} new tokens, KV cache", prompt, tokens);
+    return r;
+}
+
+BenchWorkloadResult bench_train(int reps) {
+    const ModelConfig c = bench_config_train();
+    auto model = random_model(c, "f32");
+    AdamW opt(model->params(), {});
+    CollatorVocab vocab;
+    vocab.mask_id = 50264;
+    vocab.pad_id = 1;
+    vocab.special.assign(static_cast<size_t>(c.vocab_size), false);
+    for (int id : {0, 1, 2, 3, 50264}) vocab.special[id] = true;
+    const int64_t B = 8, T = 256;
+    Rng rng(7);
+    std::vector<int32_t> blocks(static_cast<size_t>(B * T));
+    for (auto& x : blocks) x = 4 + static_cast<int32_t>(rng.below(50000));
+    double flops = 0;
+    BenchWorkloadResult r;
+    r.seconds = best_seconds(reps, [&] {
+        CollatedBatch b = collate_diffusion(blocks.data(), B, T, vocab, {}, rng);
+        model->params().grads_zero();
+        TrainInput t{{b.ids.data(), nullptr, nullptr, B, T}, b.targets.data(), nullptr, true, rng.next()};
+        model->forward_backward(t);
+        grad_clip(model->params(), 1.0);
+        opt.step(model->params(), 5e-5f);
+        flops = train_step_flops(c, B, T, static_cast<double>(b.masked));
+    });
+    r.flops = flops;  // of the last step (mask rates vary per step)
+    r.items = static_cast<double>(B * T);
+    r.unit = "tokens";
+    r.model_bytes = static_cast<double>(model->parameter_count()) * 4;
+    r.detail = fmt::format("6L-384H RoBERTa, diffusion step on {} x {}, AdamW", B, T);
+    return r;
+}
+
+BenchWorkloadResult bench_tokenizer(const std::string& tokenizer_dir, const std::string& text_file, int reps) {
+    Tokenizer tok = Tokenizer::from_folder(tokenizer_dir);
+    const std::string text = file_read(text_file);
+    std::vector<std::string> lines;
+    for (size_t i = 0; i < text.size();) {
+        size_t j = text.find('\n', i);
+        j = j == std::string::npos ? text.size() : j + 1;
+        lines.push_back(text.substr(i, j - i));
+        i = j;
+    }
+    BenchWorkloadResult r;
+    // Cold: a fresh tokenizer (empty word cache) each time, as a first pass over new text.
+    r.seconds = best_seconds(reps, [&] {
+        Tokenizer fresh = Tokenizer::from_folder(tokenizer_dir);
+        fresh.encode_batch(lines, false, omp_get_max_threads());
+    });
+    r.items = static_cast<double>(text.size()) / 1e6;
+    r.unit = "MB";
+    r.detail = fmt::format("{} ({:.2f} MB, {} lines), cold word cache", text_file, r.items, lines.size());
+    return r;
+}
+
+Roofline roofline_measure() {
+    Roofline r;
+    const int64_t M = 2048, K = 768, N = 3072;
+    std::vector<float> a(static_cast<size_t>(M * K), 0.01f), b(static_cast<size_t>(K * N), 0.02f),
+        c(static_cast<size_t>(M * N));
+    std::vector<uint16_t> ab(a.size()), bb(b.size());
+    f32_to_bf16_convert(ab.data(), a.data(), static_cast<int64_t>(a.size()));
+    f32_to_bf16_convert(bb.data(), b.data(), static_cast<int64_t>(b.size()));
+    const double flops = 2.0 * M * K * N;
+    const auto av = gemm_matrix(M, K, K), bv = gemm_matrix(K, N, N), cv = gemm_matrix(M, N, N);
+    r.gemm_f32 = flops / best_seconds(10, [&] { gemm_f32(a.data(), av, b.data(), bv, c.data(), cv); }) / 1e9;
+    r.gemm_bf16 = flops / best_seconds(10, [&] { gemm_bf16(ab.data(), av, bb.data(), bv, c.data(), cv); }) / 1e9;
+    // Streaming reads with many partial sums, so memory, not an add chain, is the limit.
+    const int64_t n = int64_t{128} << 20;
+    std::vector<float> big(static_cast<size_t>(n), 1.0f);
+    float sink = 0;
+    const double s = best_seconds(3, [&] {
+        float total = 0;
+#pragma omp parallel reduction(+ : total)
+        {
+            float acc[64] = {};
+#pragma omp for schedule(static)
+            for (int64_t i = 0; i < n; i += 64)
+#pragma omp simd
+                for (int j = 0; j < 64; ++j) acc[j] += big[static_cast<size_t>(i + j)];
+            for (float x : acc) total += x;
+        }
+        sink += total;
+    });
+    r.read_bandwidth = (sink == -1.0f ? 0.0 : 1.0) * static_cast<double>(n) * 4.0 / s / 1e9;
+    return r;
+}
+
+}  // namespace dlm

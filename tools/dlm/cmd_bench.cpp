@@ -1,0 +1,174 @@
+// dlm bench: the standard workloads (src/bench/workloads.h) with their figures next to
+// this machine's roofline, per thread count and dtype, and the peak memory of each.
+//
+// Every measurement runs in a child process of its own: its peak resident memory is
+// then that workload's alone, and OpenMP starts fresh with the requested threads.
+#include <fmt/format.h>
+#include <omp.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+#include <thread>
+#include <nlohmann/json.hpp>
+
+#include "bench/workloads.h"
+#include "command.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "core/cpu.h"
+#include "core/profile.h"
+
+namespace dlm::cli {
+namespace {
+
+struct bench_options {
+    std::vector<std::string> workloads = {"diffusion", "ar", "train", "tokenizer"};
+    std::vector<std::string> dtypes = {"bf16", "f32"};
+    std::vector<int> threads = {1, 2};
+    int reps = 3;
+    bool profile = false;
+    std::string json;
+};
+
+// Runs f in a child process; returns its JSON result and the child's peak RSS (bytes).
+std::pair<nlohmann::json, int64_t> child_run(const std::function<nlohmann::json()>& f) {
+    int fd[2];
+    if (::pipe(fd) != 0) fail("bench: cannot create a pipe");
+    std::fflush(stdout);
+    std::fflush(stderr);
+    const pid_t pid = ::fork();
+    if (pid < 0) fail("bench: cannot fork");
+    if (pid == 0) {
+        ::close(fd[0]);
+        std::string out;
+        int code = 0;
+        try {
+            out = f().dump();
+        } catch (const std::exception& e) {
+            out = nlohmann::json{{"error", e.what()}}.dump();
+            code = 1;
+        }
+        for (size_t off = 0; off < out.size();) {
+            const ssize_t n = ::write(fd[1], out.data() + off, out.size() - off);
+            if (n <= 0) break;
+            off += static_cast<size_t>(n);
+        }
+        ::close(fd[1]);
+        std::fflush(stdout);
+        ::_exit(code);
+    }
+    ::close(fd[1]);
+    std::string text;
+    char buf[4096];
+    for (ssize_t n; (n = ::read(fd[0], buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+    ::close(fd[0]);
+    int status = 0;
+    struct rusage ru {};
+    ::wait4(pid, &status, 0, &ru);
+    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (!WIFEXITED(status) || j.is_discarded()) fail("bench: a workload process died (status {})", status);
+    if (j.contains("error")) fail("bench: {}", j["error"].get<std::string>());
+    return {j, static_cast<int64_t>(ru.ru_maxrss) * 1024};
+}
+
+nlohmann::json result_json(const BenchWorkloadResult& r) {
+    return {{"seconds", r.seconds}, {"flops", r.flops}, {"weight_bytes", r.weight_bytes}, {"items", r.items},
+            {"unit", r.unit}, {"model_bytes", r.model_bytes}, {"detail", r.detail}};
+}
+
+void bench_cmd(const bench_options& o) {
+    for (auto& w : o.workloads)
+        if (w != "diffusion" && w != "ar" && w != "train" && w != "tokenizer")
+            fail("--workload: unknown '{}' (diffusion, ar, train, tokenizer)", w);
+    for (auto& d : o.dtypes)
+        if (d != "f32" && d != "bf16") fail("--dtype: unknown '{}' (bf16, f32)", d);
+    for (int t : o.threads)
+        if (t < 1) fail("--threads: {} is not a thread count", t);
+    if (o.reps < 1) fail("--reps must be at least 1");
+    const std::string src = DLM_SOURCE_DIR;
+    const std::string tok_dir = src + "/tests/data/tokenizers/roberta-base", text = src + "/tests/data/wikitext-2/wiki.test.raw";
+
+    nlohmann::ordered_json report = {{"format", "dlm-bench-1"}, {"cores", std::thread::hardware_concurrency()},
+                                     {"results", nlohmann::json::array()}};
+    fmt::print("{:<10} {:>5} {:>7} {:>9} {:>14} {:>8} {:>9} {:>9} {:>10}\n", "workload", "dtype", "threads", "seconds",
+               "throughput", "GFLOP/s", "roofline", "peak MB", "over wts");
+    for (int threads : o.threads) {
+        auto [roof, roof_rss] = child_run([&] {
+            omp_set_num_threads(threads);
+            Roofline r = roofline_measure();
+            return nlohmann::json{{"gemm_f32", r.gemm_f32}, {"gemm_bf16", r.gemm_bf16}, {"read_bandwidth", r.read_bandwidth}};
+        });
+        (void)roof_rss;
+        report["roofline"][std::to_string(threads)] = roof;
+        fmt::print("# {} thread{}: roofline GEMM f32 {:.0f} GFLOP/s, bf16 {:.0f} GFLOP/s, memory reads {:.1f} GB/s\n", threads,
+                   threads > 1 ? "s" : "", roof["gemm_f32"].get<double>(), roof["gemm_bf16"].get<double>(),
+                   roof["read_bandwidth"].get<double>());
+        for (const auto& w : o.workloads) {
+            const bool typed = w == "diffusion" || w == "ar";
+            const std::vector<std::string> dts = typed ? o.dtypes : std::vector<std::string>{"f32"};
+            for (const auto& dt : dts) {
+                auto [j, rss] = child_run([&] {
+                    omp_set_num_threads(threads);
+                    denormals_flush_enable();
+                    profile_enable(o.profile);
+                    BenchWorkloadResult r = w == "diffusion" ? bench_diffusion(dt, o.reps)
+                                            : w == "ar"      ? bench_ar(dt, o.reps)
+                                            : w == "train"   ? bench_train(o.reps)
+                                                             : bench_tokenizer(tok_dir, text, o.reps);
+                    if (o.profile) {
+                        fmt::print("\n--- profile: {} {} {} threads (all repetitions) ---\n", w, dt, threads);
+                        std::fflush(stdout);
+                        profile_report(stdout);
+                        std::fflush(stdout);
+                    }
+                    return result_json(r);
+                });
+                const double s = j["seconds"], flops = j["flops"], wbytes = j["weight_bytes"], items = j["items"];
+                const double model_bytes = j["model_bytes"];
+                const double gflops = flops / s / 1e9;
+                std::string roofline = "-";
+                double fraction = 0;
+                if (w == "ar") {  // decoding reads every weight per token: bandwidth bound
+                    fraction = wbytes / (roof["read_bandwidth"].get<double>() * 1e9) / s;
+                    roofline = fmt::format("{:.0f}% bw", 100 * fraction);
+                } else if (flops > 0) {
+                    fraction = gflops / roof[dt == "bf16" ? "gemm_bf16" : "gemm_f32"].get<double>();
+                    roofline = fmt::format("{:.0f}%", 100 * fraction);
+                }
+                const std::string unit = j["unit"];
+                fmt::print("{:<10} {:>5} {:>7} {:>9.3f} {:>14} {:>8} {:>9} {:>9.0f} {:>10}\n", w, typed ? dt : w == "train" ? "f32" : "-",
+                           threads, s, fmt::format("{:.1f} {}/s", items / s, unit == "MB" ? "MB" : "tok"),
+                           flops > 0 ? fmt::format("{:.0f}", gflops) : "-", roofline, rss / 1e6,
+                           model_bytes > 0 ? fmt::format("{:.0f} MB", (rss - model_bytes) / 1e6) : "-");
+                std::fflush(stdout);
+                nlohmann::ordered_json e = {{"workload", w}, {"dtype", typed ? dt : "f32"}, {"threads", threads}};
+                for (auto& [k, v] : j.items()) e[k] = v;
+                e["gflops"] = gflops;
+                e["roofline_fraction"] = fraction;
+                e["peak_rss_bytes"] = rss;
+                report["results"].push_back(e);
+            }
+        }
+    }
+    fmt::print("\nroofline: % of the measured GEMM throughput for the dtype (ar: % of the memory-read bound, the "
+               "weights read once per token); over wts: peak RSS minus the weights in the compute dtype\n");
+    if (!o.json.empty()) file_write_atomic(o.json, report.dump(2) + "\n");
+}
+
+command_registration reg(60, "bench", "Benchmark the standard workloads against this machine's roofline (threads, dtypes, memory)",
+                         [](CLI::App& sub) {
+    auto o = std::make_shared<bench_options>();
+    sub.add_option("-w,--workload", o->workloads, "diffusion, ar, train, tokenizer (comma list)")->delimiter(',')->capture_default_str();
+    sub.add_option("--dtype", o->dtypes, "Inference dtypes: bf16, f32 (comma list)")->delimiter(',')->capture_default_str();
+    sub.add_option("-t,--threads", o->threads, "Thread counts to run (comma list)")->delimiter(',')->capture_default_str();
+    sub.add_option("--reps", o->reps, "Timed repetitions per workload (after one warm-up); the best counts")->capture_default_str();
+    sub.add_flag("--profile", o->profile, "Print a per-kernel time breakdown of each workload");
+    sub.add_option("--json", o->json, "Write every figure as JSON to this file");
+    sub.callback([o] { bench_cmd(*o); });
+});
+
+}  // namespace
+}  // namespace dlm::cli

@@ -2,7 +2,7 @@
 # Trains the two shipped models from this repository alone and exports them (bf16,
 # HuggingFace layout, tokenizer files) to models/dlm-diffusion and models/dlm-ar:
 #   - dlm-diffusion: RoBERTa masked LM, roberta-base tokenizer, the diffusion objective
-#     (continuous mask rate t ~ U(0,1] with the 1/t weight, prompts of 0..64 tokens);
+#     (one mask rate per sequence from {0.1, ..., 1.0}, prompts of 0..64 tokens);
 #   - dlm-ar: GPT-2 of the same shape, GPT-2 tokenizer, next-token objective;
 # both on wiki_00..wiki_11 of data/enwiki-2015-sample (wiki_12 held out), 256-token
 # blocks, batch 16, AdamW, and the same training compute (--max-flops).
@@ -10,7 +10,7 @@
 # Usage: scripts/recipe/train-models.sh [diffusion|ar|all] [runs-folder]
 #   Interrupted runs continue where they stopped: run the same command again.
 # Environment: DLM (the binary; default build/dlm), FLOPS (default 1.5e15, about two
-#   hours each on 2 cores), LAYERS / HIDDEN / HEADS (the shape; default 6 / 384 / 6,
+#   hours each on 2 cores), LAYERS / HIDDEN / HEADS (the shape; default 4 / 256 / 4,
 #   chosen by scripts/recipe/sweep.sh), THREADS (default: all cores).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,7 +18,7 @@ which=${1:-all}
 runs=${2:-$repo/runs}
 dlm=${DLM:-$repo/build/dlm}
 flops=${FLOPS:-1.5e15}
-layers=${LAYERS:-6} hidden=${HIDDEN:-384} heads=${HEADS:-6}
+layers=${LAYERS:-4} hidden=${HIDDEN:-256} heads=${HEADS:-4}
 threads=${THREADS:-0}
 case $which in diffusion|ar|all) ;; *) echo "train-models: first argument must be diffusion, ar or all" >&2; exit 2 ;; esac
 [[ -x $dlm ]] || { echo "train-models: $dlm not found: build first (scripts/build.sh)" >&2; exit 1; }
@@ -28,7 +28,7 @@ data=$repo/build/data/enwiki-2015-sample
 mkdir -p "$runs"
 
 common=(--train "$data/train" --valid "$data/heldout" --format wikiextractor --unit-max-tokens 0 --wrap documents
-        --block-size 256 --batch 16 --max-flops "$flops" --lr 6e-4 --warmup-ratio 0.05 --weight-decay 0.01
+        --block-size 256 --batch 16 --max-flops "$flops" --lr 3e-4 --warmup-ratio 0.1 --weight-decay 0.01
         --logging-steps 20 --eval-steps 250 --eval-batches 16 --save-steps 100 --save-total-limit 2
         --threads "$threads" --seed 42)
 
@@ -50,7 +50,7 @@ train_one() {  # name family tokenizer [extra options...]
 
 if [[ $which == diffusion || $which == all ]]; then
   train_one dlm-diffusion roberta "$repo/tests/data/tokenizers/roberta-base" \
-    --objective diffusion --mask-mode continuous --random-prefix 0:64
+    --objective diffusion --mask-mode per_sequence --random-prefix 0:64
 fi
 if [[ $which == ar || $which == all ]]; then
   train_one dlm-ar gpt2 "$repo/tests/data/tokenizers/gpt2" --objective causal

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "ar/generate_ar.h"
+#include "bench/workloads.h"
 #include "kernels/decode.h"
 #include "kernels/gemm.h"
 #include "models/init.h"
@@ -27,14 +28,6 @@ double now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-dlm::ModelConfig gpt2_small_config() {
-    nlohmann::ordered_json j = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"},
-                                {"vocab_size", 50257}, {"n_embd", 768}, {"n_layer", 12}, {"n_head", 12},
-                                {"n_positions", 1024}, {"n_ctx", 1024}, {"activation_function", "gelu_new"},
-                                {"layer_norm_epsilon", 1e-5}, {"bos_token_id", 50256}, {"eos_token_id", 50256}};
-    return dlm::config_parse(j, "gpt2-small config");
-}
-
 // Best of a few passes over 512 MB (far beyond the caches).
 struct Bandwidth {
     double read, copy;  // GB/s; copy counts the bytes read plus written
@@ -43,28 +36,12 @@ Bandwidth bandwidth_measure() {
     const int64_t n = int64_t{128} << 20;  // floats
     std::vector<float> a(n, 1.0f), b(n, 0.0f);
     Bandwidth bw{0, 0};
+    bw.read = dlm::memory_read_bandwidth(4);
     for (int rep = 0; rep < 4; ++rep) {
-        // Read: 64 independent partial sums per thread (4 vector registers), so the
-        // loop is limited by memory, not by the latency of one add chain.
-        double t0 = now();
-        float total = 0;
-#pragma omp parallel reduction(+ : total)
-        {
-            float acc[64] = {};
-#pragma omp for schedule(static)
-            for (int64_t i = 0; i < n; i += 64)
-#pragma omp simd
-                for (int j = 0; j < 64; ++j) acc[j] += a[i + j];
-            for (float x : acc) total += x;
-        }
-        double dt = now() - t0;
-        if (total != static_cast<float>(n) && total < 0) std::printf("?");  // keep the sum alive
-        bw.read = std::max(bw.read, n * 4.0 / dt / 1e9);
-        t0 = now();
+        const double t0 = now();
 #pragma omp parallel for simd schedule(static)
         for (int64_t i = 0; i < n; ++i) b[i] = a[i];
-        dt = now() - t0;
-        bw.copy = std::max(bw.copy, n * 8.0 / dt / 1e9);
+        bw.copy = std::max(bw.copy, n * 8.0 / (now() - t0) / 1e9);
     }
     return bw;
 }
@@ -99,7 +76,7 @@ int main(int argc, char** argv) {
     std::printf("threads %d; memory bandwidth (streaming loop, 512 MB): read %.1f GB/s, copy %.1f GB/s\n\n", threads,
                 bw.read, bw.copy);
 
-    auto model = dlm::model_create(gpt2_small_config());
+    auto model = dlm::model_create(dlm::bench_config_gpt2_small());
     dlm::model_init_random(*model, 42);
     if (bf16) model->compute_dtype_set(dlm::DType::BF16);
     const auto& c = model->config();

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string>
 
+#include "bench/workloads.h"
 #include "core/profile.h"
 #include "diffusion/generate.h"
 #include "models/init.h"
@@ -26,12 +27,7 @@ int main(int argc, char** argv) {
     for (int i = 1; i < argc; ++i)
         if (!std::strcmp(argv[i], "--profile")) dlm::profile_enable(true);
     omp_set_num_threads(threads);
-    nlohmann::ordered_json j = {
-        {"architectures", {"RobertaForMaskedLM"}}, {"model_type", "roberta"}, {"vocab_size", 50265},
-        {"hidden_size", 768}, {"num_hidden_layers", 12}, {"num_attention_heads", 12},
-        {"intermediate_size", 3072}, {"max_position_embeddings", 514}, {"type_vocab_size", 1},
-        {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu"}, {"pad_token_id", 1}};
-    auto model = dlm::model_create(dlm::config_parse(j, "roberta-base config"));
+    auto model = dlm::model_create(dlm::bench_config_roberta_base());
     dlm::model_init_random(*model, 42);
     if (dtype == "bf16") model->compute_dtype_set(dlm::DType::BF16);
     std::vector<int32_t> start(256, 50264);

@@ -10,6 +10,7 @@
 
 #include "core/rng.h"
 #include "diffusion/collator.h"
+#include "bench/workloads.h"
 #include "models/init.h"
 #include "models/model.h"
 #include "train/adamw.h"
@@ -23,12 +24,7 @@ int main(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--seq")) T = std::atoi(argv[i + 1]);
     }
     omp_set_num_threads(threads);
-    nlohmann::ordered_json j = {
-        {"architectures", {"RobertaForMaskedLM"}}, {"model_type", "roberta"}, {"vocab_size", 50265},
-        {"hidden_size", 384}, {"num_hidden_layers", 6}, {"num_attention_heads", 6}, {"intermediate_size", 1536},
-        {"max_position_embeddings", 514}, {"type_vocab_size", 1}, {"layer_norm_eps", 1e-5}, {"hidden_act", "gelu"},
-        {"pad_token_id", 1}};
-    auto model = dlm::model_create(dlm::config_parse(j, "bench config"));
+    auto model = dlm::model_create(dlm::bench_config_train());
     dlm::model_init_random(*model, 1);
     dlm::AdamW opt(model->params(), {});
     dlm::CollatorVocab vocab;

@@ -185,23 +185,11 @@ BenchWorkloadResult bench_tokenizer(const std::string& tokenizer_dir, const std:
     return r;
 }
 
-Roofline roofline_measure() {
-    Roofline r;
-    const int64_t M = 2048, K = 768, N = 3072;
-    std::vector<float> a(static_cast<size_t>(M * K), 0.01f), b(static_cast<size_t>(K * N), 0.02f),
-        c(static_cast<size_t>(M * N));
-    std::vector<uint16_t> ab(a.size()), bb(b.size());
-    f32_to_bf16_convert(ab.data(), a.data(), static_cast<int64_t>(a.size()));
-    f32_to_bf16_convert(bb.data(), b.data(), static_cast<int64_t>(b.size()));
-    const double flops = 2.0 * M * K * N;
-    const auto av = gemm_matrix(M, K, K), bv = gemm_matrix(K, N, N), cv = gemm_matrix(M, N, N);
-    r.gemm_f32 = flops / best_seconds(10, [&] { gemm_f32(a.data(), av, b.data(), bv, c.data(), cv); }) / 1e9;
-    r.gemm_bf16 = flops / best_seconds(10, [&] { gemm_bf16(ab.data(), av, bb.data(), bv, c.data(), cv); }) / 1e9;
-    // Streaming reads with many partial sums, so memory, not an add chain, is the limit.
+double memory_read_bandwidth(int reps) {
     const int64_t n = int64_t{128} << 20;
     std::vector<float> big(static_cast<size_t>(n), 1.0f);
     float sink = 0;
-    const double s = best_seconds(3, [&] {
+    const double s = best_seconds(reps, [&] {
         float total = 0;
 #pragma omp parallel reduction(+ : total)
         {
@@ -214,7 +202,22 @@ Roofline roofline_measure() {
         }
         sink += total;
     });
-    r.read_bandwidth = (sink == -1.0f ? 0.0 : 1.0) * static_cast<double>(n) * 4.0 / s / 1e9;
+    return (sink == -1.0f ? 0.0 : 1.0) * static_cast<double>(n) * 4.0 / s / 1e9;
+}
+
+Roofline roofline_measure() {
+    Roofline r;
+    const int64_t M = 2048, K = 768, N = 3072;
+    std::vector<float> a(static_cast<size_t>(M * K), 0.01f), b(static_cast<size_t>(K * N), 0.02f),
+        c(static_cast<size_t>(M * N));
+    std::vector<uint16_t> ab(a.size()), bb(b.size());
+    f32_to_bf16_convert(ab.data(), a.data(), static_cast<int64_t>(a.size()));
+    f32_to_bf16_convert(bb.data(), b.data(), static_cast<int64_t>(b.size()));
+    const double flops = 2.0 * M * K * N;
+    const auto av = gemm_matrix(M, K, K), bv = gemm_matrix(K, N, N), cv = gemm_matrix(M, N, N);
+    r.gemm_f32 = flops / best_seconds(10, [&] { gemm_f32(a.data(), av, b.data(), bv, c.data(), cv); }) / 1e9;
+    r.gemm_bf16 = flops / best_seconds(10, [&] { gemm_bf16(ab.data(), av, bb.data(), bv, c.data(), cv); }) / 1e9;
+    r.read_bandwidth = memory_read_bandwidth();
     return r;
 }
 

@@ -43,6 +43,10 @@ struct Roofline {
 };
 Roofline roofline_measure();
 
+// GB/s of streaming reads over 512 MB (best of `reps`): many partial sums per thread,
+// so memory, not the latency of one add chain, is the limit.
+double memory_read_bandwidth(int reps = 3);
+
 ModelConfig bench_config_roberta_base();
 ModelConfig bench_config_gpt2_small();
 ModelConfig bench_config_train();

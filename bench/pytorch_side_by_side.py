@@ -203,6 +203,11 @@ def main():
     reps = 1 if a.quick else a.reps
     sh = shapes(a.quick)
     torch.manual_seed(0)
+    blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    print(f"PyTorch {torch.__version__}, fp32 matrix products through {blas}", flush=True)
+    if "openblas" not in blas and "mkl" not in blas:
+        print("warning: the system BLAS is not OpenBLAS: PyTorch fp32 will be far slower than it can be "
+              "(scripts/install-deps.sh --dev installs libopenblas0-pthread)", file=sys.stderr, flush=True)
 
     torch_times = {}
     for t in threads:
@@ -235,6 +240,12 @@ def main():
         mine = dlm_times.get(key)
         print(f"| {w} | {d} | {t} | {sec:.3f} | {mine:.3f} | {sec / mine:.2f}x |" if mine else
               f"| {w} | {d} | {t} | {sec:.3f} | - | - |")
+    for key, mine in dlm_times.items():  # dlm-only rows (mixed-precision training)
+        if key not in torch_times:
+            w, d, t = key
+            f32 = torch_times.get((w, "f32", t))
+            print(f"| {w} | {d} | {t} | - | {mine:.3f} | {f32 / mine:.2f}x (vs PyTorch f32) |" if f32 else
+                  f"| {w} | {d} | {t} | - | {mine:.3f} | - |")
     print("\nTraining figures are per step of 8 x 256 tokens; generation per sample of 240 new tokens.")
 
 

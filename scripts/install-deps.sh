@@ -20,7 +20,10 @@ packages=(
   gnuplot-nox            # plots from dlm eval
   xz-utils               # the compressed training text in data/ (scripts/unpack-data.sh)
 )
-dev_packages=(python3-torch python3-numpy python3-matplotlib)
+# libopenblas0-pthread: Debian's torch does its fp32 matrix products through the system BLAS
+# (libblas.so.3); without OpenBLAS that is the reference BLAS, 30x slower, which would
+# make the PyTorch side of bench/pytorch_side_by_side.py unfairly slow.
+dev_packages=(python3-torch python3-numpy python3-matplotlib libopenblas0-pthread)
 # Optional, only with --browser.
 browser_packages=(chromium)
 

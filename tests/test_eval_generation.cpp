@@ -154,10 +154,11 @@ TEST(eval_generation, report_end_to_end_on_tiny_models) {
         EXPECT_GT(s["seconds_per_sample"].get<double>(), 0.0);
         EXPECT_EQ(s["share_with_mask"].get<double>(), 0.0) << "a finished sample has no <mask>: " << s["label"];
         const int64_t steps = s["steps"];
-        if (s["method"] == "remask" || s["method"] == "lowconf")
+        if (s["method"] == "remask" || s["method"] == "lowconf") {
             EXPECT_EQ(s["forward_passes_per_sample"].get<double>(), static_cast<double>(steps)) << s["label"];
-        else if (steps > 0)
+        } else if (steps > 0) {
             EXPECT_LE(s["forward_passes_per_sample"].get<double>(), static_cast<double>(steps)) << s["label"];
+        }
     }
     // The table (printed and written) has a row per setting.
     const std::string table = dlm::file_read(md);

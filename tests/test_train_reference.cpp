@@ -89,7 +89,7 @@ batch batch_load(const fixture_file& f, int k, bool causal) {
 }
 
 // Gradient key-bias check: tiny relative to the same layer's key weight gradient.
-void expect_key_bias_grad_tiny(const dlm::Model& m, const dlm::ParamEntry& e, const std::vector<float>& grads) {
+void expect_key_bias_grad_tiny(const dlm::Model& m, const dlm::ParamEntry& e, const dlm::FloatArena& grads) {
     std::string w = e.name.substr(0, e.name.size() - 4) + "weight";
     const dlm::ParamEntry* kw = m.params().find(w);
     ASSERT_NE(kw, nullptr);
@@ -125,7 +125,7 @@ void check_gradients(const std::string& fixture, const std::string& model_name, 
 void check_trajectory(const std::string& fixture, const std::string& model_name, bool causal) {
     fixture_file f(fixture);
     auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/" + model_name);
-    const std::vector<float> init = m->params().data();
+    const std::vector<float> init(m->params().data().begin(), m->params().data().end());
     auto& hp = f.meta["trajectory"]["hyperparameters"];
     dlm::AdamWConfig cfg;
     cfg.lr = hp["lr"];

@@ -30,11 +30,14 @@ struct BenchWorkloadResult {
     std::string detail;       // one line about the workload
 };
 
-// dtype: "f32" or "bf16" (inference workloads; training is fp32). reps: timed
+// dtype: "f32" or "bf16" (training: bf16 = mixed precision, fp32 master weights). reps: timed
 // repetitions after one warm-up. Throws dlm::Error for an unknown dtype.
+// Writes random fp32 checkpoints of the diffusion and AR shapes to $TMPDIR/dlm-bench
+// (once; about 1 GB) for bench_diffusion / bench_ar to load.
+void bench_models_prepare();
 BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps);
 BenchWorkloadResult bench_ar(const std::string& dtype, int reps);
-BenchWorkloadResult bench_train(int reps);
+BenchWorkloadResult bench_train(const std::string& dtype, int reps);
 BenchWorkloadResult bench_tokenizer(const std::string& tokenizer_dir, const std::string& text_file, int reps);
 
 struct Roofline {

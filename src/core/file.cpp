@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -102,6 +103,14 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
 }
 
 MappedFile::~MappedFile() { release(); }
+
+void MappedFile::pages_drop(size_t begin, size_t end) const {
+    if (!data_ || end <= begin) return;
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    const size_t first = (begin + page - 1) / page * page, last = std::min(end, size_) / page * page;
+    // Only whole pages inside the range: a page shared with the next tensor stays.
+    if (last > first) ::madvise(const_cast<uint8_t*>(data_) + first, last - first, MADV_DONTNEED);
+}
 
 void MappedFile::release() {
     if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);

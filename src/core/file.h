@@ -41,6 +41,11 @@ public:
     size_t size() const { return size_; }
     const std::string& path() const { return path_; }
 
+    // Lets the kernel drop the pages of bytes [begin, end) from this process's memory
+    // (they are read again from the file if touched). Loading calls it after each tensor
+    // so that the file does not stay resident next to the weights built from it.
+    void pages_drop(size_t begin, size_t end) const;
+
 private:
     void release();
     const uint8_t* data_ = nullptr;

@@ -231,6 +231,32 @@ void SafetensorsReader::read_f32(const TensorInfo& t, float* out) const {
     }
 }
 
+void SafetensorsReader::read_bf16(const TensorInfo& t, uint16_t* out) const {
+    if (t.dtype == DType::BF16) {
+        std::memcpy(out, bytes(t), static_cast<size_t>(t.numel()) * 2);
+        return;
+    }
+    // Through fp32 a slice at a time, so no fp32 copy of a whole tensor is held.
+    const int64_t n = t.numel(), slice = int64_t{1} << 20;
+    std::vector<float> tmp(static_cast<size_t>(std::min(n, slice)));
+    TensorInfo part = t;
+    const size_t es = dtype_size(t.dtype);
+    for (int64_t i = 0; i < n; i += slice) {
+        const int64_t m = std::min(slice, n - i);
+        part.begin = t.begin + static_cast<size_t>(i) * es;
+        part.end = part.begin + static_cast<size_t>(m) * es;
+        part.shape = {m};
+        read_f32(part, tmp.data());
+#pragma omp parallel for schedule(static)
+        for (int64_t j = 0; j < m; ++j) out[i + j] = f32_to_bf16(tmp[static_cast<size_t>(j)]);
+    }
+}
+
+void SafetensorsReader::pages_drop(const TensorInfo& t) const {
+    const size_t base = static_cast<size_t>(data_ - file_.data());
+    file_.pages_drop(base + t.begin, base + t.end);
+}
+
 void safetensors_write(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        DType dtype, const std::map<std::string, std::string>& metadata) {
     if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)

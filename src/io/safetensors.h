@@ -44,6 +44,10 @@ public:
     // Converts a floating-point tensor (F64, F32, F16, BF16) to fp32 into out[numel].
     // Throws dlm::Error naming the tensor for other dtypes.
     void read_f32(const TensorInfo& t, float* out) const;
+    // The same into bf16 (round to nearest even from the fp32 value; BF16 is copied).
+    void read_bf16(const TensorInfo& t, uint16_t* out) const;
+    // The tensor's bytes are no longer needed: drop their pages from memory.
+    void pages_drop(const TensorInfo& t) const;
 
 private:
     MappedFile file_;

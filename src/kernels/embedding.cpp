@@ -23,6 +23,22 @@ void embedding_forward(float* out, const int32_t* ids, const float* table, int64
     }
 }
 
+void embedding_forward_bf16(float* out, const int32_t* ids, const uint16_t* table, int64_t n, int64_t c,
+                            bool accumulate) {
+    DLM_PROFILE("embedding");
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        const uint16_t* row = table + static_cast<int64_t>(ids[i]) * c;
+        float* o = out + i * c;
+        for (int64_t j = 0; j < c; ++j) {
+            const uint32_t u = static_cast<uint32_t>(row[j]) << 16;  // bf16 is the top half of an fp32
+            float f;
+            std::memcpy(&f, &u, 4);
+            o[j] = accumulate ? o[j] + f : f;
+        }
+    }
+}
+
 void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c,
                         int32_t padding_idx) {
     DLM_PROFILE("embedding_backward");

@@ -192,6 +192,39 @@ void conv1d_backward(float* dinp, float* dweight, float* dbias, const float* dou
     if (dbias) bias_backward(dbias, dout, n, oc);
 }
 
+void linear_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                          const uint16_t* weight, uint16_t* scratch, int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_backward_bf16");
+    uint16_t* dout16 = scratch;
+    uint16_t* inp16 = scratch + n * oc;
+    if (dinp || dweight) f32_to_bf16_convert(dout16, dout, n * oc);
+    if (dinp)
+        gemm_bf16(dout16, gemm_matrix(n, oc, oc), weight, gemm_matrix(oc, c, c), dinp, gemm_matrix(n, c, c), nullptr, 1.0f);
+    if (dweight) {
+        f32_to_bf16_convert(inp16, inp, n * c);
+        gemm_bf16(dout16, gemm_matrix_t(oc, n, oc), inp16, gemm_matrix(n, c, c), dweight, gemm_matrix(oc, c, c), nullptr,
+                  1.0f);
+    }
+    if (dbias) bias_backward(dbias, dout, n, oc);
+}
+
+void conv1d_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                          const uint16_t* weight, uint16_t* scratch, int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_backward_bf16");
+    uint16_t* dout16 = scratch;
+    uint16_t* inp16 = scratch + n * oc;
+    if (dinp || dweight) f32_to_bf16_convert(dout16, dout, n * oc);
+    if (dinp)
+        gemm_bf16(dout16, gemm_matrix(n, oc, oc), weight, gemm_matrix_t(oc, c, oc), dinp, gemm_matrix(n, c, c), nullptr,
+                  1.0f);
+    if (dweight) {
+        f32_to_bf16_convert(inp16, inp, n * c);
+        gemm_bf16(inp16, gemm_matrix_t(c, n, c), dout16, gemm_matrix(n, oc, oc), dweight, gemm_matrix(c, oc, oc), nullptr,
+                  1.0f);
+    }
+    if (dbias) bias_backward(dbias, dout, n, oc);
+}
+
 int64_t gemm_cache_size() {
     std::lock_guard<std::mutex> lock(g_mutex);
     return static_cast<int64_t>(g_cache.size());

@@ -58,6 +58,13 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
 // Backward of conv1d_forward (weight [C, OC]); accumulates like linear_backward.
 void conv1d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int64_t n, int64_t c, int64_t oc);
+// Mixed-precision backward (bf16 training): as linear_backward / conv1d_backward, with
+// dout and inp rounded to bf16 into scratch[N*OC + N*C], the weight already bf16 (the
+// rounded master weight), fp32 accumulation; dbias from the fp32 dout.
+void linear_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                          const uint16_t* weight, uint16_t* scratch, int64_t n, int64_t c, int64_t oc);
+void conv1d_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                          const uint16_t* weight, uint16_t* scratch, int64_t n, int64_t c, int64_t oc);
 // dbias[OC] += column sums of dout[N, OC].
 void bias_backward(float* dbias, const float* dout, int64_t n, int64_t oc);
 

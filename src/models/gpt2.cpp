@@ -124,12 +124,9 @@ public:
         const auto& c = config_;
         const int64_t B = t.in.batch, T = t.in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
         const int64_t F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+        TrainScope scope = train_scope();  // matrix products in the training dtype until the end
         targets_gather(t, rows_, targets_, weights_);
-        // Training runs in fp32 whatever the inference compute dtype.
-        const DType inference_dtype = compute_dtype_;
-        compute_dtype_ = DType::F32;
         forward_impl(t.in, true, t.dropout, t.seed);
-        compute_dtype_ = inference_dtype;
         auto& g = params_;
         g.grads();
 
@@ -144,13 +141,13 @@ public:
         rows_chunked(n, [&](int64_t r0, int64_t r1) {
             const int64_t m = r1 - r0, mp = rows_padded(m);
             rows_gather(head_in_.data(), final_.data(), rows_.data() + r0, m, C);
-            linear_forward(logits_buf_.data(), head_in_.data(), params_.get(head_), nullptr, mp, C, V);
+            linear(logits_buf_.data(), head_in_.data(), head_, nullptr, mp, C, V);
             loss += cross_entropy_forward_backward(logits_buf_.data(), row_loss_.data() + r0, targets_.data() + r0,
                                                    weights_.data() + r0, m, V);
             std::fill(logits_buf_.begin() + m * V, logits_buf_.begin() + mp * V, 0.0f);  // pad rows: no gradient
             std::fill(head_din_.begin(), head_din_.begin() + mp * C, 0.0f);
-            linear_backward(head_din_.data(), g.grad(head_), nullptr, logits_buf_.data(), head_in_.data(),
-                            params_.get(head_), mp, C, V);
+            linear_grad(head_din_.data(), g.grad(head_), nullptr, logits_buf_.data(), head_in_.data(),
+                            head_, mp, C, V);
             rows_scatter_add(dfinal_.data(), head_din_.data(), rows_.data() + r0, m, C);
         });
         // final = ln_f(x_L)
@@ -173,11 +170,11 @@ public:
             dtmp_ = dx_;
             dropout_apply(dtmp_.data(), N * C, p_resid, site_seed(t.seed, l, site_mlp_out));
             zero(dffn_);
-            conv1d_backward(dffn_.data(), g.grad(P.fc_proj_w), g.grad(P.fc_proj_b), dtmp_.data(), A.fc_act,
-                            params_.get(P.fc_proj_w), N, F, C);
+            conv1d_grad(dffn_.data(), g.grad(P.fc_proj_w), g.grad(P.fc_proj_b), dtmp_.data(), A.fc_act,
+                            P.fc_proj_w, N, F, C);
             gelu_backward(dffn_.data(), A.fc_pre, dffn_.data(), N * F, c.activation);
             zero(dnorm_);
-            conv1d_backward(dnorm_.data(), g.grad(P.fc_w), g.grad(P.fc_b), dffn_.data(), A.n2, params_.get(P.fc_w), N,
+            conv1d_grad(dnorm_.data(), g.grad(P.fc_w), g.grad(P.fc_b), dffn_.data(), A.n2, P.fc_w, N,
                             C, F);
             layernorm_backward(dx_.data(), g.grad(P.ln2_w), g.grad(P.ln2_b), dnorm_.data(), A.res,
                                params_.get(P.ln2_w), A.mean2, A.rstd2, N, C);
@@ -185,16 +182,16 @@ public:
             dtmp_ = dx_;
             dropout_apply(dtmp_.data(), N * C, p_resid, site_seed(t.seed, l, site_attn_out));
             zero(dctx_);
-            conv1d_backward(dctx_.data(), g.grad(P.proj_w), g.grad(P.proj_b), dtmp_.data(), A.ctx,
-                            params_.get(P.proj_w), N, C, C);
+            conv1d_grad(dctx_.data(), g.grad(P.proj_w), g.grad(P.proj_b), dtmp_.data(), A.ctx,
+                            P.proj_w, N, C, C);
             zero(dqkv_);
             attention_shape as = attn_shape(B, T, t.dropout, t.seed, l);
             attention_backward(dqkv_.data(), dqkv_.data() + C, dqkv_.data() + 2 * C, datt_.data(),
                                as.dropout > 0 ? scratch_.data() : nullptr, dctx_.data(), A.qkv, A.qkv + C,
                                A.qkv + 2 * C, A.att, as);
             zero(dnorm_);
-            conv1d_backward(dnorm_.data(), g.grad(P.attn_w), g.grad(P.attn_b), dqkv_.data(), A.n1,
-                            params_.get(P.attn_w), N, C, 3 * C);
+            conv1d_grad(dnorm_.data(), g.grad(P.attn_w), g.grad(P.attn_b), dqkv_.data(), A.n1,
+                            P.attn_w, N, C, 3 * C);
             layernorm_backward(dx_.data(), g.grad(P.ln1_w), g.grad(P.ln1_b), dnorm_.data(), xin, params_.get(P.ln1_w),
                                A.mean1, A.rstd1, N, C);
         }
@@ -255,7 +252,7 @@ public:
         // cache's capacity as the key length.
         const bool few = T <= kDecodeRows;
         cache_att_.resize(static_cast<size_t>(B * NH * T * cap));
-        trunk_forward(ids, N, false, 0, N <= kGemvMaxRows, [&](int64_t l, const gpt2_acts& A) {
+        trunk_forward(ids, N, false, false, 0, N <= kGemvMaxRows, [&](int64_t l, const gpt2_acts& A) {
             float* kc = cache.k.data() + l * B * cap * C;
             float* vc = cache.v.data() + l * B * cap * C;
             for (int64_t b = 0; b < B; ++b)
@@ -346,7 +343,7 @@ private:
         }
         acts_layout(B, T, train);
         if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
-        trunk_forward(in.ids, N, dropout, seed, false, [&](int64_t l, const gpt2_acts& A) {
+        trunk_forward(in.ids, N, train, dropout, seed, false, [&](int64_t l, const gpt2_acts& A) {
             attention_shape as = attn_shape(B, T, dropout, seed, l);
             attention_forward(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + c.hidden_size,
                               A.qkv + 2 * c.hidden_size, in.mask, as);
@@ -371,7 +368,8 @@ private:
     // attend(l, A) fills A.ctx from A.qkv: the only step that differs between a full
     // sequence and a KV-cache step.
     template <typename Attend>
-    void trunk_forward(const int32_t* ids, int64_t N, bool dropout, uint64_t seed, bool gemv, Attend&& attend) {
+    void trunk_forward(const int32_t* ids, int64_t N, bool train, bool dropout, uint64_t seed, bool gemv,
+                       Attend&& attend) {
         const auto& c = config_;
         const int64_t C = c.hidden_size, F = c.intermediate_size, L = c.num_layers;
         states_.resize(static_cast<size_t>((L + 1) * N * C));
@@ -382,8 +380,8 @@ private:
         const float p_resid = dropout ? c.hidden_dropout : 0.0f;
 
         float* x = states_.data();
-        embedding_forward(x, ids, params_.get(wte_), N, C, false);
-        embedding_forward(x, positions_.data(), params_.get(wpe_), N, C, true);
+        embedding_lookup(x, ids, wte_, N, C, false, train);
+        embedding_lookup(x, positions_.data(), wpe_, N, C, true, train);
         if (dropout) dropout_apply(x, N * C, c.embedding_dropout, site_seed(seed, 0, site_embeddings));
 
         for (int64_t l = 0; l < L; ++l) {

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "kernels/embedding.h"
 #include "kernels/gemm.h"
 
 namespace dlm {
@@ -55,9 +56,9 @@ int64_t ParamTable::declare(const std::string& name, std::vector<int64_t> shape)
     return entries_.back().offset;
 }
 
-void ParamTable::allocate() { data_.assign(static_cast<size_t>(total_), 0.0f); }
+void ParamTable::allocate() { data_ = FloatArena(static_cast<size_t>(total_)); }  // zero pages, untouched
 
-std::vector<float>& ParamTable::grads() {
+FloatArena& ParamTable::grads() {
     if (grad_.size() != data_.size()) grad_.assign(data_.size(), 0.0f);
     return grad_;
 }
@@ -82,8 +83,9 @@ std::vector<std::string> Model::name_aliases(const std::string& name) const {
     return out;
 }
 
-void Model::load_weights(const SafetensorsReader& st) {
+void Model::load_weights(const SafetensorsReader& st, bool bf16_only) {
     std::vector<bool> used(st.tensors().size(), false);
+    if (bf16_only) params_bf16_.assign(static_cast<size_t>(params_.size()), 0);
     for (auto& e : params_.entries()) {
         const TensorInfo* t = st.find(e.name);
         if (!t)
@@ -95,8 +97,16 @@ void Model::load_weights(const SafetensorsReader& st) {
         if (t->shape != e.shape)
             fail("{}: tensor '{}' has shape {} but config.json implies {}", st.path(), t->name,
                  shape_str(t->shape), shape_str(e.shape));
-        st.read_f32(*t, params_.get(e.offset));
+        if (bf16_only && e.shape.size() == 2)
+            st.read_bf16(*t, params_bf16_.data() + e.offset);
+        else
+            st.read_f32(*t, params_.get(e.offset));
+        st.pages_drop(*t);  // a tied tensor read twice is mapped in again: harmless
         used[t - st.tensors().data()] = true;
+    }
+    if (bf16_only) {
+        compute_dtype_ = DType::BF16;
+        has_f32_matrices_ = false;
     }
     std::vector<std::string> unused;
     for (size_t i = 0; i < used.size(); ++i)
@@ -108,6 +118,12 @@ void Model::load_weights(const SafetensorsReader& st) {
 
 void Model::compute_dtype_set(DType t) {
     if (t != DType::F32 && t != DType::BF16) fail("compute dtype must be F32 or BF16, not {}", dtype_name(t));
+    if (!has_f32_matrices_) {
+        if (t != DType::BF16)
+            fail("this {} was loaded for bf16 inference only (no fp32 weights): load it again to compute in {}",
+                 config_.architecture, dtype_name(t));
+        return;
+    }
     compute_dtype_ = t;
     if (t == DType::F32) {
         params_bf16_.clear();
@@ -119,6 +135,53 @@ void Model::compute_dtype_set(DType t) {
         if (e.shape.size() != 2) continue;  // only matrices go through GEMMs
         f32_to_bf16_convert(params_bf16_.data() + e.offset, params_.get(e.offset), e.numel());
     }
+}
+
+void Model::train_dtype_set(DType t) {
+    if (t != DType::F32 && t != DType::BF16) fail("training dtype must be F32 or BF16, not {}", dtype_name(t));
+    train_dtype_ = t;
+}
+
+Model::TrainScope Model::train_scope() {
+    if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: load it in fp32 to train", config_.architecture);
+    TrainScope scope{this, compute_dtype_};
+    if (train_dtype_ == DType::BF16) {
+        // The master weights changed since the last step: round them again (cheap next to the step).
+        params_bf16_.resize(static_cast<size_t>(params_.size()));
+        for (auto& e : params_.entries())
+            if (e.shape.size() == 2) f32_to_bf16_convert(params_bf16_.data() + e.offset, params_.get(e.offset), e.numel());
+    }
+    compute_dtype_ = train_dtype_;
+    return scope;
+}
+
+void Model::linear_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,
+                        int64_t n, int64_t c, int64_t oc) {
+    if (train_dtype_ == DType::BF16) {
+        if (static_cast<int64_t>(grad_bf16_.size()) < n * (c + oc)) grad_bf16_.resize(static_cast<size_t>(n * (c + oc)));
+        linear_backward_bf16(dinp, dweight, dbias, dout, inp, params_bf16_.data() + w, grad_bf16_.data(), n, c, oc);
+    } else {
+        linear_backward(dinp, dweight, dbias, dout, inp, params_.get(w), n, c, oc);
+    }
+}
+
+void Model::conv1d_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,
+                        int64_t n, int64_t c, int64_t oc) {
+    if (train_dtype_ == DType::BF16) {
+        if (static_cast<int64_t>(grad_bf16_.size()) < n * (c + oc)) grad_bf16_.resize(static_cast<size_t>(n * (c + oc)));
+        conv1d_backward_bf16(dinp, dweight, dbias, dout, inp, params_bf16_.data() + w, grad_bf16_.data(), n, c, oc);
+    } else {
+        conv1d_backward(dinp, dweight, dbias, dout, inp, params_.get(w), n, c, oc);
+    }
+}
+
+void Model::embedding_lookup(float* out, const int32_t* ids, int64_t table, int64_t n, int64_t c, bool accumulate,
+                             bool train) const {
+    DLM_ASSERT_MSG(!train || has_f32_matrices_, "training a model loaded for bf16 inference only");
+    if (!train && compute_dtype_ == DType::BF16)
+        embedding_forward_bf16(out, ids, params_bf16_.data() + table, n, c, accumulate);
+    else
+        embedding_forward(out, ids, params_.get(table), n, c, accumulate);
 }
 
 void Model::linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
@@ -170,6 +233,7 @@ void Model::targets_gather(const TrainInput& t, std::vector<int64_t>& rows, std:
 }
 
 void Model::save(const std::string& dir, DType dtype) const {
+    if (!has_f32_matrices_) fail("{}: this {} was loaded for bf16 inference only: load it in fp32 to save it", dir, config_.architecture);
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) fail("{}: cannot create folder: {}", dir, ec.message());
@@ -194,7 +258,8 @@ std::unique_ptr<Model> model_create(const ModelConfig& config) {
     fail("architecture '{}' is not supported (supported: {})", config.architecture, known);
 }
 
-std::unique_ptr<Model> model_load(const std::string& dir) {
+std::unique_ptr<Model> model_load(const std::string& dir, DType dtype) {
+    if (dtype != DType::F32 && dtype != DType::BF16) fail("models load as F32 or BF16, not {}", dtype_name(dtype));
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0) fail("{}: model folder not found", dir);
     if (!S_ISDIR(st.st_mode)) fail("{}: not a folder (expected a model folder with config.json and model.safetensors)", dir);
@@ -214,7 +279,7 @@ std::unique_ptr<Model> model_load(const std::string& dir) {
         fail("{}: {}", config_path, e.what());
     }
     SafetensorsReader reader(weights);
-    m->load_weights(reader);
+    m->load_weights(reader, dtype == DType::BF16);
     return m;
 }
 

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/zero_pages.h"
 #include "io/config.h"
 #include "io/safetensors.h"
 
@@ -28,6 +29,10 @@ struct ParamEntry {
     int64_t numel() const;
 };
 
+// The arena's storage: untouched pages cost no memory (a bf16-only load never writes
+// the fp32 matrices).
+using FloatArena = std::vector<float, ZeroPageAllocator<float>>;
+
 class ParamTable {
 public:
     // Declares a tensor; returns its offset. Call before allocate().
@@ -37,19 +42,19 @@ public:
     const float* get(int64_t offset) const { return data_.data() + offset; }
     const std::vector<ParamEntry>& entries() const { return entries_; }
     const ParamEntry* find(const std::string& name) const;
-    std::vector<float>& data() { return data_; }
-    const std::vector<float>& data() const { return data_; }
+    FloatArena& data() { return data_; }
+    const FloatArena& data() const { return data_; }
     int64_t size() const { return total_; }
 
     // The gradient arena: same layout as data(), allocated on first use.
     float* grad(int64_t offset) { return grads().data() + offset; }
-    std::vector<float>& grads();
+    FloatArena& grads();
     void grads_zero();
 
 private:
     std::vector<ParamEntry> entries_;
     std::map<std::string, size_t> index_;
-    std::vector<float> data_, grad_;
+    FloatArena data_, grad_;
     int64_t total_ = 0;
 };
 
@@ -114,8 +119,17 @@ public:
 
     // Precision of inference matrix products: F32 (the reference) or BF16 (weights
     // rounded once here, activations rounded per product, fp32 accumulation).
-    // Training always runs in fp32.
+    // Training always runs in fp32. A model loaded with model_load(dir, DType::BF16) has
+    // no fp32 matrices and can only compute in BF16.
     void compute_dtype_set(DType t);
+    // Mixed-precision training (BF16): the matrix products of forward_backward take bf16
+    // copies of the fp32 master weights (refreshed at each call) and bf16-rounded
+    // activations and gradients, accumulating in fp32; gradients, the optimizer and
+    // everything else stay fp32. F32 (the default) is the reference.
+    void train_dtype_set(DType t);
+    DType train_dtype() const { return train_dtype_; }
+    // False after a bf16-only load: the fp32 copies of the matrices were never made.
+    bool has_f32_matrices() const { return has_f32_matrices_; }
     DType compute_dtype() const { return compute_dtype_; }
 
     // Incremental decoding (causal models; the defaults throw dlm::Error "<arch> has no
@@ -134,7 +148,9 @@ public:
 
     // Fills the arena from a checkpoint: every declared tensor must be present
     // (under its name or a known alias) with the declared shape.
-    void load_weights(const SafetensorsReader& st);
+    // bf16_only: matrices go straight to their bf16 copies (compute dtype BF16, no
+    // fp32 matrices: inference only, a little over half the memory).
+    void load_weights(const SafetensorsReader& st, bool bf16_only = false);
 
 protected:
     explicit Model(ModelConfig c) : config_(std::move(c)) {}
@@ -147,6 +163,20 @@ protected:
     // with W the parameter at offset w ([OC, C], nn.Linear) or [C, OC] (conv1d).
     void linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc);
     void conv1d(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc);
+    // Backward of linear() / conv1d() in the training dtype (accumulates like linear_backward).
+    void linear_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,
+                     int64_t n, int64_t c, int64_t oc);
+    void conv1d_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,
+                     int64_t n, int64_t c, int64_t oc);
+    // Start of forward_backward: checks the fp32 weights exist, refreshes the bf16 copies
+    // in bf16 training, and sets the compute dtype to the training dtype until the
+    // returned guard ends.
+    struct TrainScope {
+        Model* m;
+        DType saved;
+        ~TrainScope() { m->compute_dtype_ = saved; }
+    };
+    [[nodiscard]] TrainScope train_scope();
     // Rows with a target (row ids, targets, weights), validated against the vocabulary.
     void targets_gather(const TrainInput& t, std::vector<int64_t>& rows, std::vector<int32_t>& targets,
                         std::vector<float>& weights) const;
@@ -154,13 +184,23 @@ protected:
     ModelConfig config_;
     ParamTable params_;
     DType compute_dtype_ = DType::F32;
+    // Embedding rows [n, C] of the matrix at offset `table` by ids, into out (+= when
+    // accumulate): from the bf16 copy when computing in bf16 (as the matrix products
+    // see the weights), else (and always when training) from the fp32 arena.
+    void embedding_lookup(float* out, const int32_t* ids, int64_t table, int64_t n, int64_t c, bool accumulate,
+                          bool train) const;
+
+    bool has_f32_matrices_ = true;
+    DType train_dtype_ = DType::F32;
+    std::vector<uint16_t> grad_bf16_;  // scratch of the bf16 backward products
     std::vector<uint16_t> params_bf16_;  // bf16 copies of the matrices (same offsets as the arena)
     std::vector<uint16_t> act_bf16_;     // activations rounded for one product
 };
 
 // Loads a model folder (config.json + model.safetensors); throws dlm::Error naming
 // the file and the problem.
-std::unique_ptr<Model> model_load(const std::string& dir);
+// dtype BF16: the bf16-only load (see Model::load_weights), ready to compute in BF16.
+std::unique_ptr<Model> model_load(const std::string& dir, DType dtype = DType::F32);
 // A model of the given configuration with zero weights (callers initialise them).
 std::unique_ptr<Model> model_create(const ModelConfig& config);
 // Architectures dlm knows (for messages).

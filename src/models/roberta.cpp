@@ -137,6 +137,7 @@ public:
         const auto& c = config_;
         const int64_t B = t.in.batch, T = t.in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
         const int64_t F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+        TrainScope scope = train_scope();
         targets_gather(t, rows_, targets_, weights_);
         forward_impl(t.in, true, t.dropout, t.seed);
         auto& g = params_;
@@ -179,12 +180,12 @@ public:
             dtmp_ = dsum_;
             dropout_apply(dtmp_.data(), N * C, p_hidden, site_seed(t.seed, l, site_ffn_out));
             zero(dffn_);
-            linear_backward(dffn_.data(), g.grad(P.ffn_out_w), g.grad(P.ffn_out_b), dtmp_.data(), A.ffn_act,
-                            params_.get(P.ffn_out_w), N, F, C);
+            linear_grad(dffn_.data(), g.grad(P.ffn_out_w), g.grad(P.ffn_out_b), dtmp_.data(), A.ffn_act,
+                            P.ffn_out_w, N, F, C);
             gelu_backward(dffn_.data(), A.ffn_pre, dffn_.data(), N * F, c.activation);
             // d(mid) = residual part (dsum_) + through the FFN input
-            linear_backward(dsum_.data(), g.grad(P.ffn_in_w), g.grad(P.ffn_in_b), dffn_.data(), A.mid,
-                            params_.get(P.ffn_in_w), N, C, F);
+            linear_grad(dsum_.data(), g.grad(P.ffn_in_w), g.grad(P.ffn_in_b), dffn_.data(), A.mid,
+                            P.ffn_in_w, N, C, F);
             // mid = LN1(sum1), sum1 = dropout(attn_out) + xin
             zero(dx_);
             layernorm_backward(dx_.data(), g.grad(P.attn_ln_w), g.grad(P.attn_ln_b), dsum_.data(), A.sum1,
@@ -192,14 +193,14 @@ public:
             dtmp_ = dx_;  // dx_ keeps the residual path to xin
             dropout_apply(dtmp_.data(), N * C, p_hidden, site_seed(t.seed, l, site_attn_out));
             zero(dctx_);
-            linear_backward(dctx_.data(), g.grad(P.attn_out_w), g.grad(P.attn_out_b), dtmp_.data(), A.ctx,
-                            params_.get(P.attn_out_w), N, C, C);
+            linear_grad(dctx_.data(), g.grad(P.attn_out_w), g.grad(P.attn_out_b), dtmp_.data(), A.ctx,
+                            P.attn_out_w, N, C, C);
             zero(dqkv_);
             attention_shape as = attn_shape(B, T, t.dropout, t.seed, l);
             attention_backward(dqkv_.data(), dqkv_.data() + C, dqkv_.data() + 2 * C, datt_.data(),
                                as.dropout > 0 ? scratch_.data() : nullptr, dctx_.data(), A.qkv, A.qkv + C,
                                A.qkv + 2 * C, A.att, as);
-            linear_backward(dx_.data(), g.grad(P.qkv_w), g.grad(P.qkv_b), dqkv_.data(), xin, params_.get(P.qkv_w),
+            linear_grad(dx_.data(), g.grad(P.qkv_w), g.grad(P.qkv_b), dqkv_.data(), xin, P.qkv_w,
                             N, C, 3 * C);
         }
         // Embeddings: states[0] = dropout(LN(word + position + type))
@@ -322,12 +323,10 @@ private:
         if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
 
         float* e = emb_sum_.data();
-        embedding_forward(e, in.ids, params_.get(word_), N, C, false);
-        embedding_forward(e, positions_.data(), params_.get(pos_), N, C, true);
-        const float* type0 = params_.get(type_);
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < N; ++i)
-            for (int64_t j = 0; j < C; ++j) e[i * C + j] += type0[j];
+        embedding_lookup(e, in.ids, word_, N, C, false, train);
+        embedding_lookup(e, positions_.data(), pos_, N, C, true, train);
+        type_ids_.assign(static_cast<size_t>(N), 0);  // token type 0 everywhere
+        embedding_lookup(e, type_ids_.data(), type_, N, C, true, train);
         float* x = states_.data();
         layernorm_forward(x, emb_mean_.data(), emb_rstd_.data(), e, params_.get(emb_ln_w_), params_.get(emb_ln_b_), N,
                           C, c.layer_norm_eps);
@@ -368,8 +367,8 @@ private:
     // Training products stay fp32; inference ones follow the compute dtype.
     void matmul(bool train, float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c,
                 int64_t oc) {
-        if (train) linear_forward(out, inp, params_.get(w), bias, n, c, oc);
-        else linear(out, inp, w, bias, n, c, oc);
+        (void)train;  // training sets the compute dtype to the training dtype (train_scope)
+        linear(out, inp, w, bias, n, c, oc);
     }
 
     // head_in_[n, C] -> logits out[n, V]; keeps what head_backward needs.
@@ -389,15 +388,15 @@ private:
         const int64_t C = c.hidden_size, V = c.vocab_size;
         auto& g = params_;
         std::fill(head_d_.begin(), head_d_.begin() + n * C, 0.0f);
-        linear_backward(head_d_.data(), g.grad(decoder_), g.grad(head_bias_), dlogits, head_out_.data(),
-                        params_.get(decoder_), n, C, V);
+        linear_grad(head_d_.data(), g.grad(decoder_), g.grad(head_bias_), dlogits, head_out_.data(),
+                        decoder_, n, C, V);
         std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
         layernorm_backward(head_din_.data(), g.grad(head_ln_w_), g.grad(head_ln_b_), head_d_.data(),
                            head_act_buf_.data(), params_.get(head_ln_w_), head_mean_.data(), head_rstd_.data(), n, C);
         gelu_backward(head_d_.data(), head_pre_.data(), head_din_.data(), n * C, head_act_);
         std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
-        linear_backward(head_din_.data(), g.grad(head_dense_w_), g.grad(head_dense_b_), head_d_.data(),
-                        head_in_.data(), params_.get(head_dense_w_), n, C, C);
+        linear_grad(head_din_.data(), g.grad(head_dense_w_), g.grad(head_dense_b_), head_d_.data(),
+                        head_in_.data(), head_dense_w_, n, C, C);
     }
 
     bool roberta_ = true;
@@ -408,7 +407,7 @@ private:
     std::vector<encoder_layer> layers_;
 
     int64_t B_ = 0, T_ = 0;
-    std::vector<int32_t> positions_;
+    std::vector<int32_t> positions_, type_ids_;
     std::vector<float> states_, emb_sum_, emb_mean_, emb_rstd_, proj_, scratch_, acts_buf_;
     std::vector<encoder_acts> acts_;
     std::vector<float> head_in_, head_pre_, head_act_buf_, head_out_, head_mean_, head_rstd_, head_din_, head_d_;

@@ -43,7 +43,7 @@ void AdamW::step(ParamTable& params, float lr) {
 }
 
 double grad_clip(ParamTable& params, double max_norm) {
-    std::vector<float>& g = params.grads();
+    FloatArena& g = params.grads();
     const int64_t n = static_cast<int64_t>(g.size());
     // Norm in double, in fixed-size blocks summed in order: the same value whatever
     // the thread count.

@@ -106,8 +106,10 @@ void replay_terminal(const side_run& a, const side_run& b, const Tokenizer& ta, 
 
 void compare_cmd(const compare_options& o) {
     threads_apply(o.threads);
-    auto dm = model_load(o.diffusion);
-    auto am = model_load(o.ar);
+    if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
+    const DType dtype = o.dtype == "bf16" ? DType::BF16 : DType::F32;
+    auto dm = model_load(o.diffusion, dtype);
+    auto am = model_load(o.ar, dtype);
     if (dm->config().is_causal())
         fail("-m {} is a causal LM ({}): -m takes the diffusion (masked-LM) model and --ar the causal one; swapped?",
              o.diffusion, dm->config().architecture);
@@ -116,9 +118,6 @@ void compare_cmd(const compare_options& o) {
              am->config().architecture);
     Tokenizer dt = Tokenizer::from_folder(o.diffusion);
     Tokenizer at = Tokenizer::from_folder(o.ar);
-    if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
-    dm->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
-    am->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
 
     // The diffusion side: the recipe's canvas (prompt as trained, `length` masks).
     side_run d;

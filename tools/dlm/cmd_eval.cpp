@@ -57,8 +57,7 @@ void likelihood_cmd(const likelihood_options& o) {
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work
     const BoundEstimator estimator = bound_estimator_parse(o.estimator);
 
-    auto model = model_load(o.model);
-    model->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
+    auto model = model_load(o.model, o.dtype == "bf16" ? DType::BF16 : DType::F32);
     const ModelConfig& c = model->config();
     if (o.block_size > c.max_sequence())
         fail("--block-size {} is longer than the window of {} ({} tokens)", o.block_size, o.model, c.max_sequence());
@@ -217,8 +216,7 @@ void generation_cmd(const generation_options& o) {
         if (!(t > 0 && t <= 1)) fail("--threshold: {} is not in (0, 1]", t);
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work
 
-    auto model = model_load(o.model);
-    model->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
+    auto model = model_load(o.model, o.dtype == "bf16" ? DType::BF16 : DType::F32);
     const ModelConfig& c = model->config();
     const bool causal = c.is_causal();
     if (causal)

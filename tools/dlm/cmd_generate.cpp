@@ -117,8 +117,7 @@ void generate_cmd(const generate_options& o_in) {
     }
     if (o.batch < 1) fail("--batch must be at least 1");
     if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
-    auto model = model_load(o.model);
-    model->compute_dtype_set(o.dtype == "bf16" ? DType::BF16 : DType::F32);
+    auto model = model_load(o.model, o.dtype == "bf16" ? DType::BF16 : DType::F32);
     if (model->config().is_causal()) {
         for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps})
             if (opt->count())

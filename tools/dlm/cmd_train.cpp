@@ -26,9 +26,10 @@ struct train_options {
     int64_t warmup = 0, logging_steps = 50, eval_steps = 0, eval_batches = 0, save_steps = 0, save_total_limit = 1;
     int64_t prefix = 16;
     double max_flops = 0, warmup_ratio = 0, lr = 5e-5, weight_decay = 0.0, max_grad_norm = 1.0;
+    double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
     uint64_t seed = 42;
     int threads = 0;
-    bool resume = false, no_dropout = false, no_cache = false, quiet = false;
+    bool resume = false, no_dropout = false, no_cache = false, quiet = false, bf16 = false;
 };
 
 void on_sigint(int) {
@@ -75,6 +76,12 @@ void train_cmd(const train_options& o) {
     t.grad_accum = o.grad_accum;
     t.adamw.lr = static_cast<float>(o.lr);
     t.adamw.weight_decay = static_cast<float>(o.weight_decay);
+    if (!(o.adam_beta1 >= 0 && o.adam_beta1 < 1) || !(o.adam_beta2 >= 0 && o.adam_beta2 < 1))
+        fail("--adam-beta1 and --adam-beta2 must be in [0, 1), got {:g} and {:g}", o.adam_beta1, o.adam_beta2);
+    if (!(o.adam_epsilon > 0)) fail("--adam-epsilon must be positive, got {:g}", o.adam_epsilon);
+    t.adamw.beta1 = static_cast<float>(o.adam_beta1);
+    t.adamw.beta2 = static_cast<float>(o.adam_beta2);
+    t.adamw.eps = static_cast<float>(o.adam_epsilon);
     t.warmup_steps = o.warmup;
     if (o.warmup_ratio < 0 || o.warmup_ratio >= 1) fail("--warmup-ratio must be in [0, 1), got {:g}", o.warmup_ratio);
     if (o.warmup_ratio > 0 && o.warmup > 0) fail("give --warmup or --warmup-ratio, not both");
@@ -136,7 +143,9 @@ void train_cmd(const train_options& o) {
         {"mask_mode", mask_rate_mode_name(t.collator.mode)},
         {"blocks", block_mode_name(d.mode)},
         {"wrap", o.wrap},
-        {"unit_max_tokens", d.unit_max_tokens}};
+        {"unit_max_tokens", d.unit_max_tokens},
+        {"train_dtype", o.bf16 ? "bf16" : "f32"}};
+    if (o.bf16) model->train_dtype_set(DType::BF16);
     const int64_t P = model->parameter_count();
     fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}, output {}\n", c.architecture, P / 1e6,
                t.objective == Objective::diffusion ? "diffusion" : "causal", t.batch * t.grad_accum, d.block_size,
@@ -181,7 +190,11 @@ command_registration reg(30, "train", "Fine-tune or train a model (diffusion obj
     sub.add_option("--grad-accum", o->grad_accum, "Micro-batches per optimizer step")->capture_default_str();
     sub.add_option("--lr", o->lr, "Peak learning rate (AdamW)")->capture_default_str();
     sub.add_option("--warmup", o->warmup, "Linear warmup steps, then linear decay to 0")->capture_default_str();
+    sub.add_flag("--bf16", o->bf16, "Mixed precision: bf16 matrix products (fp32 accumulation, master weights, optimizer)");
     sub.add_option("--warmup-ratio", o->warmup_ratio, "Warmup as a fraction of the total steps (instead of --warmup)");
+    sub.add_option("--adam-beta1", o->adam_beta1, "AdamW beta1 (HF adam_beta1)")->capture_default_str();
+    sub.add_option("--adam-beta2", o->adam_beta2, "AdamW beta2 (HF adam_beta2; RoBERTa pretraining used 0.98)")->capture_default_str();
+    sub.add_option("--adam-epsilon", o->adam_epsilon, "AdamW epsilon (HF adam_epsilon; RoBERTa pretraining used 1e-6)")->capture_default_str();
     sub.add_option("--weight-decay", o->weight_decay, "AdamW weight decay (not on biases and LayerNorm)")->capture_default_str();
     sub.add_option("--max-grad-norm", o->max_grad_norm, "Gradient clipping norm")->capture_default_str();
     sub.add_option("-s,--seed", o->seed, "Seed of data order, masks, dropout and random init")->capture_default_str();

@@ -215,3 +215,41 @@ TEST(bf16, mixed_precision_training_follows_fp32) {
                     name.c_str(), cosine, md / mg, l32.front(), l32.back(), l16.front(), l16.back());
     }
 }
+
+// Prepacked weights (bf16 inference, RoBERTa/BERT encoder matrices): packing happens on
+// first use, changes only the summation order (logits within 1e-5 of the plain layout,
+// relative to the largest), and retraining in bf16 goes back to plain copies.
+TEST(bf16, prepacked_weights_match_the_plain_layout) {
+    for (const std::string name : {"tiny-roberta", "tiny-bert"}) {
+        auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/" + name);
+        const int64_t B = 2, T = 11, V = m->config().vocab_size;
+        std::vector<int32_t> ids(B * T);
+        for (int64_t i = 0; i < B * T; ++i) ids[i] = static_cast<int32_t>(5 + (i * 71) % (V - 5));
+        std::vector<int64_t> rows(B * T);
+        std::iota(rows.begin(), rows.end(), 0);
+        std::vector<float> plain(B * T * V), packed(B * T * V);
+        m->compute_dtype_set(dlm::DType::BF16);
+        m->prepack_set(false);
+        m->forward({ids.data(), nullptr, nullptr, B, T});
+        m->logits(rows, plain.data());
+        EXPECT_EQ(m->prepacked_count(), 0) << name;
+        m->prepack_set(true);
+        m->forward({ids.data(), nullptr, nullptr, B, T});
+        m->logits(rows, packed.data());
+        // Candidates: 4 per layer + the head's dense; shapes whose packed layout would be
+        // larger than the plain one (small, padded) stay plain.
+        EXPECT_GT(m->prepacked_count(), 0) << name;
+        EXPECT_LE(m->prepacked_count(), 4 * m->config().num_layers + 1) << name;
+        double md = 0, mr = 0;
+        for (size_t i = 0; i < plain.size(); ++i) {
+            md = std::max(md, std::fabs(double(plain[i]) - packed[i]));
+            mr = std::max(mr, std::fabs(double(plain[i])));
+        }
+        EXPECT_LE(md, 1e-5 * mr) << name;
+        m->prepack_set(false);
+        EXPECT_EQ(m->prepacked_count(), 0) << name;
+        m->forward({ids.data(), nullptr, nullptr, B, T});
+        m->logits(rows, packed.data());
+        EXPECT_EQ(packed, plain) << name << ": unpacking restores the plain copies exactly";
+    }
+}

@@ -9,9 +9,12 @@
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include "cli_run.h"
+#include <nlohmann/json.hpp>
+
 #include "core/file.h"
 
 namespace fs = std::filesystem;
@@ -115,6 +118,41 @@ TEST(train_cli, bad_input_is_reported_clearly) {
     expect_err(base + out + " --train " + kData + "/corpus/plain.txt --format xml", "xml");
     expect_err(base + out + " --train " + kData + "/corpus/plain.txt --random-prefix 9", "MIN:MAX");
     expect_err("train --tokenizer x --train y -o " + o, "exactly one of");
+    const std::string plain = " --train " + kData + "/corpus/plain.txt --block-size 32";
+    expect_err(base + out + plain + " --mask-rates 0.5,1.5", "--mask-rates: 1.5");
+    expect_err(base + out + plain + " --mask-rates 0.5 --mask-mode continuous", "continuous");
+    expect_err(base + out + plain + " --init xavier", "--init must be");
+    expect_err(base + out + plain + " --adam-beta2 1", "--adam-beta1 and --adam-beta2");
+    expect_err(base + out + plain + " --adam-epsilon 0", "--adam-epsilon");
+}
+
+// The training switches a user reaches for: mixed precision (--bf16), RoBERTa's Adam
+// settings, fixed mask rates, the local-attention init. The run records them in the
+// config's "dlm" key, and the --bf16 run's losses follow the fp32 run's within 2%.
+TEST(train_cli, bf16_mask_rates_adam_and_init_options_run_and_are_recorded) {
+    const std::string a = out_dir("opt_f32"), b = out_dir("opt_bf16");
+    const std::string extra = " --mask-rates 0.15,0.5 --mask-mode per_sequence --adam-beta2 0.98 --adam-epsilon 1e-6 --init local --logging-steps 2";
+    ASSERT_EQ(cli_run(train_args(a) + extra).code, 0);
+    auto r = cli_run(train_args(b) + extra + " --bf16");
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto cfg = nlohmann::json::parse(dlm::file_read(b + "/config.json"));
+    EXPECT_EQ(cfg["dlm"]["train_dtype"], "bf16");
+    EXPECT_EQ(cfg["dlm"]["init"], "local");
+    EXPECT_EQ(cfg["dlm"]["mask_rates"].size(), 2u);
+    EXPECT_NEAR(cfg["dlm"]["mask_rates"][0].get<double>(), 0.15, 1e-6);
+    auto losses = [](const std::string& dir) {
+        std::vector<double> out;
+        std::istringstream in(dlm::file_read(dir + "/train_log.jsonl"));
+        for (std::string line; std::getline(in, line);) {
+            auto j = nlohmann::json::parse(line);
+            if (j.contains("loss")) out.push_back(j["loss"].get<double>());
+        }
+        return out;
+    };
+    const auto la = losses(a), lb = losses(b);
+    ASSERT_EQ(la.size(), lb.size());
+    ASSERT_FALSE(la.empty());
+    for (size_t i = 0; i < la.size(); ++i) EXPECT_NEAR(lb[i], la[i], 0.02 * la[i]) << "logged loss " << i;
 }
 
 TEST(train_cli, refused_resume_keeps_the_checkpoint) {

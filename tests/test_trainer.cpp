@@ -2,6 +2,8 @@
 // bit-exact, and bad set-ups fail before anything is written.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -268,4 +270,40 @@ TEST(trainer, resume_refuses_a_different_setup) {
         EXPECT_NE(std::string(e.what()).find("batch"), std::string::npos) << e.what();
     }
     EXPECT_TRUE(fs::exists(o.output_dir + "/checkpoint-2/model.safetensors"));  // nothing lost
+}
+
+// The local-attention start: key weights equal query weights, the position table holds
+// sinusoids of the token index (RoBERTa's first token at pad + 1; the padding row zero),
+// neighbouring positions are more alike than distant ones, the rest is HF's init; causal
+// models are refused.
+TEST(trainer, local_attention_init_sets_positions_and_tied_query_key) {
+    auto m = dlm::model_create(tiny_roberta_config(66));
+    dlm::model_init_random(*m, 3);
+    auto hf = dlm::model_create(tiny_roberta_config(66));
+    dlm::model_init_random(*hf, 3);
+    dlm::model_init_local_attention(*m, 3, 0.05f);
+    auto& p = m->params();
+    const auto* q = p.find("roberta.encoder.layer.1.attention.self.query.weight");
+    const auto* k = p.find("roberta.encoder.layer.1.attention.self.key.weight");
+    ASSERT_TRUE(q && k);
+    EXPECT_TRUE(std::equal(p.get(q->offset), p.get(q->offset) + q->numel(), p.get(k->offset)));
+    const auto* pos = p.find("roberta.embeddings.position_embeddings.weight");
+    const int64_t C = pos->shape[1];
+    const float* t = p.get(pos->offset);
+    for (int64_t j = 0; j < C; ++j) EXPECT_EQ(t[1 * C + j], 0.0f);  // padding row (pad id 1)
+    EXPECT_FLOAT_EQ(t[2 * C + 0], 0.0f);                             // sin(0): first token
+    EXPECT_FLOAT_EQ(t[2 * C + 1], 0.05f);                            // cos(0)
+    EXPECT_NEAR(t[3 * C + 0], 0.05 * std::sin(1.0), 1e-6);           // second token, fastest wave
+    auto dot = [&](int64_t a, int64_t b) {
+        double s = 0;
+        for (int64_t j = 0; j < C; ++j) s += double(t[a * C + j]) * t[b * C + j];
+        return s;
+    };
+    EXPECT_GT(dot(20, 21), dot(20, 40));
+    const auto* w = p.find("roberta.encoder.layer.0.intermediate.dense.weight");
+    EXPECT_TRUE(std::equal(p.get(w->offset), p.get(w->offset) + w->numel(), hf->params().get(w->offset)));
+    nlohmann::ordered_json j = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"}, {"vocab_size", 100},
+                                {"n_embd", 16}, {"n_layer", 1}, {"n_head", 2}, {"n_positions", 16}};
+    auto g = dlm::model_create(dlm::config_parse(j, "test"));
+    EXPECT_THROW(dlm::model_init_local_attention(*g, 1), dlm::Error);
 }

@@ -11,7 +11,8 @@
 #   Interrupted runs continue where they stopped: run the same command again.
 # Environment: DLM (the binary; default build/dlm), FLOPS (default 1.5e15, about two
 #   hours each on 2 cores), LAYERS / HIDDEN / HEADS (the shape; default 4 / 256 / 4,
-#   chosen by scripts/recipe/sweep.sh), THREADS (default: all cores).
+#   chosen by scripts/recipe/sweep.sh), THREADS (default: all cores), PRECISION (bf16,
+#   the default: mixed precision, `dlm train --bf16`; f32: the reference path).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 which=${1:-all}
@@ -20,6 +21,8 @@ dlm=${DLM:-$repo/build/dlm}
 flops=${FLOPS:-1.5e15}
 layers=${LAYERS:-4} hidden=${HIDDEN:-256} heads=${HEADS:-4}
 threads=${THREADS:-0}
+precision=${PRECISION:-bf16}
+case $precision in bf16) mixed=(--bf16) ;; f32) mixed=() ;; *) echo "train-models: PRECISION must be bf16 or f32" >&2; exit 2 ;; esac
 case $which in diffusion|ar|all) ;; *) echo "train-models: first argument must be diffusion, ar or all" >&2; exit 2 ;; esac
 [[ -x $dlm ]] || { echo "train-models: $dlm not found: build first (scripts/build.sh)" >&2; exit 1; }
 
@@ -30,7 +33,7 @@ mkdir -p "$runs"
 common=(--train "$data/train" --valid "$data/heldout" --format wikiextractor --unit-max-tokens 0 --wrap documents
         --block-size 256 --batch 16 --max-flops "$flops" --lr 3e-4 --warmup-ratio 0.1 --weight-decay 0.01
         --logging-steps 20 --eval-steps 250 --eval-batches 16 --save-steps 100 --save-total-limit 2
-        --threads "$threads" --seed 42)
+        --threads "$threads" --seed 42 "${mixed[@]}")
 
 train_one() {  # name family tokenizer [extra options...]
   local name=$1 family=$2 tokenizer=$3; shift 3

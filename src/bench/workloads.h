@@ -35,7 +35,8 @@ struct BenchWorkloadResult {
 // Writes random fp32 checkpoints of the diffusion and AR shapes to $TMPDIR/dlm-bench
 // (once; about 1 GB) for bench_diffusion / bench_ar to load.
 void bench_models_prepare();
-BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps);
+// prepack: bf16 weights prepacked for the GEMM (the default; false for comparison).
+BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool prepack = true);
 BenchWorkloadResult bench_ar(const std::string& dtype, int reps);
 BenchWorkloadResult bench_train(const std::string& dtype, int reps);
 BenchWorkloadResult bench_tokenizer(const std::string& tokenizer_dir, const std::string& text_file, int reps);

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "core/profile.h"
 #include "kernels/vector_math.h"
 
 namespace dlm {
@@ -164,16 +165,19 @@ void linear_row(float* out, const float* inp, const T* weight, const float* bias
 
 void conv1d_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
                          int64_t k, int64_t n) {
+    DLM_PROFILE("gemv");
     for (int64_t r = 0; r < m; ++r) conv1d_row(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
 void linear_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
                          int64_t k, int64_t n) {
+    DLM_PROFILE("gemv");
     for (int64_t r = 0; r < m; ++r) linear_row(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
 void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
                               int64_t k, int64_t n) {
+    DLM_PROFILE("gemv_bf16");
     constexpr int W = 4;             // 128 columns = 256 bytes of bf16 per weight row
     constexpr int64_t tile = 32 * W;
     const int64_t tiles = n / tile;
@@ -194,11 +198,13 @@ void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weig
 
 void linear_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
                               int64_t k, int64_t n) {
+    DLM_PROFILE("gemv_bf16");
     for (int64_t r = 0; r < m; ++r) linear_row(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
 void attention_forward_cached(float* out, float* att, const float* q, const float* k, const float* v,
                               const int32_t* key_mask, const attention_shape& s) {
+    DLM_PROFILE("attention_cached");
     const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
     DLM_ASSERT(s.q_offset + Tq <= Tk);
     const float scale = 1.0f / std::sqrt(static_cast<float>(HD));

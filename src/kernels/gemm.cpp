@@ -10,6 +10,9 @@
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
 #include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/cpu.h"
 #include "core/error.h"
@@ -112,6 +115,79 @@ void gemm_bf16(const uint16_t* a, const gemm_view& av, const uint16_t* b, const 
         {DNNL_ARG_SRC, dnnl::memory(e.a, eng, const_cast<uint16_t*>(a))},
         {DNNL_ARG_WEIGHTS, dnnl::memory(e.b, eng, const_cast<uint16_t*>(b))},
         {DNNL_ARG_DST, dnnl::memory(e.c, eng, c)},
+    };
+    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, eng, const_cast<float*>(bias)));
+    e.prim.execute(cpu_stream(), args);
+    cpu_stream().wait();
+}
+
+namespace {
+
+// The blocked weight layout oneDNN picks for a [C] x [OC] bf16 product (chosen at 256
+// rows; the same layout serves any row count).
+const dnnl::memory::desc& packed_weight_desc(int64_t c, int64_t oc) {
+    static std::map<std::pair<int64_t, int64_t>, dnnl::memory::desc> cache;
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = cache.find({c, oc});
+    if (it != cache.end()) return it->second;
+    using dims = dnnl::memory::dims;
+    using tag = dnnl::memory::format_tag;
+    const auto bf16 = dnnl::memory::data_type::bf16;
+    dnnl::matmul::desc d(dnnl::memory::desc(dims{256, c}, bf16, tag::ab), dnnl::memory::desc(dims{c, oc}, bf16, tag::any),
+                         dnnl::memory::desc(dims{256, oc}, dnnl::memory::data_type::f32, tag::ab));
+    return cache.emplace(std::make_pair(c, oc), dnnl::matmul::primitive_desc(d, cpu_engine()).weights_desc()).first->second;
+}
+
+struct packed_entry {
+    dnnl::matmul prim;
+    dnnl::memory::desc a, c, bias;
+};
+
+const packed_entry& packed_entry_get(int64_t n, int64_t c, int64_t oc, bool has_bias) {
+    static std::map<std::tuple<int64_t, int64_t, int64_t, bool>, packed_entry> cache;
+    const dnnl::memory::desc& w = packed_weight_desc(c, oc);
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto key = std::make_tuple(n, c, oc, has_bias);
+    auto it = cache.find(key);
+    if (it != cache.end()) return it->second;
+    using dims = dnnl::memory::dims;
+    using tag = dnnl::memory::format_tag;
+    packed_entry e;
+    e.a = dnnl::memory::desc(dims{n, c}, dnnl::memory::data_type::bf16, tag::ab);
+    e.c = dnnl::memory::desc(dims{n, oc}, dnnl::memory::data_type::f32, tag::ab);
+    if (has_bias) e.bias = dnnl::memory::desc(dims{1, oc}, dnnl::memory::data_type::f32, tag::ab);
+    auto d = has_bias ? dnnl::matmul::desc(e.a, w, e.bias, e.c) : dnnl::matmul::desc(e.a, w, e.c);
+    e.prim = dnnl::matmul(dnnl::matmul::primitive_desc(d, cpu_engine()));
+    return cache.emplace(key, std::move(e)).first->second;
+}
+
+}  // namespace
+
+bool linear_weight_pack_bf16(uint16_t* weight, int64_t c, int64_t oc) {
+    using dims = dnnl::memory::dims;
+    const dnnl::memory::desc& packed = packed_weight_desc(c, oc);
+    // nn.Linear [OC, C] is the [C] x [OC] operand read transposed: format "ba".
+    const dnnl::memory::desc plain(dims{c, oc}, dnnl::memory::data_type::bf16, dnnl::memory::format_tag::ba);
+    if (packed.get_size() != plain.get_size()) return false;
+    std::vector<uint16_t> copy(weight, weight + c * oc);
+    auto& eng = cpu_engine();
+    dnnl::memory src(plain, eng, copy.data()), dst(packed, eng, weight);
+    dnnl::reorder(src, dst).execute(cpu_stream(), src, dst);
+    cpu_stream().wait();
+    return true;
+}
+
+void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* packed_weight,
+                                const float* bias, int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_bf16");
+    if (n == 0) return;
+    f32_to_bf16_convert(inp_bf16, inp, n * c);
+    const packed_entry& e = packed_entry_get(n, c, oc, bias != nullptr);
+    auto& eng = cpu_engine();
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, dnnl::memory(e.a, eng, inp_bf16)},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(packed_weight_desc(c, oc), eng, const_cast<uint16_t*>(packed_weight))},
+        {DNNL_ARG_DST, dnnl::memory(e.c, eng, out)},
     };
     if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, eng, const_cast<float*>(bias)));
     e.prim.execute(cpu_stream(), args);

@@ -1,8 +1,13 @@
 #include "models/init.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string_view>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
 
 namespace dlm {
 
@@ -46,6 +51,38 @@ void model_init_random(Model& m, uint64_t seed) {
              (c.model_type == "roberta" && ends_with(e.name, "position_embeddings.weight"))) &&
             c.pad_token_id < e.shape[0])
             std::fill(p + c.pad_token_id * e.shape[1], p + (c.pad_token_id + 1) * e.shape[1], 0.0f);
+    }
+}
+
+void model_init_local_attention(Model& m, uint64_t seed, float position_scale, float qk_std) {
+    const ModelConfig& c = m.config();
+    if (c.is_causal()) fail("local-attention init is for masked LMs; {} is causal", c.architecture);
+    const std::string prefix = c.model_type == "bert" ? "bert" : "roberta";
+    const ParamEntry* pos = m.params().find(prefix + ".embeddings.position_embeddings.weight");
+    DLM_ASSERT(pos != nullptr);
+    const int64_t P = pos->shape[0], C = pos->shape[1];
+    const int64_t first = c.model_type == "roberta" ? c.pad_token_id + 1 : 0;  // position id of the first token
+    float* table = m.params().get(pos->offset);
+    for (int64_t p = 0; p < P; ++p) {
+        const double t = static_cast<double>(std::max<int64_t>(0, p - first));
+        for (int64_t i = 0; i < C / 2; ++i) {
+            // Wavelengths from 2 pi to 2 pi * 10000^(...): slow components give nearby positions similar vectors.
+            const double w = std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(C));
+            table[p * C + 2 * i] = position_scale * static_cast<float>(std::sin(t * w));
+            table[p * C + 2 * i + 1] = position_scale * static_cast<float>(std::cos(t * w));
+        }
+        if (p < first) std::fill(table + p * C, table + (p + 1) * C, 0.0f);  // the padding row stays zero
+    }
+    std::mt19937_64 rng(seed ^ 0x10ca1);
+    std::normal_distribution<float> normal(0.0f, qk_std);
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+        const std::string base = fmt::format("{}.encoder.layer.{}.attention.self.", prefix, l);
+        const ParamEntry* q = m.params().find(base + "query.weight");
+        const ParamEntry* k = m.params().find(base + "key.weight");
+        DLM_ASSERT(q != nullptr && k != nullptr);
+        float* qw = m.params().get(q->offset);
+        for (int64_t i = 0; i < q->numel(); ++i) qw[i] = normal(rng);
+        std::copy(qw, qw + q->numel(), m.params().get(k->offset));
     }
 }
 

@@ -13,4 +13,15 @@ namespace dlm {
 // BERT); GPT-2's residual projections (c_proj) use std / sqrt(2 * n_layer).
 void model_init_random(Model& m, uint64_t seed);
 
+// An optional start for masked LMs trained from scratch (after model_init_random):
+// attention that begins local. A masked position carries no token of its own, so it
+// learns only through attention, and at the usual init attention is uniform over the
+// block and its output a small, nearly context-free average: training sits on the
+// unigram plateau for a long time. Here the position table starts as sinusoids
+// (neighbouring positions have similar vectors) and each layer's key weight starts
+// equal to its query weight with std qk_std, so q_i . k_j is largest for nearby
+// positions and each position starts by averaging its neighbourhood.
+// Only values change: the architecture and the checkpoint layout stay HuggingFace's.
+void model_init_local_attention(Model& m, uint64_t seed, float position_scale = 0.03f, float qk_std = 0.0625f);
+
 }  // namespace dlm

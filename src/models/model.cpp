@@ -86,6 +86,7 @@ std::vector<std::string> Model::name_aliases(const std::string& name) const {
 void Model::load_weights(const SafetensorsReader& st, bool bf16_only) {
     std::vector<bool> used(st.tensors().size(), false);
     if (bf16_only) params_bf16_.assign(static_cast<size_t>(params_.size()), 0);
+    packed_.clear();
     for (auto& e : params_.entries()) {
         const TensorInfo* t = st.find(e.name);
         if (!t)
@@ -125,6 +126,7 @@ void Model::compute_dtype_set(DType t) {
         return;
     }
     compute_dtype_ = t;
+    packed_.clear();  // the bf16 copies are cleared or written plain again
     if (t == DType::F32) {
         params_bf16_.clear();
         params_bf16_.shrink_to_fit();
@@ -137,6 +139,13 @@ void Model::compute_dtype_set(DType t) {
     }
 }
 
+void Model::prepack_set(bool on) {
+    prepack_ = on;
+    if (on || packed_.empty()) return;
+    if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: its packed weights cannot be unpacked", config_.architecture);
+    compute_dtype_set(DType::BF16);  // plain copies again
+}
+
 void Model::train_dtype_set(DType t) {
     if (t != DType::F32 && t != DType::BF16) fail("training dtype must be F32 or BF16, not {}", dtype_name(t));
     train_dtype_ = t;
@@ -146,12 +155,14 @@ Model::TrainScope Model::train_scope() {
     if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: load it in fp32 to train", config_.architecture);
     TrainScope scope{this, compute_dtype_};
     if (train_dtype_ == DType::BF16) {
+        packed_.clear();  // the copies are written plain again
         // The master weights changed since the last step: round them again (cheap next to the step).
         params_bf16_.resize(static_cast<size_t>(params_.size()));
         for (auto& e : params_.entries())
             if (e.shape.size() == 2) f32_to_bf16_convert(params_bf16_.data() + e.offset, params_.get(e.offset), e.numel());
     }
     compute_dtype_ = train_dtype_;
+    training_ = true;
     return scope;
 }
 
@@ -187,6 +198,16 @@ void Model::embedding_lookup(float* out, const int32_t* ids, int64_t table, int6
 void Model::linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
     if (compute_dtype_ == DType::BF16) {
         if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
+        if (prepack_ && !training_ && packable_.count(w) && !unpackable_.count(w)) {
+            if (!packed_.count(w)) {
+                if (linear_weight_pack_bf16(params_bf16_.data() + w, c, oc)) packed_.insert(w);
+                else unpackable_.insert(w);
+            }
+            if (packed_.count(w)) {
+                linear_forward_bf16_packed(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+                return;
+            }
+        }
         linear_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
     } else {
         linear_forward(out, inp, params_.get(w), bias, n, c, oc);

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -128,6 +129,10 @@ public:
     // everything else stay fp32. F32 (the default) is the reference.
     void train_dtype_set(DType t);
     DType train_dtype() const { return train_dtype_; }
+    // bf16 inference prepacks the weights that only matrix products read (on by default;
+    // off keeps the plain layout, for comparisons). Reports how many are packed now.
+    void prepack_set(bool on);
+    int64_t prepacked_count() const { return static_cast<int64_t>(packed_.size()); }
     // False after a bf16-only load: the fp32 copies of the matrices were never made.
     bool has_f32_matrices() const { return has_f32_matrices_; }
     DType compute_dtype() const { return compute_dtype_; }
@@ -174,7 +179,10 @@ protected:
     struct TrainScope {
         Model* m;
         DType saved;
-        ~TrainScope() { m->compute_dtype_ = saved; }
+        ~TrainScope() {
+            m->compute_dtype_ = saved;
+            m->training_ = false;
+        }
     };
     [[nodiscard]] TrainScope train_scope();
     // Rows with a target (row ids, targets, weights), validated against the vocabulary.
@@ -190,7 +198,15 @@ protected:
     void embedding_lookup(float* out, const int32_t* ids, int64_t table, int64_t n, int64_t c, bool accumulate,
                           bool train) const;
 
+    // Weights (arena offsets) only ever read by linear(): in bf16 their copy may be
+    // prepacked in place for the GEMM (linear_weight_pack_bf16) on first use. A model
+    // lists them at construction; packed_ holds those packed since the bf16 copies were
+    // last written (any rewrite clears it).
+    void weight_packable_add(int64_t offset) { packable_.insert(offset); }
+    std::set<int64_t> packable_, packed_, unpackable_;
     bool has_f32_matrices_ = true;
+    bool training_ = false;
+    bool prepack_ = true;  // inside forward_backward: the backward reads the plain bf16 copies
     DType train_dtype_ = DType::F32;
     std::vector<uint16_t> grad_bf16_;  // scratch of the bf16 backward products
     std::vector<uint16_t> params_bf16_;  // bf16 copies of the matrices (same offsets as the arena)

@@ -105,6 +105,12 @@ public:
         decoder_ = c.tie_word_embeddings ? word_ : p.declare(head_ + "decoder.weight", {V, C});
         head_bias_ = p.declare(head_ + "bias", {V});
         p.allocate();
+        // Read only by matrix products: their bf16 copies may be prepacked (not the word
+        // embeddings, which lookups read row by row, nor a decoder tied to them).
+        for (const auto& L : layers_)
+            for (int64_t w : {L.qkv_w, L.attn_out_w, L.ffn_in_w, L.ffn_out_w}) weight_packable_add(w);
+        weight_packable_add(head_dense_w_);
+        if (decoder_ != word_) weight_packable_add(decoder_);
         // HF's RobertaLMHead calls the erf gelu whatever hidden_act says; BERT's uses hidden_act.
         head_act_ = roberta_ ? Activation::gelu_erf : c.activation;
     }

@@ -21,6 +21,8 @@ namespace {
 struct train_options {
     std::string model, config, tokenizer, output, format = "auto", jsonl_field = "text", objective, blocks = "concat", wrap = "lines";
     std::vector<std::string> train, valid;
+    std::vector<double> mask_rates;
+    std::string init = "hf";
     std::string mask_mode = "per_batch", random_prefix, cache_dir;
     int64_t block_size = 256, unit_max_tokens = 256, epochs = 3, max_steps = -1, batch = 16, grad_accum = 1;
     int64_t warmup = 0, logging_steps = 50, eval_steps = 0, eval_batches = 0, save_steps = 0, save_total_limit = 1;
@@ -50,6 +52,12 @@ void train_cmd(const train_options& o) {
         ModelConfig c = config_load(o.config);
         model = model_create(c);
         model_init_random(*model, o.seed);
+        float scale = 0.03f;
+        if (o.init.rfind("local", 0) == 0 &&
+            (o.init == "local" || std::sscanf(o.init.c_str(), "local:%f", &scale) == 1) && scale > 0)
+            model_init_local_attention(*model, o.seed, scale);
+        else if (o.init != "hf")
+            fail("--init must be hf, local or local:SCALE (the position table's amplitude), not '{}'", o.init);
         if (tok_dir.empty()) fail("--config needs --tokenizer DIR (a folder with vocab.json + merges.txt or tokenizer.json)");
     }
     const ModelConfig& c = model->config();
@@ -98,6 +106,14 @@ void train_cmd(const train_options& o) {
     t.tokenizer_dir = tok_dir;
     t.quiet = o.quiet;
     t.collator.mode = mask_rate_mode_parse(o.mask_mode);
+    if (!o.mask_rates.empty()) {
+        if (t.collator.mode == MaskRateMode::continuous) fail("--mask-rates applies to per_batch and per_sequence, not continuous");
+        t.collator.rates.clear();
+        for (double r : o.mask_rates) {
+            if (!(r > 0 && r <= 1)) fail("--mask-rates: {} is not in (0, 1]", r);
+            t.collator.rates.push_back(static_cast<float>(r));
+        }
+    }
     t.collator.prefix = o.prefix;
     if (!o.random_prefix.empty()) {
         int64_t lo = 0, hi = 0;
@@ -141,9 +157,11 @@ void train_cmd(const train_options& o) {
         {"prefix", t.collator.random_prefix ? nlohmann::json::array({t.collator.prefix_min, t.collator.prefix_max})
                                             : nlohmann::json(t.collator.prefix)},
         {"mask_mode", mask_rate_mode_name(t.collator.mode)},
+        {"mask_rates", t.collator.rates},
         {"blocks", block_mode_name(d.mode)},
         {"wrap", o.wrap},
         {"unit_max_tokens", d.unit_max_tokens},
+        {"init", o.model.empty() ? o.init : "checkpoint"},
         {"train_dtype", o.bf16 ? "bf16" : "f32"}};
     if (o.bf16) model->train_dtype_set(DType::BF16);
     const int64_t P = model->parameter_count();
@@ -207,6 +225,10 @@ command_registration reg(30, "train", "Fine-tune or train a model (diffusion obj
     sub.add_flag("--resume", o->resume, "Continue from the newest checkpoint in the output folder");
     sub.add_option("--prefix", o->prefix, "Diffusion: prompt tokens never masked")->capture_default_str();
     sub.add_option("--random-prefix", o->random_prefix, "Diffusion: prompt length drawn per sequence from MIN:MAX");
+    sub.add_option("--init", o->init, "From --config: hf (HuggingFace's init) or local (masked LMs: attention starts local, see models/init.h)")
+        ->capture_default_str();
+    sub.add_option("--mask-rates", o->mask_rates, "Diffusion: the mask rates drawn from (comma list; default 1.0,0.9,...,0.1)")
+        ->delimiter(',');
     sub.add_option("--mask-mode", o->mask_mode, "Diffusion: per_batch (recipe), per_sequence, continuous (MDLM, 1/t weight)")->capture_default_str();
     sub.add_flag("--no-dropout", o->no_dropout, "Train without dropout");
     sub.add_option("--cache-dir", o->cache_dir, "Token cache folder (default ~/.cache/dlm)");

@@ -8,35 +8,40 @@
 
 namespace dlm {
 
-void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n, int64_t c,
-                       bool accumulate) {
+namespace {
+
+inline float widen(float x) { return x; }
+inline float widen(uint16_t h) {  // bf16 is the top half of an fp32
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+template <typename T>
+void embedding_rows(float* out, const int32_t* ids, const T* table, int64_t n, int64_t c, bool accumulate) {
     DLM_PROFILE("embedding");
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {
-        const float* row = table + static_cast<int64_t>(ids[i]) * c;
+        const T* row = table + static_cast<int64_t>(ids[i]) * c;
         float* o = out + i * c;
-        if (accumulate) {
-            for (int64_t j = 0; j < c; ++j) o[j] += row[j];
-        } else {
-            std::memcpy(o, row, static_cast<size_t>(c) * sizeof(float));
-        }
+        if (accumulate)
+            for (int64_t j = 0; j < c; ++j) o[j] += widen(row[j]);
+        else
+            for (int64_t j = 0; j < c; ++j) o[j] = widen(row[j]);
     }
+}
+
+}  // namespace
+
+void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n, int64_t c,
+                       bool accumulate) {
+    embedding_rows(out, ids, table, n, c, accumulate);
 }
 
 void embedding_forward_bf16(float* out, const int32_t* ids, const uint16_t* table, int64_t n, int64_t c,
                             bool accumulate) {
-    DLM_PROFILE("embedding");
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-        const uint16_t* row = table + static_cast<int64_t>(ids[i]) * c;
-        float* o = out + i * c;
-        for (int64_t j = 0; j < c; ++j) {
-            const uint32_t u = static_cast<uint32_t>(row[j]) << 16;  // bf16 is the top half of an fp32
-            float f;
-            std::memcpy(&f, &u, 4);
-            o[j] = accumulate ? o[j] + f : f;
-        }
-    }
+    embedding_rows(out, ids, table, n, c, accumulate);
 }
 
 void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c,

@@ -85,6 +85,21 @@ const gemm_entry& gemm_entry_get(const gemm_view& av, const gemm_view& bv, const
     return g_cache.emplace(key, std::move(e)).first->second;
 }
 
+// Runs a cached matmul on raw buffers (bias optional) and waits for it.
+void matmul_run(const dnnl::matmul& prim, const dnnl::memory::desc& a_md, const void* a, const dnnl::memory::desc& b_md,
+                const void* b, const dnnl::memory::desc& c_md, float* c, const dnnl::memory::desc& bias_md,
+                const float* bias) {
+    auto& eng = cpu_engine();
+    std::unordered_map<int, dnnl::memory> args{
+        {DNNL_ARG_SRC, dnnl::memory(a_md, eng, const_cast<void*>(a))},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(b_md, eng, const_cast<void*>(b))},
+        {DNNL_ARG_DST, dnnl::memory(c_md, eng, c)},
+    };
+    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(bias_md, eng, const_cast<float*>(bias)));
+    prim.execute(cpu_stream(), args);
+    cpu_stream().wait();
+}
+
 }  // namespace
 
 void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_view& bv, float* c,
@@ -93,15 +108,7 @@ void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_vi
     DLM_ASSERT(beta == 0.0f || beta == 1.0f);
     if (cv.rows == 0 || cv.cols == 0) return;
     const gemm_entry& e = gemm_entry_get(av, bv, cv, bias != nullptr, beta != 0.0f);
-    auto& eng = cpu_engine();
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, dnnl::memory(e.a, eng, const_cast<float*>(a))},
-        {DNNL_ARG_WEIGHTS, dnnl::memory(e.b, eng, const_cast<float*>(b))},
-        {DNNL_ARG_DST, dnnl::memory(e.c, eng, c)},
-    };
-    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, eng, const_cast<float*>(bias)));
-    e.prim.execute(cpu_stream(), args);
-    cpu_stream().wait();
+    matmul_run(e.prim, e.a, a, e.b, b, e.c, c, e.bias, bias);
 }
 
 void gemm_bf16(const uint16_t* a, const gemm_view& av, const uint16_t* b, const gemm_view& bv, float* c,
@@ -110,15 +117,7 @@ void gemm_bf16(const uint16_t* a, const gemm_view& av, const uint16_t* b, const 
     DLM_ASSERT(beta == 0.0f || beta == 1.0f);
     if (cv.rows == 0 || cv.cols == 0) return;
     const gemm_entry& e = gemm_entry_get(av, bv, cv, bias != nullptr, beta != 0.0f, true);
-    auto& eng = cpu_engine();
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, dnnl::memory(e.a, eng, const_cast<uint16_t*>(a))},
-        {DNNL_ARG_WEIGHTS, dnnl::memory(e.b, eng, const_cast<uint16_t*>(b))},
-        {DNNL_ARG_DST, dnnl::memory(e.c, eng, c)},
-    };
-    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, eng, const_cast<float*>(bias)));
-    e.prim.execute(cpu_stream(), args);
-    cpu_stream().wait();
+    matmul_run(e.prim, e.a, a, e.b, b, e.c, c, e.bias, bias);
 }
 
 namespace {
@@ -183,15 +182,7 @@ void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp
     if (n == 0) return;
     f32_to_bf16_convert(inp_bf16, inp, n * c);
     const packed_entry& e = packed_entry_get(n, c, oc, bias != nullptr);
-    auto& eng = cpu_engine();
-    std::unordered_map<int, dnnl::memory> args{
-        {DNNL_ARG_SRC, dnnl::memory(e.a, eng, inp_bf16)},
-        {DNNL_ARG_WEIGHTS, dnnl::memory(packed_weight_desc(c, oc), eng, const_cast<uint16_t*>(packed_weight))},
-        {DNNL_ARG_DST, dnnl::memory(e.c, eng, out)},
-    };
-    if (bias) args.emplace(DNNL_ARG_BIAS, dnnl::memory(e.bias, eng, const_cast<float*>(bias)));
-    e.prim.execute(cpu_stream(), args);
-    cpu_stream().wait();
+    matmul_run(e.prim, e.a, inp_bf16, packed_weight_desc(c, oc), packed_weight, e.c, out, e.bias, bias);
 }
 
 void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n) {
@@ -268,37 +259,40 @@ void conv1d_backward(float* dinp, float* dweight, float* dbias, const float* dou
     if (dbias) bias_backward(dbias, dout, n, oc);
 }
 
-void linear_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                          const uint16_t* weight, uint16_t* scratch, int64_t n, int64_t c, int64_t oc) {
+namespace {
+
+// Both layouts: weight [OC, C] (nn.Linear, conv1d false) or [C, OC] (GPT-2 Conv1D).
+void backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                   const uint16_t* weight, uint16_t* scratch, int64_t n, int64_t c, int64_t oc, bool conv1d) {
     DLM_PROFILE("linear_backward_bf16");
     uint16_t* dout16 = scratch;
     uint16_t* inp16 = scratch + n * oc;
     if (dinp || dweight) f32_to_bf16_convert(dout16, dout, n * oc);
     if (dinp)
-        gemm_bf16(dout16, gemm_matrix(n, oc, oc), weight, gemm_matrix(oc, c, c), dinp, gemm_matrix(n, c, c), nullptr, 1.0f);
+        gemm_bf16(dout16, gemm_matrix(n, oc, oc), weight, conv1d ? gemm_matrix_t(oc, c, oc) : gemm_matrix(oc, c, c), dinp,
+                  gemm_matrix(n, c, c), nullptr, 1.0f);
     if (dweight) {
         f32_to_bf16_convert(inp16, inp, n * c);
-        gemm_bf16(dout16, gemm_matrix_t(oc, n, oc), inp16, gemm_matrix(n, c, c), dweight, gemm_matrix(oc, c, c), nullptr,
-                  1.0f);
+        if (conv1d)  // dW[C, OC] += inp^T dout
+            gemm_bf16(inp16, gemm_matrix_t(c, n, c), dout16, gemm_matrix(n, oc, oc), dweight, gemm_matrix(c, oc, oc),
+                      nullptr, 1.0f);
+        else  // dW[OC, C] += dout^T inp
+            gemm_bf16(dout16, gemm_matrix_t(oc, n, oc), inp16, gemm_matrix(n, c, c), dweight, gemm_matrix(oc, c, c),
+                      nullptr, 1.0f);
     }
     if (dbias) bias_backward(dbias, dout, n, oc);
 }
 
+}  // namespace
+
+void linear_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                          const uint16_t* weight, uint16_t* scratch, int64_t n, int64_t c, int64_t oc) {
+    backward_bf16(dinp, dweight, dbias, dout, inp, weight, scratch, n, c, oc, false);
+}
+
 void conv1d_backward_bf16(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                           const uint16_t* weight, uint16_t* scratch, int64_t n, int64_t c, int64_t oc) {
-    DLM_PROFILE("linear_backward_bf16");
-    uint16_t* dout16 = scratch;
-    uint16_t* inp16 = scratch + n * oc;
-    if (dinp || dweight) f32_to_bf16_convert(dout16, dout, n * oc);
-    if (dinp)
-        gemm_bf16(dout16, gemm_matrix(n, oc, oc), weight, gemm_matrix_t(oc, c, oc), dinp, gemm_matrix(n, c, c), nullptr,
-                  1.0f);
-    if (dweight) {
-        f32_to_bf16_convert(inp16, inp, n * c);
-        gemm_bf16(inp16, gemm_matrix_t(c, n, c), dout16, gemm_matrix(n, oc, oc), dweight, gemm_matrix(c, oc, oc), nullptr,
-                  1.0f);
-    }
-    if (dbias) bias_backward(dbias, dout, n, oc);
+    backward_bf16(dinp, dweight, dbias, dout, inp, weight, scratch, n, c, oc, true);
 }
 
 int64_t gemm_cache_size() {

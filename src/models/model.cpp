@@ -126,17 +126,21 @@ void Model::compute_dtype_set(DType t) {
         return;
     }
     compute_dtype_ = t;
-    packed_.clear();  // the bf16 copies are cleared or written plain again
     if (t == DType::F32) {
+        packed_.clear();
         params_bf16_.clear();
         params_bf16_.shrink_to_fit();
         return;
     }
-    params_bf16_.assign(static_cast<size_t>(params_.size()), 0);
-    for (auto& e : params_.entries()) {
-        if (e.shape.size() != 2) continue;  // only matrices go through GEMMs
-        f32_to_bf16_convert(params_bf16_.data() + e.offset, params_.get(e.offset), e.numel());
-    }
+    bf16_copies_write();
+}
+
+void Model::bf16_copies_write() {
+    packed_.clear();  // written plain
+    params_bf16_.resize(static_cast<size_t>(params_.size()));
+    for (auto& e : params_.entries())
+        if (e.shape.size() == 2)  // only matrices go through GEMMs
+            f32_to_bf16_convert(params_bf16_.data() + e.offset, params_.get(e.offset), e.numel());
 }
 
 void Model::prepack_set(bool on) {
@@ -154,23 +158,22 @@ void Model::train_dtype_set(DType t) {
 Model::TrainScope Model::train_scope() {
     if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: load it in fp32 to train", config_.architecture);
     TrainScope scope{this, compute_dtype_};
-    if (train_dtype_ == DType::BF16) {
-        packed_.clear();  // the copies are written plain again
-        // The master weights changed since the last step: round them again (cheap next to the step).
-        params_bf16_.resize(static_cast<size_t>(params_.size()));
-        for (auto& e : params_.entries())
-            if (e.shape.size() == 2) f32_to_bf16_convert(params_bf16_.data() + e.offset, params_.get(e.offset), e.numel());
-    }
+    // The master weights changed since the last step: round them again (cheap next to the step).
+    if (train_dtype_ == DType::BF16) bf16_copies_write();
     compute_dtype_ = train_dtype_;
     training_ = true;
     return scope;
 }
 
+uint16_t* Model::grad_scratch(int64_t n) {
+    if (static_cast<int64_t>(grad_bf16_.size()) < n) grad_bf16_.resize(static_cast<size_t>(n));
+    return grad_bf16_.data();
+}
+
 void Model::linear_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,
                         int64_t n, int64_t c, int64_t oc) {
     if (train_dtype_ == DType::BF16) {
-        if (static_cast<int64_t>(grad_bf16_.size()) < n * (c + oc)) grad_bf16_.resize(static_cast<size_t>(n * (c + oc)));
-        linear_backward_bf16(dinp, dweight, dbias, dout, inp, params_bf16_.data() + w, grad_bf16_.data(), n, c, oc);
+        linear_backward_bf16(dinp, dweight, dbias, dout, inp, params_bf16_.data() + w, grad_scratch(n * (c + oc)), n, c, oc);
     } else {
         linear_backward(dinp, dweight, dbias, dout, inp, params_.get(w), n, c, oc);
     }
@@ -179,8 +182,7 @@ void Model::linear_grad(float* dinp, float* dweight, float* dbias, const float* 
 void Model::conv1d_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,
                         int64_t n, int64_t c, int64_t oc) {
     if (train_dtype_ == DType::BF16) {
-        if (static_cast<int64_t>(grad_bf16_.size()) < n * (c + oc)) grad_bf16_.resize(static_cast<size_t>(n * (c + oc)));
-        conv1d_backward_bf16(dinp, dweight, dbias, dout, inp, params_bf16_.data() + w, grad_bf16_.data(), n, c, oc);
+        conv1d_backward_bf16(dinp, dweight, dbias, dout, inp, params_bf16_.data() + w, grad_scratch(n * (c + oc)), n, c, oc);
     } else {
         conv1d_backward(dinp, dweight, dbias, dout, inp, params_.get(w), n, c, oc);
     }

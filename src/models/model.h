@@ -185,6 +185,10 @@ protected:
         }
     };
     [[nodiscard]] TrainScope train_scope();
+    // (Re)writes the plain bf16 copies of all matrices from the fp32 arena.
+    void bf16_copies_write();
+    // The bf16 backward's scratch, at least n elements.
+    uint16_t* grad_scratch(int64_t n);
     // Rows with a target (row ids, targets, weights), validated against the vocabulary.
     void targets_gather(const TrainInput& t, std::vector<int64_t>& rows, std::vector<int32_t>& targets,
                         std::vector<float>& weights) const;

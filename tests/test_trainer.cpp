@@ -307,3 +307,45 @@ TEST(trainer, local_attention_init_sets_positions_and_tied_query_key) {
     auto g = dlm::model_create(dlm::config_parse(j, "test"));
     EXPECT_THROW(dlm::model_init_local_attention(*g, 1), dlm::Error);
 }
+
+// The neighbour-head start: on the position table alone, head h of every layer scores
+// the key at n = m + d_h highest for each interior query position m; value/output
+// weights get the requested std; the rest is HF's init.
+TEST(trainer, shift_attention_init_points_each_head_at_its_neighbour) {
+    auto m = dlm::model_create(tiny_roberta_config(66));
+    dlm::model_init_random(*m, 3);
+    dlm::model_init_shift_attention(*m, 3, 0.1f, 1.5f, 0.05f);
+    auto& p = m->params();
+    const auto* pos = p.find("roberta.embeddings.position_embeddings.weight");
+    const int64_t H = pos->shape[1], NH = m->config().num_heads, HD = H / NH;
+    const float* table = p.get(pos->offset);
+    for (int64_t l = 0; l < m->config().num_layers; ++l) {
+        const std::string base = "roberta.encoder.layer." + std::to_string(l) + ".attention.";
+        const float* q = p.get(p.find(base + "self.query.weight")->offset);
+        const float* k = p.get(p.find(base + "self.key.weight")->offset);
+        auto project = [&](const float* w, int64_t row, int64_t h, std::vector<double>& out) {
+            out.assign(HD, 0.0);
+            for (int64_t r = 0; r < HD; ++r)
+                for (int64_t j = 0; j < H; ++j) out[r] += double(w[(h * HD + r) * H + j]) * table[row * H + j];
+        };
+        for (int64_t h = 0; h < NH; ++h) {
+            std::vector<double> qv, kv;
+            for (int64_t mpos = 12; mpos < 50; mpos += 7) {
+                project(q, mpos, h, qv);
+                int64_t best = -1;
+                double best_score = -1e30;
+                for (int64_t n = 2; n < 66; ++n) {
+                    project(k, n, h, kv);
+                    double s = 0;
+                    for (int64_t r = 0; r < HD; ++r) s += qv[r] * kv[r];
+                    if (s > best_score) best_score = s, best = n;
+                }
+                EXPECT_EQ(best, mpos + dlm::kShiftOffsets[h % 4]) << "layer " << l << " head " << h << " position " << mpos;
+            }
+        }
+        const auto* v = p.find(base + "self.value.weight");
+        double ss = 0;
+        for (int64_t i = 0; i < v->numel(); ++i) ss += double(p.get(v->offset)[i]) * p.get(v->offset)[i];
+        EXPECT_NEAR(std::sqrt(ss / v->numel()), 0.05, 0.005);
+    }
+}

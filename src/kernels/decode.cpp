@@ -81,9 +81,10 @@ void conv1d_tail(float* out, const float* inp, const T* weight, const float* bia
     std::memcpy(out + j0, &acc, bytes);
 }
 
-// bf16 weights, columns [j0, j0 + 32 W): one 64-byte load holds 32 columns as 16
-// pairs; `<< 16` widens the even columns and `& 0xffff0000` the odd ones, so the
-// widening costs one operation per 16 weights instead of two.
+// bf16 weights, columns [j0, j0 + 32 W): one 64-byte load holds 32 columns as 16 pairs; `<< 16` widens
+// the even columns and `& 0xffff0000` the odd ones, so the widening costs one
+// operation per 16 weights instead of two. Prefetching two rows ahead: 25-38 ->
+// 34-41 GB/s on GPT-2's matrices (one matrix, 2 threads, weights not in cache).
 template <int W>
 void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
                       int64_t n, int64_t j0) {
@@ -97,6 +98,8 @@ void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, cons
     const u32x16 high = u32x16{} + 0xffff0000u;
     for (int64_t kk = 0; kk < k; ++kk) {
         const uint16_t* wr = weight + kk * n + j0;
+        if (kk + 2 < k)
+            for (int w = 0; w < W; ++w) __builtin_prefetch(wr + 2 * n + 32 * w, 0, 0);
         const float a = inp[kk];
         for (int w = 0; w < W; ++w) {
             u32x16 pair;
@@ -132,13 +135,17 @@ void conv1d_row(float* out, const float* inp, const T* weight, const float* bias
 }
 
 // out[j0 .. j0 + R) = rows j0.. of weight [N, K] dotted with inp[K] (+ bias): R
-// independent accumulator chains.
+// independent accumulator chains. bf16 rows are prefetched 512 bytes ahead, once per
+// cache line (33 -> 40 GB/s on the LM head).
 template <int R, typename T>
 void linear_block(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t j0) {
     v16 acc[R] = {};
     const int64_t kv = k / kLanes * kLanes;
     for (int64_t kk = 0; kk < kv; kk += kLanes) {
         const v16 x = load(inp + kk);
+        if constexpr (sizeof(T) == 2)
+            if (kk % 32 == 0)
+                for (int r = 0; r < R; ++r) __builtin_prefetch(weight + (j0 + r) * k + kk + 256, 0, 0);
         for (int r = 0; r < R; ++r) acc[r] += x * load(weight + (j0 + r) * k + kk);
     }
     for (int r = 0; r < R; ++r) {
@@ -148,9 +155,8 @@ void linear_block(float* out, const float* inp, const T* weight, const float* bi
     }
 }
 
-template <typename T>
+template <int R, typename T>
 void linear_row(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n) {
-    constexpr int R = 4;
     const int64_t blocks = n / R;
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t <= blocks; ++t) {
@@ -172,7 +178,7 @@ void conv1d_forward_gemv(float* out, const float* inp, const float* weight, cons
 void linear_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
                          int64_t k, int64_t n) {
     DLM_PROFILE("gemv");
-    for (int64_t r = 0; r < m; ++r) linear_row(out + r * n, inp + r * k, weight, bias, k, n);
+    for (int64_t r = 0; r < m; ++r) linear_row<4>(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
 void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
@@ -199,7 +205,8 @@ void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weig
 void linear_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
                               int64_t k, int64_t n) {
     DLM_PROFILE("gemv_bf16");
-    for (int64_t r = 0; r < m; ++r) linear_row(out + r * n, inp + r * k, weight, bias, k, n);
+    // 8 rows in flight (4 for fp32): 28 -> 33 GB/s on the 77 MB LM head.
+    for (int64_t r = 0; r < m; ++r) linear_row<8>(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
 void attention_forward_cached(float* out, float* att, const float* q, const float* k, const float* v,

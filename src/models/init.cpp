@@ -87,3 +87,46 @@ void model_init_local_attention(Model& m, uint64_t seed, float position_scale, f
 }
 
 }  // namespace dlm
+
+namespace dlm {
+
+void model_init_shift_attention(Model& m, uint64_t seed, float position_scale, float gain, float vo_std) {
+    const ModelConfig& c = m.config();
+    model_init_local_attention(m, seed, position_scale, c.initializer_range);  // the sinusoidal position table
+    const int64_t H = c.hidden_size, NH = c.num_heads, HD = H / NH;
+    DLM_ASSERT(HD % 2 == 0);
+    const std::string prefix = c.model_type == "bert" ? "bert" : "roberta";
+    std::mt19937_64 rng(seed ^ 0x5b1f7);
+    std::normal_distribution<float> normal(0.0f, vo_std > 0 ? vo_std : 1.0f);
+    for (int64_t l = 0; l < c.num_layers; ++l) {
+        const std::string base = fmt::format("{}.encoder.layer.{}.attention.", prefix, l);
+        float* q = m.params().get(m.params().find(base + "self.query.weight")->offset);  // [H out, H in]
+        float* k = m.params().get(m.params().find(base + "self.key.weight")->offset);
+        std::fill(q, q + H * H, 0.0f);
+        std::fill(k, k + H * H, 0.0f);
+        for (int64_t h = 0; h < NH; ++h) {
+            const double d = kShiftOffsets[h % 4];
+            for (int64_t i = 0; i < HD / 2; ++i) {  // the head's rows r, r + 1 read sinusoid pair i
+                const double w = std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(H));
+                const double cs = std::cos(d * w), sn = std::sin(d * w);
+                const int64_t r = h * HD + 2 * i, s_col = 2 * i, c_col = 2 * i + 1;
+                q[r * H + s_col] = gain;
+                q[(r + 1) * H + c_col] = gain;
+                // key = the pair rotated back by d w: sin((n - d) w), cos((n - d) w).
+                k[r * H + s_col] = gain * static_cast<float>(cs);
+                k[r * H + c_col] = -gain * static_cast<float>(sn);
+                k[(r + 1) * H + s_col] = gain * static_cast<float>(sn);
+                k[(r + 1) * H + c_col] = gain * static_cast<float>(cs);
+            }
+        }
+        if (vo_std > 0)
+            for (const char* name : {"self.value.weight", "output.dense.weight"}) {
+                const ParamEntry* e = m.params().find(base + name);
+                DLM_ASSERT(e != nullptr);
+                float* w = m.params().get(e->offset);
+                for (int64_t i = 0; i < e->numel(); ++i) w[i] = normal(rng);
+            }
+    }
+}
+
+}  // namespace dlm

@@ -24,4 +24,17 @@ void model_init_random(Model& m, uint64_t seed);
 // Only values change: the architecture and the checkpoint layout stay HuggingFace's.
 void model_init_local_attention(Model& m, uint64_t seed, float position_scale = 0.03f, float qk_std = 0.0625f);
 
+// Heads that start attending to one neighbour each: on the sinusoidal position table
+// above (amplitude position_scale), head h's query and key weights read the
+// head_dim / 2 fastest sine/cosine pairs, the key rotated by offset d_h (-1, +1, -2, +2,
+// repeating over heads), so on the position part of the input
+//   q_m . k_n = gain^2 sum_i cos((n - m - d_h) w_i), largest at n = m + d_h.
+// vo_std > 0 redraws the value and attention-output weights with that std.
+// Why: with HF's init (or `local`), a 4-layer 256-wide RoBERTa (and the same model in
+// PyTorch) stays at the bag-of-words loss for 300 steps on a sequence where every token
+// determines the next (3.56 nats); with these heads it reaches 0.17 in 200 steps.
+constexpr int kShiftOffsets[4] = {-1, 1, -2, 2};
+void model_init_shift_attention(Model& m, uint64_t seed, float position_scale = 0.1f, float gain = 1.5f,
+                                float vo_std = 0.0f);
+
 }  // namespace dlm

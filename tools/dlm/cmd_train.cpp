@@ -52,12 +52,19 @@ void train_cmd(const train_options& o) {
         ModelConfig c = config_load(o.config);
         model = model_create(c);
         model_init_random(*model, o.seed);
-        float scale = 0.03f;
+        float scale = 0.03f, qk_std = 0.0625f;
         if (o.init.rfind("local", 0) == 0 &&
-            (o.init == "local" || std::sscanf(o.init.c_str(), "local:%f", &scale) == 1) && scale > 0)
-            model_init_local_attention(*model, o.seed, scale);
+            (o.init == "local" || std::sscanf(o.init.c_str(), "local:%f:%f", &scale, &qk_std) >= 1) && scale > 0 &&
+            qk_std > 0)
+            model_init_local_attention(*model, o.seed, scale, qk_std);
+        else if (float pos = 0.1f, g = 1.5f, vo = 0.0f;
+                 o.init.rfind("shift", 0) == 0 &&
+                 (o.init == "shift" || std::sscanf(o.init.c_str(), "shift:%f:%f:%f", &pos, &g, &vo) >= 1) &&
+                 pos > 0 && g > 0 && vo >= 0)
+            model_init_shift_attention(*model, o.seed, pos, g, vo);
         else if (o.init != "hf")
-            fail("--init must be hf, local or local:SCALE (the position table's amplitude), not '{}'", o.init);
+            fail("--init must be hf, local[:POSITION_SCALE[:QK_STD]] or shift[:POSITION_SCALE[:GAIN[:VO_STD]]] "
+                 "(see src/models/init.h), not '{}'", o.init);
         if (tok_dir.empty()) fail("--config needs --tokenizer DIR (a folder with vocab.json + merges.txt or tokenizer.json)");
     }
     const ModelConfig& c = model->config();
@@ -225,7 +232,7 @@ command_registration reg(30, "train", "Fine-tune or train a model (diffusion obj
     sub.add_flag("--resume", o->resume, "Continue from the newest checkpoint in the output folder");
     sub.add_option("--prefix", o->prefix, "Diffusion: prompt tokens never masked")->capture_default_str();
     sub.add_option("--random-prefix", o->random_prefix, "Diffusion: prompt length drawn per sequence from MIN:MAX");
-    sub.add_option("--init", o->init, "From --config: hf (HuggingFace's init) or local (masked LMs: attention starts local, see models/init.h)")
+    sub.add_option("--init", o->init, "From --config: hf (HuggingFace's init), local (masked LMs: attention starts local) or shift (each head starts on one neighbour); see src/models/init.h")
         ->capture_default_str();
     sub.add_option("--mask-rates", o->mask_rates, "Diffusion: the mask rates drawn from (comma list; default 1.0,0.9,...,0.1)")
         ->delimiter(',');

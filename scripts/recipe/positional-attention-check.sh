@@ -6,7 +6,8 @@
 # Trains the recipe's 4-layer 256-wide RoBERTa for 200 steps (15% masks, no dropout)
 # from HuggingFace's init and from the neighbour-head init, and prints the held-out
 # loss of each. Measured (2 cores, bf16): hf levels off at 2.9 nats (what the bag of
-# words gives); shift reaches 0.2.
+# words gives); shift reaches 0.2. positional_attention_pytorch.py runs the hf case in
+# PyTorch (the same plateau: the model's, not dlm's).
 #
 # Usage: scripts/recipe/positional-attention-check.sh [work-folder]   (about 4 minutes)
 set -euo pipefail

@@ -122,6 +122,7 @@ TEST(train_cli, bad_input_is_reported_clearly) {
     expect_err(base + out + plain + " --mask-rates 0.5,1.5", "--mask-rates: 1.5");
     expect_err(base + out + plain + " --mask-rates 0.5 --mask-mode continuous", "continuous");
     expect_err(base + out + plain + " --init xavier", "--init must be");
+    expect_err(base + out + plain + " --init shift:0.1:0", "--init must be");
     expect_err(base + out + plain + " --adam-beta2 1", "--adam-beta1 and --adam-beta2");
     expect_err(base + out + plain + " --adam-epsilon 0", "--adam-epsilon");
 }

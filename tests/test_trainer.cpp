@@ -314,6 +314,8 @@ TEST(trainer, local_attention_init_sets_positions_and_tied_query_key) {
 TEST(trainer, shift_attention_init_points_each_head_at_its_neighbour) {
     auto m = dlm::model_create(tiny_roberta_config(66));
     dlm::model_init_random(*m, 3);
+    auto hf = dlm::model_create(tiny_roberta_config(66));
+    dlm::model_init_random(*hf, 3);
     dlm::model_init_shift_attention(*m, 3, 0.1f, 1.5f, 0.05f);
     auto& p = m->params();
     const auto* pos = p.find("roberta.embeddings.position_embeddings.weight");
@@ -347,5 +349,7 @@ TEST(trainer, shift_attention_init_points_each_head_at_its_neighbour) {
         double ss = 0;
         for (int64_t i = 0; i < v->numel(); ++i) ss += double(p.get(v->offset)[i]) * p.get(v->offset)[i];
         EXPECT_NEAR(std::sqrt(ss / v->numel()), 0.05, 0.005);
+        const auto* w = p.find("roberta.encoder.layer." + std::to_string(l) + ".intermediate.dense.weight");
+        EXPECT_TRUE(std::equal(p.get(w->offset), p.get(w->offset) + w->numel(), hf->params().get(w->offset)));
     }
 }

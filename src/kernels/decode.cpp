@@ -81,10 +81,11 @@ void conv1d_tail(float* out, const float* inp, const T* weight, const float* bia
     std::memcpy(out + j0, &acc, bytes);
 }
 
-// bf16 weights, columns [j0, j0 + 32 W): one 64-byte load holds 32 columns as 16 pairs; `<< 16` widens
-// the even columns and `& 0xffff0000` the odd ones, so the widening costs one
-// operation per 16 weights instead of two. Prefetching two rows ahead: 25-38 ->
-// 34-41 GB/s on GPT-2's matrices (one matrix, 2 threads, weights not in cache).
+// bf16 weights, columns [j0, j0 + 32 W): one 64-byte load holds 32 columns as 16
+// pairs; `<< 16` widens the even columns and `& 0xffff0000` the odd ones, so the
+// widening costs one operation per 16 weights instead of two. Prefetching two rows
+// ahead: 25-38 -> 34-41 GB/s on GPT-2's matrices (one matrix, 2 threads, weights not
+// in cache).
 template <int W>
 void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
                       int64_t n, int64_t j0) {

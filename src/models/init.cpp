@@ -54,10 +54,24 @@ void model_init_random(Model& m, uint64_t seed) {
     }
 }
 
-void model_init_local_attention(Model& m, uint64_t seed, float position_scale, float qk_std) {
+namespace {
+
+// Angular frequency of sinusoid pair i of a width-C table: wavelengths from 2 pi to
+// 2 pi * 10000^(...), so the slow pairs give nearby positions similar vectors.
+double sinusoid_frequency(int64_t i, int64_t C) {
+    return std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(C));
+}
+
+// The encoder prefix of a masked LM ("roberta" / "bert"); causal models are refused.
+std::string masked_lm_prefix(const ModelConfig& c, const char* what) {
+    if (c.is_causal()) fail("{} init is for masked LMs; {} is causal", what, c.architecture);
+    return c.model_type == "bert" ? "bert" : "roberta";
+}
+
+// The position table as sinusoids of the token index (amplitude `scale`); the padding
+// row stays zero.
+void position_table_sinusoids_write(Model& m, const std::string& prefix, float scale) {
     const ModelConfig& c = m.config();
-    if (c.is_causal()) fail("local-attention init is for masked LMs; {} is causal", c.architecture);
-    const std::string prefix = c.model_type == "bert" ? "bert" : "roberta";
     const ParamEntry* pos = m.params().find(prefix + ".embeddings.position_embeddings.weight");
     DLM_ASSERT(pos != nullptr);
     const int64_t P = pos->shape[0], C = pos->shape[1];
@@ -66,13 +80,20 @@ void model_init_local_attention(Model& m, uint64_t seed, float position_scale, f
     for (int64_t p = 0; p < P; ++p) {
         const double t = static_cast<double>(std::max<int64_t>(0, p - first));
         for (int64_t i = 0; i < C / 2; ++i) {
-            // Wavelengths from 2 pi to 2 pi * 10000^(...): slow components give nearby positions similar vectors.
-            const double w = std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(C));
-            table[p * C + 2 * i] = position_scale * static_cast<float>(std::sin(t * w));
-            table[p * C + 2 * i + 1] = position_scale * static_cast<float>(std::cos(t * w));
+            const double w = sinusoid_frequency(i, C);
+            table[p * C + 2 * i] = scale * static_cast<float>(std::sin(t * w));
+            table[p * C + 2 * i + 1] = scale * static_cast<float>(std::cos(t * w));
         }
-        if (p < first) std::fill(table + p * C, table + (p + 1) * C, 0.0f);  // the padding row stays zero
+        if (p < first) std::fill(table + p * C, table + (p + 1) * C, 0.0f);
     }
+}
+
+}  // namespace
+
+void model_init_local_attention(Model& m, uint64_t seed, float position_scale, float qk_std) {
+    const ModelConfig& c = m.config();
+    const std::string prefix = masked_lm_prefix(c, "local-attention");
+    position_table_sinusoids_write(m, prefix, position_scale);
     std::mt19937_64 rng(seed ^ 0x10ca1);
     std::normal_distribution<float> normal(0.0f, qk_std);
     for (int64_t l = 0; l < c.num_layers; ++l) {
@@ -86,16 +107,12 @@ void model_init_local_attention(Model& m, uint64_t seed, float position_scale, f
     }
 }
 
-}  // namespace dlm
-
-namespace dlm {
-
 void model_init_shift_attention(Model& m, uint64_t seed, float position_scale, float gain, float vo_std) {
     const ModelConfig& c = m.config();
-    model_init_local_attention(m, seed, position_scale, c.initializer_range);  // the sinusoidal position table
+    const std::string prefix = masked_lm_prefix(c, "shift-attention");
+    position_table_sinusoids_write(m, prefix, position_scale);
     const int64_t H = c.hidden_size, NH = c.num_heads, HD = H / NH;
     DLM_ASSERT(HD % 2 == 0);
-    const std::string prefix = c.model_type == "bert" ? "bert" : "roberta";
     std::mt19937_64 rng(seed ^ 0x5b1f7);
     std::normal_distribution<float> normal(0.0f, vo_std > 0 ? vo_std : 1.0f);
     for (int64_t l = 0; l < c.num_layers; ++l) {
@@ -107,7 +124,7 @@ void model_init_shift_attention(Model& m, uint64_t seed, float position_scale, f
         for (int64_t h = 0; h < NH; ++h) {
             const double d = kShiftOffsets[h % 4];
             for (int64_t i = 0; i < HD / 2; ++i) {  // the head's rows r, r + 1 read sinusoid pair i
-                const double w = std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(H));
+                const double w = sinusoid_frequency(i, H);
                 const double cs = std::cos(d * w), sn = std::sin(d * w);
                 const int64_t r = h * HD + 2 * i, s_col = 2 * i, c_col = 2 * i + 1;
                 q[r * H + s_col] = gain;

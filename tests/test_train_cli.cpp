@@ -124,21 +124,24 @@ TEST(train_cli, bad_input_is_reported_clearly) {
     expect_err(base + out + plain + " --init xavier", "--init must be");
     expect_err(base + out + plain + " --init shift:0.1:0", "--init must be");
     expect_err(base + out + plain + " --adam-beta2 1", "--adam-beta1 and --adam-beta2");
+    expect_err("train -m " + kData + "/models/tiny-roberta --no-cache -q -o " + o + plain + " --unigram-bias",
+               "--unigram-bias applies to a model trained from --config");
     expect_err(base + out + plain + " --adam-epsilon 0", "--adam-epsilon");
 }
 
 // The training switches a user reaches for: mixed precision (--bf16), RoBERTa's Adam
-// settings, fixed mask rates, the local-attention init. The run records them in the
-// config's "dlm" key, and the --bf16 run's losses follow the fp32 run's within 2%.
+// settings, fixed mask rates, the local-attention init with the unigram bias. The run
+// records them in the config's "dlm" key, and the --bf16 run's losses follow the fp32
+// run's within 2%.
 TEST(train_cli, bf16_mask_rates_adam_and_init_options_run_and_are_recorded) {
     const std::string a = out_dir("opt_f32"), b = out_dir("opt_bf16");
-    const std::string extra = " --mask-rates 0.15,0.5 --mask-mode per_sequence --adam-beta2 0.98 --adam-epsilon 1e-6 --init local --logging-steps 2";
+    const std::string extra = " --mask-rates 0.15,0.5 --mask-mode per_sequence --adam-beta2 0.98 --adam-epsilon 1e-6 --init local --unigram-bias --logging-steps 2";
     ASSERT_EQ(cli_run(train_args(a) + extra).code, 0);
     auto r = cli_run(train_args(b) + extra + " --bf16");
     ASSERT_EQ(r.code, 0) << r.err;
     auto cfg = nlohmann::json::parse(dlm::file_read(b + "/config.json"));
     EXPECT_EQ(cfg["dlm"]["train_dtype"], "bf16");
-    EXPECT_EQ(cfg["dlm"]["init"], "local");
+    EXPECT_EQ(cfg["dlm"]["init"], "local+unigram_bias");
     EXPECT_EQ(cfg["dlm"]["mask_rates"].size(), 2u);
     EXPECT_NEAR(cfg["dlm"]["mask_rates"][0].get<double>(), 0.15, 1e-6);
     auto losses = [](const std::string& dir) {

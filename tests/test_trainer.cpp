@@ -353,3 +353,34 @@ TEST(trainer, shift_attention_init_points_each_head_at_its_neighbour) {
         EXPECT_TRUE(std::equal(p.get(w->offset), p.get(w->offset) + w->numel(), hf->params().get(w->offset)));
     }
 }
+
+// The unigram start: softmax(bias) is the smoothed frequency of each token, the bias
+// has mean 0, nothing else moves; wrong counts and causal models are refused.
+TEST(trainer, unigram_bias_init_makes_the_bias_the_smoothed_log_frequencies) {
+    auto m = dlm::model_create(tiny_roberta_config(66));
+    dlm::model_init_random(*m, 3);
+    auto hf = dlm::model_create(tiny_roberta_config(66));
+    dlm::model_init_random(*hf, 3);
+    const int64_t V = m->config().vocab_size;
+    std::vector<int64_t> counts(static_cast<size_t>(V), 0);
+    for (int64_t v = 0; v < V; v += 3) counts[static_cast<size_t>(v)] = 1 + (v * 7) % 50;
+    dlm::model_init_unigram_bias(*m, counts, 0.5);
+    auto& p = m->params();
+    const auto* b = p.find("lm_head.bias");
+    ASSERT_TRUE(b);
+    const float* bias = p.get(b->offset);
+    double total = 0, z = 0, mean = 0;
+    for (int64_t v = 0; v < V; ++v) total += counts[v] + 0.5, z += std::exp(double(bias[v])), mean += bias[v];
+    EXPECT_NEAR(mean / V, 0.0, 1e-5);
+    for (int64_t v = 0; v < V; ++v) EXPECT_NEAR(std::exp(double(bias[v])) / z, (counts[v] + 0.5) / total, 1e-6) << v;
+    for (const auto& e : p.entries()) {
+        if (e.name == "lm_head.bias") continue;
+        EXPECT_TRUE(std::equal(p.get(e.offset), p.get(e.offset) + e.numel(), hf->params().get(e.offset))) << e.name;
+    }
+    counts.pop_back();
+    EXPECT_THROW(dlm::model_init_unigram_bias(*m, counts), dlm::Error);
+    nlohmann::ordered_json j = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"}, {"vocab_size", 100},
+                                {"n_embd", 16}, {"n_layer", 1}, {"n_head", 2}, {"n_positions", 16}};
+    auto g = dlm::model_create(dlm::config_parse(j, "test"));
+    EXPECT_THROW(dlm::model_init_unigram_bias(*g, std::vector<int64_t>(100, 1)), dlm::Error);
+}

@@ -146,4 +146,26 @@ void model_init_shift_attention(Model& m, uint64_t seed, float position_scale, f
     }
 }
 
+void model_init_unigram_bias(Model& m, const std::vector<int64_t>& counts, double smoothing) {
+    const ModelConfig& c = m.config();
+    const std::string prefix = masked_lm_prefix(c, "unigram-bias");
+    const std::string name = prefix == "bert" ? "cls.predictions.bias" : "lm_head.bias";
+    const ParamEntry* e = m.params().find(name);
+    DLM_ASSERT(e != nullptr && e->numel() == c.vocab_size);
+    if (static_cast<int64_t>(counts.size()) != c.vocab_size)
+        fail("unigram bias: {} token counts for a vocabulary of {}", counts.size(), c.vocab_size);
+    if (!(smoothing > 0)) fail("unigram bias: smoothing must be positive, got {:g}", smoothing);
+    double total = 0.0;
+    for (int64_t n : counts) total += static_cast<double>(n) + smoothing;
+    std::vector<double> logp(counts.size());
+    double mean = 0.0;
+    for (size_t v = 0; v < counts.size(); ++v) {
+        logp[v] = std::log((static_cast<double>(counts[v]) + smoothing) / total);
+        mean += logp[v];
+    }
+    mean /= static_cast<double>(counts.size());
+    float* bias = m.params().get(e->offset);
+    for (size_t v = 0; v < counts.size(); ++v) bias[v] = static_cast<float>(logp[v] - mean);
+}
+
 }  // namespace dlm

@@ -31,7 +31,7 @@ struct train_options {
     double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
     uint64_t seed = 42;
     int threads = 0;
-    bool resume = false, no_dropout = false, no_cache = false, quiet = false, bf16 = false;
+    bool resume = false, no_dropout = false, unigram_bias = false, no_cache = false, quiet = false, bf16 = false;
 };
 
 void on_sigint(int) {
@@ -42,6 +42,7 @@ void on_sigint(int) {
 void train_cmd(const train_options& o) {
     threads_apply(o.threads);
     if (o.model.empty() == o.config.empty()) fail("give exactly one of -m/--model (a checkpoint folder) or --config (a config.json to train from scratch)");
+    if (o.unigram_bias && o.config.empty()) fail("--unigram-bias applies to a model trained from --config, not to a checkpoint");
     // The model: a checkpoint to fine-tune, or a fresh one from a config.
     std::unique_ptr<Model> model;
     std::string tok_dir = o.tokenizer;
@@ -151,6 +152,15 @@ void train_cmd(const train_options& o) {
 
     Dataset train = dataset_build(o.train, tok, d);
     fmt::print(stderr, "dlm: train: {}\n", dataset_summary(train));
+    if (o.unigram_bias) {
+        // The targets' frequencies: special tokens are never masked, so they stay at zero.
+        std::vector<int64_t> counts(static_cast<size_t>(c.vocab_size), 0);
+        for (int64_t i = 0; i < train.blocks * train.block_size; ++i) {
+            const int32_t id = train.ids[static_cast<size_t>(i)];
+            if (id >= 0 && id < c.vocab_size && !t.vocab.special[static_cast<size_t>(id)]) ++counts[static_cast<size_t>(id)];
+        }
+        model_init_unigram_bias(*model, counts);
+    }
     std::optional<Dataset> valid;
     if (!o.valid.empty()) {
         valid = dataset_build(o.valid, tok, d);
@@ -168,7 +178,7 @@ void train_cmd(const train_options& o) {
         {"blocks", block_mode_name(d.mode)},
         {"wrap", o.wrap},
         {"unit_max_tokens", d.unit_max_tokens},
-        {"init", o.model.empty() ? o.init : "checkpoint"},
+        {"init", o.model.empty() ? o.init + (o.unigram_bias ? "+unigram_bias" : "") : "checkpoint"},
         {"train_dtype", o.bf16 ? "bf16" : "f32"}};
     if (o.bf16) model->train_dtype_set(DType::BF16);
     const int64_t P = model->parameter_count();
@@ -238,6 +248,7 @@ command_registration reg(30, "train", "Fine-tune or train a model (diffusion obj
         ->delimiter(',');
     sub.add_option("--mask-mode", o->mask_mode, "Diffusion: per_batch (recipe), per_sequence, continuous (MDLM, 1/t weight)")->capture_default_str();
     sub.add_flag("--no-dropout", o->no_dropout, "Train without dropout");
+    sub.add_flag("--unigram-bias", o->unigram_bias, "From --config (masked LMs): start the output bias at the log unigram frequencies of the training tokens; see src/models/init.h");
     sub.add_option("--cache-dir", o->cache_dir, "Token cache folder (default ~/.cache/dlm)");
     sub.add_flag("--no-cache", o->no_cache, "Do not read or write the token cache");
     sub.add_flag("-q,--quiet", o->quiet, "No progress bar");

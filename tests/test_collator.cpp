@@ -143,6 +143,12 @@ TEST(collator, padding_is_a_target_only_when_asked) {
     c = dlm::collate_diffusion(src.data(), 1, 40, vocab(), opt, rng);
     EXPECT_EQ(c.masked, 36);
     EXPECT_EQ(c.targets[39], kPad);
+    // The same rule, asked directly (dlm train --unigram-bias counts targets with it).
+    EXPECT_TRUE(dlm::collator_maskable(vocab(), opt, kPad));
+    EXPECT_FALSE(dlm::collator_maskable(vocab(), opt, kEos));
+    EXPECT_TRUE(dlm::collator_maskable(vocab(), opt, 10));
+    opt.mask_padding = false;
+    EXPECT_FALSE(dlm::collator_maskable(vocab(), opt, kPad));
 }
 
 TEST(collator, same_seed_same_masks) {

@@ -126,6 +126,9 @@ TEST(train_cli, bad_input_is_reported_clearly) {
     expect_err(base + out + plain + " --adam-beta2 1", "--adam-beta1 and --adam-beta2");
     expect_err("train -m " + kData + "/models/tiny-roberta --no-cache -q -o " + o + plain + " --unigram-bias",
                "--unigram-bias applies to a model trained from --config");
+    expect_err("train --config " + kData + "/models/tiny-gpt2/config.json --tokenizer " + kData +
+                   "/tokenizers/gpt2 --no-cache -q -o " + o + plain + " --unigram-bias",
+               "--unigram-bias is for masked LMs; GPT2LMHeadModel has no output bias");
     expect_err(base + out + plain + " --adam-epsilon 0", "--adam-epsilon");
 }
 

@@ -22,6 +22,11 @@ const char* mask_rate_mode_name(MaskRateMode m) {
     return "?";
 }
 
+bool collator_maskable(const CollatorVocab& vocab, const CollatorOptions& opt, int32_t id) {
+    const bool special = id >= 0 && id < static_cast<int32_t>(vocab.special.size()) && vocab.special[id];
+    return !special || (id == vocab.pad_id && opt.mask_padding);
+}
+
 CollatedBatch collate_diffusion(const int32_t* blocks, int64_t batch, int64_t seq, const CollatorVocab& vocab,
                                 const CollatorOptions& opt, Rng& rng) {
     DLM_ASSERT(vocab.mask_id >= 0);
@@ -51,9 +56,7 @@ CollatedBatch collate_diffusion(const int32_t* blocks, int64_t batch, int64_t se
         for (int64_t t = prefix; t < seq; ++t) {
             const int64_t r = b * seq + t;
             const int32_t id = blocks[r];
-            const bool is_pad = id == vocab.pad_id;
-            const bool special = id >= 0 && id < static_cast<int32_t>(vocab.special.size()) && vocab.special[id];
-            if (special && !(is_pad && opt.mask_padding)) continue;
+            if (!collator_maskable(vocab, opt, id)) continue;
             ++eligible;
             // One draw per eligible token, as torch.bernoulli over the block would.
             if (rng.uniform() < p) {

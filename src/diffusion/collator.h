@@ -58,6 +58,10 @@ struct CollatedBatch {
     int64_t masked = 0;            // number of targets
 };
 
+// Whether token `id` may be masked (become a target): not special, except padding when
+// opt.mask_padding. The one rule for the collator and for counting target frequencies.
+bool collator_maskable(const CollatorVocab& vocab, const CollatorOptions& opt, int32_t id);
+
 // Masks blocks[B, T] (rows of token ids) with the given generator.
 CollatedBatch collate_diffusion(const int32_t* blocks, int64_t batch, int64_t seq, const CollatorVocab& vocab,
                                 const CollatorOptions& opt, Rng& rng);

@@ -10,6 +10,7 @@
 #include "core/file.h"
 #include "core/progress.h"
 #include "data/dataset.h"
+#include "diffusion/collator.h"
 #include "models/init.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
@@ -69,6 +70,8 @@ void train_cmd(const train_options& o) {
         if (tok_dir.empty()) fail("--config needs --tokenizer DIR (a folder with vocab.json + merges.txt or tokenizer.json)");
     }
     const ModelConfig& c = model->config();
+    // Refused before the corpus is tokenized (model_init_unigram_bias would refuse it after).
+    if (o.unigram_bias && c.is_causal()) fail("--unigram-bias is for masked LMs; {} has no output bias", c.architecture);
     if (o.objective == "diffusion" && c.is_causal())
         fail("{} is a causal LM: the diffusion objective needs a masked LM such as RobertaForMaskedLM", c.architecture);
     if (o.objective == "causal" && !c.is_causal())
@@ -153,11 +156,11 @@ void train_cmd(const train_options& o) {
     Dataset train = dataset_build(o.train, tok, d);
     fmt::print(stderr, "dlm: train: {}\n", dataset_summary(train));
     if (o.unigram_bias) {
-        // The targets' frequencies: special tokens are never masked, so they stay at zero.
+        // The targets' frequencies: tokens the collator never masks stay at zero.
         std::vector<int64_t> counts(static_cast<size_t>(c.vocab_size), 0);
         for (int64_t i = 0; i < train.blocks * train.block_size; ++i) {
             const int32_t id = train.ids[static_cast<size_t>(i)];
-            if (id >= 0 && id < c.vocab_size && !t.vocab.special[static_cast<size_t>(id)]) ++counts[static_cast<size_t>(id)];
+            if (id >= 0 && id < c.vocab_size && collator_maskable(t.vocab, t.collator, id)) ++counts[static_cast<size_t>(id)];
         }
         model_init_unigram_bias(*model, counts);
     }

@@ -18,7 +18,7 @@ if (term eq 'svg') {
 set output out
 set title name noenhanced
 set xlabel 'training compute (FLOPs)'
-set ylabel 'loss (nats per token; diffusion: NELBO bound)'
+set ylabel 'loss (nats per token; diffusion: at the masked tokens)'
 set format x '%.1te%T'
 set grid
 set key top right noenhanced

@@ -47,6 +47,26 @@ TEST(export_cli, bf16_folder_keeps_config_and_tokenizer_and_generates) {
     EXPECT_FALSE(gb.out.empty());
 }
 
+TEST(export_cli, generation_config_travels_with_the_model) {
+    const std::string src = temp_path("gen_src"), out = temp_path("gen_out");
+    fs::remove_all(src);
+    fs::remove_all(out);
+    fs::copy(tiny_diffusion_model(), src, fs::copy_options::recursive);
+    const std::string gen = R"({"diffusion_sampler": "confidence", "diffusion_threshold": 0.9})";
+    dlm::file_write_atomic(src + "/generation_config.json", gen);
+    auto r = cli_run("export -m " + src + " -o " + out);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(dlm::file_read(out + "/generation_config.json"), gen);
+    // A bad one is refused before anything is written.
+    dlm::file_write_atomic(src + "/generation_config.json", R"({"diffusion_sampler": "greedy"})");
+    r = cli_run("export -m " + src + " -o " + out + "2");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("generation_config.json: key 'diffusion_sampler'"), std::string::npos) << r.err;
+    fs::remove_all(src);
+    fs::remove_all(out);
+    fs::remove_all(out + "2");
+}
+
 TEST(export_cli, bad_input_is_reported_clearly) {
     auto r = cli_run("export -m " + tiny_diffusion_model() + " -o " + temp_path("x") + " --dtype int8");
     EXPECT_EQ(r.code, 1);

@@ -106,3 +106,56 @@ TEST(generate_cli, bad_input_is_reported_clearly) {
     expect_err("-m " + kData + "/models/tiny-gpt2-random -p \"hello\" --sampler confidence", "diffusion");
     expect_err("-m /nonexistent -p hello", "/nonexistent");
 }
+
+// A model folder's generation_config.json sets the defaults (HF's keys and dlm's
+// diffusion_* keys); the command line wins; a bad file is named with its key.
+TEST(generate_cli, generation_config_sets_the_defaults) {
+    const std::string d = ::testing::TempDir() + "dlm_genconfig_" + std::to_string(::getpid());
+    fs::remove_all(d);
+    fs::copy(tiny_model(), d, fs::copy_options::recursive);
+    const std::string trace = d + "/trace.json";
+    auto run = [&](const std::string& config, const std::string& args) {
+        dlm::file_write_atomic(d + "/generation_config.json", config);
+        fs::remove(trace);
+        auto r = cli_run("generate -m " + d + " -p \"Anarchism is\" --trace " + trace + " " + args);
+        EXPECT_EQ(r.code, 0) << config << "\n" << r.err;
+        return nlohmann::json::parse(dlm::file_read(trace));
+    };
+    auto t = run(R"({"bos_token_id": 0, "diffusion_sampler": "lowconf", "diffusion_steps": 4, "max_new_tokens": 12})", "-s 3");
+    EXPECT_EQ(t["sampler"], "lowconf");
+    EXPECT_EQ(t["stats"]["new_tokens"], 12);
+    EXPECT_EQ(t["samples"][0]["steps"].size(), 4u);
+    t = run(R"({"diffusion_sampler": "lowconf", "diffusion_steps": 4, "max_new_tokens": 12})", "--sampler remask --steps 3 -n 9");
+    EXPECT_EQ(t["sampler"], "remask");
+    EXPECT_EQ(t["stats"]["new_tokens"], 9);
+    EXPECT_EQ(t["samples"][0]["steps"].size(), 3u);
+    // do_sample false is greedy: the seed no longer matters.
+    auto a = run(R"({"do_sample": false, "diffusion_sampler": "confidence", "max_new_tokens": 10})", "-s 3");
+    auto b = run(R"({"do_sample": false, "diffusion_sampler": "confidence", "max_new_tokens": 10})", "-s 99");
+    EXPECT_EQ(a["samples"][0]["text"], b["samples"][0]["text"]);
+    EXPECT_EQ(a["sampler"], "confidence");
+
+    auto expect_err = [&](const std::string& config, const std::string& part) {
+        dlm::file_write_atomic(d + "/generation_config.json", config);
+        auto r = cli_run("generate -m " + d + " -p hello");
+        EXPECT_EQ(r.code, 1) << config;
+        EXPECT_NE(r.err.find("generation_config.json"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(part), std::string::npos) << config << "\n" << r.err;
+    };
+    expect_err(R"({"diffusion_sampler": "beam"})", "'diffusion_sampler'");
+    expect_err(R"({"diffusion_steps": "ten"})", "'diffusion_steps' has the wrong type");
+    expect_err(R"({"top_p": 1.5})", "'top_p' must be in (0, 1]");
+    expect_err(R"({"max_new_tokens": 0})", "'max_new_tokens'");
+    expect_err(R"({"temperature": )", "invalid JSON");
+    fs::remove_all(d);
+
+    // A causal LM reads HF's keys the same way.
+    const std::string ar = d + "_ar";
+    fs::remove_all(ar);
+    fs::copy(tiny_ar_model(), ar, fs::copy_options::recursive);
+    dlm::file_write_atomic(ar + "/generation_config.json", R"({"eos_token_id": 50256, "max_new_tokens": 7})");
+    auto r = cli_run("generate -m " + ar + " -p hello --trace " + ar + "/trace.json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(dlm::file_read(ar + "/trace.json"))["stats"]["new_tokens"], 7);
+    fs::remove_all(ar);
+}

@@ -1,6 +1,6 @@
-// The model the repository ships as the default (models/dlm-diffusion): it loads, it is
-// stored in bf16 with its tokenizer, and a fixed seed gives text with no <mask> or
-// special token left, from the default model when -m is not given.
+// The models the repository ships (models/dlm-diffusion, models/dlm-ar): they load,
+// they are stored in bf16 with their tokenizer, and a fixed seed gives text with no
+// <mask> or special token left, from the default model when -m is not given.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -34,7 +34,7 @@ void expect_text(const cli_result& r, const std::string& prompt) {
 }  // namespace
 
 TEST(shipped_models, stored_in_bf16_with_their_tokenizers) {
-    for (const char* name : {"dlm-diffusion"}) {
+    for (const char* name : {"dlm-diffusion", "dlm-ar"}) {
         auto r = cli_run("inspect -m " + kModels + "/" + name);
         ASSERT_EQ(r.code, 0) << name << ": " << r.err;
         EXPECT_NE(r.out.find("stored dtype:      BF16"), std::string::npos) << r.out;
@@ -47,6 +47,21 @@ TEST(shipped_models, default_diffusion_model_writes_text) {
     const std::string prompt = "The history of the city";
     // No -m: the default model (models/dlm-diffusion).
     expect_text(cli_run("generate -p \"" + prompt + "\" -s 1 -t 2"), prompt);
-    expect_text(cli_run("generate -m " + kModels + "/dlm-diffusion -p \"" + prompt + "\" --sampler confidence -s 2 -t 2"),
-                prompt);
+    // Its generation_config.json makes the confidence sampler the default; semi-AR blocks too.
+    auto r = cli_run("generate -m " + kModels + "/dlm-diffusion -p \"" + prompt + "\" -n 192 --block 64 -s 2 -t 2");
+    expect_text(r, prompt);
+    EXPECT_NE(r.err.find("confidence sampler"), std::string::npos) << r.err;
+}
+
+TEST(shipped_models, ar_model_writes_text) {
+    const std::string prompt = "The history of the city";
+    expect_text(cli_run("generate -m " + kModels + "/dlm-ar -p \"" + prompt + "\" -n 120 -s 1 -t 2"), prompt);
+}
+
+TEST(shipped_models, compare_defaults_to_both) {
+    auto r = cli_run("compare -p \"The history of the city\" -n 64 -s 1 -t 2");
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("models/dlm-diffusion (confidence"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("models/dlm-ar"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("64 forward passes"), std::string::npos) << r.out;  // AR: one per token
 }

@@ -15,6 +15,7 @@
 #include "diffusion/generate.h"
 #include "diffusion/prompt.h"
 #include "gen/compare_html.h"
+#include "gen/generation_config.h"
 #include "gen/terminal_view.h"
 #include "gen/trace.h"
 #include "models/model.h"
@@ -24,8 +25,8 @@ namespace dlm::cli {
 namespace {
 
 struct compare_options {
-    std::string diffusion, ar, prompt, sampler = "remask", html, dtype = "bf16";
-    int64_t length = 240, steps = 10;
+    std::string diffusion, ar, prompt, sampler, html, dtype = "bf16";
+    int64_t length = 240, steps = 0;
     uint64_t seed = 0;
     int threads = 0;
     bool animate = false;
@@ -104,8 +105,11 @@ void replay_terminal(const side_run& a, const side_run& b, const Tokenizer& ta, 
     }
 }
 
-void compare_cmd(const compare_options& o) {
+void compare_cmd(const compare_options& o_in) {
+    compare_options o = o_in;
     threads_apply(o.threads);
+    if (o.diffusion.empty()) o.diffusion = shipped_model_dir("dlm-diffusion");
+    if (o.ar.empty()) o.ar = shipped_model_dir("dlm-ar");
     if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
     const DType dtype = o.dtype == "bf16" ? DType::BF16 : DType::F32;
     auto dm = model_load(o.diffusion, dtype);
@@ -123,17 +127,24 @@ void compare_cmd(const compare_options& o) {
     side_run d;
     DiffusionPrompt dp = diffusion_prompt_build(dt, dm->config(), o.prompt, std::optional<int64_t>(o.length));
     for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
-    DiffusionOptions dopt;
-    dopt.sampler = sampler_parse(o.sampler);
-    dopt.steps = o.steps;
+    // The sampler and its settings: the command line's, else the model's
+    // generation_config.json's, else the sampler's defaults.
+    const GenerationDefaults g = generation_defaults_load(o.diffusion);
+    DiffusionOptions dopt = diffusion_options_default(
+        sampler_parse(!o.sampler.empty() ? o.sampler : g.sampler.value_or("remask")));
+    if (o.steps > 0) dopt.steps = o.steps;
+    else if (g.steps) dopt.steps = *g.steps;
+    if (g.threshold) dopt.threshold = *g.threshold;
+    if (g.temperature) dopt.sampling.temperature = *g.temperature;
+    if (g.top_k) dopt.sampling.top_k = *g.top_k;
+    if (g.top_p) dopt.sampling.top_p = *g.top_p;
     dopt.mask_id = dt.mask_id();
     dopt.window = dp.window;
     dopt.seed = o.seed;
-    if (dopt.sampler != SamplerKind::remask) dopt.sampling = {0.8f, 0, 1.0f};
     if (static_cast<int64_t>(dp.tokens.size()) > dp.window) dopt.block = 64;
     TraceRecorder dtr("diffusion", o.diffusion, sampler_name(dopt.sampler), o.prompt, 1);
     ModelDenoiser den(*dm);
-    fmt::print(stderr, "dlm: diffusion ({}, {} steps)...\n", sampler_name(dopt.sampler), o.steps);
+    fmt::print(stderr, "dlm: diffusion ({} sampler)...\n", sampler_name(dopt.sampler));
     auto dr = diffusion_generate(den, dp.tokens, dopt, [&](const GenerationStep& s) {
         dtr.record(s);
         d.frames.emplace_back(s.tokens.begin(), s.tokens.end());
@@ -142,7 +153,7 @@ void compare_cmd(const compare_options& o) {
     d.text = dt.decode(dr.tokens[0], true);
     d.stats = dr.stats;
     d.trace = dtr.to_json(dt, {d.text}, dr.stats);
-    d.label = fmt::format("diffusion: {} ({}, {} steps)", o.diffusion, sampler_name(dopt.sampler), o.steps);
+    d.label = fmt::format("diffusion: {} ({}, {} steps)", o.diffusion, sampler_name(dopt.sampler), dr.stats.steps);
     d.mask_id = dt.mask_id();
     d.prompt_len = dp.prompt_len;
 
@@ -188,12 +199,13 @@ void compare_cmd(const compare_options& o) {
 command_registration reg(41, "compare", "Generate from one prompt with a diffusion and an autoregressive model, side by side",
                          [](CLI::App& sub) {
     auto o = std::make_shared<compare_options>();
-    sub.add_option("-m,--model", o->diffusion, "Diffusion (masked-LM) model folder")->required();
-    sub.add_option("--ar", o->ar, "Autoregressive (causal-LM) model folder")->required();
+    sub.add_option("-m,--model", o->diffusion, "Diffusion (masked-LM) model folder (default: the shipped dlm-diffusion)");
+    sub.add_option("--ar", o->ar, "Autoregressive (causal-LM) model folder (default: the shipped dlm-ar)");
     sub.add_option("-p,--prompt", o->prompt, "Prompt")->required();
     sub.add_option("-n,--length", o->length, "Tokens to generate on each side")->capture_default_str();
-    sub.add_option("--sampler", o->sampler, "Diffusion sampler: remask, confidence, lowconf")->capture_default_str();
-    sub.add_option("--steps", o->steps, "Diffusion steps")->capture_default_str();
+    sub.add_option("--sampler", o->sampler,
+                   "Diffusion sampler: remask, confidence, lowconf (default: the model's generation_config.json, else remask)");
+    sub.add_option("--steps", o->steps, "Diffusion steps (default: the model's, else the sampler's)");
     sub.add_option("-s,--seed", o->seed, "Random seed")->capture_default_str();
     sub.add_option("--dtype", o->dtype, "Matrix products of both models: bf16 or f32")->capture_default_str();
     add_threads_option(sub, o->threads);

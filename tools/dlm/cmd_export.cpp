@@ -1,11 +1,14 @@
 // dlm export: a model folder rewritten for shipping: weights in another dtype (bf16
-// halves the files), config.json, tokenizer files, nothing else (no optimizer state).
+// halves the files), config.json, generation_config.json if any, tokenizer files,
+// nothing else (no optimizer state).
 #include <fmt/format.h>
 
 #include <filesystem>
 
 #include "command.h"
 #include "core/error.h"
+#include "core/file.h"
+#include "gen/generation_config.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
@@ -28,6 +31,7 @@ void export_cmd(const export_options& o) {
     if (fs::exists(o.output, ec) && fs::equivalent(o.output, o.model, ec))
         fail("{}: the output folder must differ from the model folder", o.output);
     auto m = model_load(o.model);
+    generation_defaults_load(o.model);
     Tokenizer tok = Tokenizer::from_folder(o.tokenizer.empty() ? o.model : o.tokenizer);  // must load
     if (tok.vocab_size() > m->config().vocab_size)
         fail("the tokenizer has {} tokens but the model's vocabulary has {}", tok.vocab_size(), m->config().vocab_size);
@@ -35,6 +39,9 @@ void export_cmd(const export_options& o) {
     if (ec) fail("{}: cannot create the output folder: {}", o.output, ec.message());
     m->save(o.output, dt);
     tokenizer_files_copy(o.tokenizer.empty() ? o.model : o.tokenizer, o.output);
+    // The model's generation defaults travel with it (checked above, as generate reads them).
+    if (const std::string gen = o.model + "/generation_config.json"; file_exists(gen))
+        file_write_atomic(o.output + "/generation_config.json", file_read(gen));
     SafetensorsReader st(o.output + "/model.safetensors");
     int64_t bytes = 0;
     for (auto& t : st.tensors()) bytes += static_cast<int64_t>(t.end - t.begin);

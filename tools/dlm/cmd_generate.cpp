@@ -7,10 +7,10 @@
 
 #include "command.h"
 #include "core/error.h"
-#include "core/file.h"
 #include "ar/generate_ar.h"
 #include "diffusion/generate.h"
 #include "diffusion/prompt.h"
+#include "gen/generation_config.h"
 #include "gen/terminal_view.h"
 #include "gen/trace.h"
 #include "models/model.h"
@@ -30,10 +30,12 @@ struct generate_options {
     CLI::Option *o_length, *o_steps, *o_block, *o_top_k, *o_threshold, *o_temp, *o_top_p, *o_sampler, *o_dtype;
 };
 
-// The model used when -m is not given: the one the project ships.
-std::string default_model_dir() {
-    if (const char* env = std::getenv("DLM_MODEL")) return env;
-    return std::string(DLM_SOURCE_DIR) + "/models/dlm-diffusion";
+// An option's value: the command line's if given, else the model's
+// generation_config.json's, else the fallback.
+template <typename T>
+T option_pick(const CLI::Option* given, T cli, const std::optional<T>& model, T fallback) {
+    if (given->count()) return cli;
+    return model ? *model : fallback;
 }
 
 void print_texts(const std::vector<std::string>& texts) {
@@ -44,22 +46,25 @@ void print_texts(const std::vector<std::string>& texts) {
     std::fflush(stdout);
 }
 
-void generate_diffusion(const generate_options& o, Model& model, const Tokenizer& tok) {
-    const auto k = sampler_parse(o.sampler);
-    DiffusionPrompt dp = diffusion_prompt_build(tok, model.config(), o.prompt,
-                                                o.o_length->count() ? std::optional<int64_t>(o.length) : std::nullopt);
+void generate_diffusion(const generate_options& o, const GenerationDefaults& g, Model& model, const Tokenizer& tok) {
+    const auto k = sampler_parse(option_pick(o.o_sampler, o.sampler, g.sampler, std::string("remask")));
+    const bool has_length = o.o_length->count() || g.max_new_tokens;
+    DiffusionPrompt dp = diffusion_prompt_build(
+        tok, model.config(), o.prompt,
+        has_length ? std::optional<int64_t>(option_pick(o.o_length, o.length, g.max_new_tokens, int64_t{0}))
+                   : std::nullopt);
     for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
     DiffusionOptions d = diffusion_options_default(k);
     d.mask_id = tok.mask_id();
     d.window = dp.window;
     d.seed = o.seed;
     d.batch = o.batch;
-    d.block = o.block;
-    d.threshold = o.threshold;
-    if (o.o_steps->count()) d.steps = o.steps;
-    if (o.o_temp->count()) d.sampling.temperature = o.temp;
-    if (o.o_top_k->count()) d.sampling.top_k = o.top_k;
-    if (o.o_top_p->count()) d.sampling.top_p = o.top_p;
+    d.block = option_pick(o.o_block, o.block, g.block, d.block);
+    d.threshold = option_pick(o.o_threshold, o.threshold, g.threshold, d.threshold);
+    d.steps = option_pick(o.o_steps, o.steps, g.steps, d.steps);
+    d.sampling.temperature = option_pick(o.o_temp, o.temp, g.temperature, d.sampling.temperature);
+    d.sampling.top_k = option_pick(o.o_top_k, o.top_k, g.top_k, d.sampling.top_k);
+    d.sampling.top_p = option_pick(o.o_top_p, o.top_p, g.top_p, d.sampling.top_p);
 
     const bool tty = ::isatty(1);
     TerminalView view(tok, dp.prompt_len, stdout, tty, fmt::format("{} sampler", sampler_name(k)));
@@ -78,15 +83,16 @@ void generate_diffusion(const generate_options& o, Model& model, const Tokenizer
                r.stats.new_tokens, o.batch > 1 ? fmt::format(" over {} samples", o.batch) : "");
 }
 
-void generate_autoregressive(const generate_options& o, Model& model, const Tokenizer& tok) {
+void generate_autoregressive(const generate_options& o, const GenerationDefaults& g, Model& model,
+                             const Tokenizer& tok) {
     if (o.prompt.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty prompt: give some text with -p");
     ArOptions a;
-    a.max_new_tokens = o.o_length->count() ? o.length : 240;
+    a.max_new_tokens = option_pick(o.o_length, o.length, g.max_new_tokens, int64_t{240});
     if (a.max_new_tokens < 1) fail("--length must be at least 1 (got {})", a.max_new_tokens);
     // The original comparison: temperature 0.8, top-k 50, top-p 0.95.
-    a.sampling.temperature = o.o_temp->count() ? o.temp : 0.8f;
-    a.sampling.top_k = o.o_top_k->count() ? o.top_k : 50;
-    a.sampling.top_p = o.o_top_p->count() ? o.top_p : 0.95f;
+    a.sampling.temperature = option_pick(o.o_temp, o.temp, g.temperature, 0.8f);
+    a.sampling.top_k = option_pick(o.o_top_k, o.top_k, g.top_k, int64_t{50});
+    a.sampling.top_p = option_pick(o.o_top_p, o.top_p, g.top_p, 0.95f);
     a.seed = o.seed;
     a.eos_id = tok.eos_id();
     a.batch = o.batch;
@@ -110,25 +116,22 @@ void generate_autoregressive(const generate_options& o, Model& model, const Toke
 void generate_cmd(const generate_options& o_in) {
     generate_options o = o_in;
     threads_apply(o.threads);
-    if (o.model.empty()) {
-        o.model = default_model_dir();
-        if (!file_exists(o.model + "/config.json"))
-            fail("no -m given and no default model at {}: pass -m DIR (a model folder)", o.model);
-    }
+    if (o.model.empty()) o.model = shipped_model_dir("dlm-diffusion");
     if (o.batch < 1) fail("--batch must be at least 1");
     if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
     auto model = model_load(o.model, o.dtype == "bf16" ? DType::BF16 : DType::F32);
+    const GenerationDefaults g = generation_defaults_load(o.model);
     if (model->config().is_causal()) {
         for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps})
             if (opt->count())
                 fail("{} applies to diffusion (masked-LM) models; {} is a causal LM ({})", opt->get_name(), o.model,
                      model->config().architecture);
         Tokenizer tok = Tokenizer::from_folder(o.model);
-        generate_autoregressive(o, *model, tok);
+        generate_autoregressive(o, g, *model, tok);
         return;
     }
     Tokenizer tok = Tokenizer::from_folder(o.model);
-    generate_diffusion(o, *model, tok);
+    generate_diffusion(o, g, *model, tok);
 }
 
 command_registration reg(40, "generate", "Generate text: diffusion denoising (masked LMs) or left to right (causal LMs)",
@@ -136,7 +139,8 @@ command_registration reg(40, "generate", "Generate text: diffusion denoising (ma
     auto o = std::make_shared<generate_options>();
     sub.add_option("-m,--model", o->model, "Model folder (default: the shipped diffusion model)");
     sub.add_option("-p,--prompt", o->prompt, "Prompt; <mask:N> marks N tokens to infill")->required();
-    o->o_sampler = sub.add_option("--sampler", o->sampler, "remask (the recipe), confidence, lowconf")->capture_default_str();
+    o->o_sampler = sub.add_option("--sampler", o->sampler,
+                                  "remask (the recipe), confidence, lowconf (default: the model's generation_config.json, else remask)");
     o->o_length = sub.add_option("-n,--length", o->length, "Tokens to generate (default: fill the window; causal LMs 240)");
     o->o_steps = sub.add_option("--steps", o->steps, "Denoising steps per block (remask 10, lowconf 64; confidence: at most, default unbounded)");
     o->o_threshold = sub.add_option("--threshold", o->threshold, "confidence: commit positions at least this sure")->capture_default_str();

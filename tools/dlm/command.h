@@ -22,4 +22,9 @@ void add_threads_option(CLI::App& sub, int& threads);
 void threads_apply(int threads);  // 0 = all cores
 int threads_effective();          // the threads parallel regions will use
 
+// The folder of a model the project ships (models/NAME in the source tree), used when
+// -m is not given; the environment variable DLM_MODEL replaces the default diffusion
+// model. Fails with a message when the folder holds no config.json.
+std::string shipped_model_dir(const std::string& name);
+
 }  // namespace dlm::cli

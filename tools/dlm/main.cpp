@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "command.h"
 #include "core/cpu.h"
 #include "core/error.h"
+#include "core/file.h"
 
 namespace dlm::cli {
 
@@ -35,6 +37,14 @@ void add_threads_option(CLI::App& sub, int& threads) {
 }
 
 int threads_effective() { return omp_get_max_threads(); }
+
+std::string shipped_model_dir(const std::string& name) {
+    const char* env = name == "dlm-diffusion" ? std::getenv("DLM_MODEL") : nullptr;
+    std::string dir = env ? env : std::string(DLM_SOURCE_DIR) + "/models/" + name;
+    if (!file_exists(dir + "/config.json"))
+        fail("no model given and no shipped model at {}: pass a model folder (-m DIR)", dir);
+    return dir;
+}
 
 void threads_apply(int threads) {
     if (threads > 0) omp_set_num_threads(threads);

@@ -1,0 +1,31 @@
+// generation_config.json of a model folder: HuggingFace's file of generation defaults,
+// read as the defaults of `dlm generate` for that model (options on the command line
+// win). HF's own keys keep their meaning; the diffusion samplers add four of dlm's own,
+// prefixed so they never collide with HF's (HF's GenerationConfig keeps unknown keys):
+//   do_sample       false: greedy (temperature 0)          temperature, top_k, top_p
+//   max_new_tokens  tokens to generate (-n)
+//   diffusion_sampler   "remask", "confidence" or "lowconf" (--sampler)
+//   diffusion_steps     denoising steps per block (--steps)
+//   diffusion_threshold confidence sampler's threshold (--threshold)
+//   diffusion_block     semi-autoregressive block length (--block)
+// Every other key (bos_token_id, ...) is left to its owner.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace dlm {
+
+struct GenerationDefaults {
+    std::optional<std::string> sampler;
+    std::optional<int64_t> steps, block, top_k, max_new_tokens;
+    std::optional<float> threshold, temperature, top_p;
+};
+
+// Reads folder/generation_config.json; a folder without one gives no defaults. Throws
+// dlm::Error naming the file and the key for invalid JSON, wrong types or values out
+// of range.
+GenerationDefaults generation_defaults_load(const std::string& folder);
+
+}  // namespace dlm

@@ -39,6 +39,9 @@ TEST(compare_cli, errors_for_swapped_models_and_missing_tokenizers) {
                 "/models/tiny-gpt2-random -p hi");
     EXPECT_EQ(r.code, 1);
     EXPECT_NE(r.err.find("tokenizer"), std::string::npos) << r.err;
+    r = cli_run("compare -m " + tiny_diffusion_model() + " --ar " + tiny_ar_model() + " -p hi --steps -2");
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find("error: --steps must"), std::string::npos) << r.err;
 }
 
 TEST(compare_cli, generate_on_a_causal_model_decodes_left_to_right) {

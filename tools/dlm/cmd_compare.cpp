@@ -132,7 +132,7 @@ void compare_cmd(const compare_options& o_in) {
     const GenerationDefaults g = generation_defaults_load(o.diffusion);
     DiffusionOptions dopt = diffusion_options_default(
         sampler_parse(!o.sampler.empty() ? o.sampler : g.sampler.value_or("remask")));
-    if (o.steps > 0) dopt.steps = o.steps;
+    if (o.steps != 0) dopt.steps = o.steps;  // negative values reach the samplers' check
     else if (g.steps) dopt.steps = *g.steps;
     if (g.threshold) dopt.threshold = *g.threshold;
     if (g.temperature) dopt.sampling.temperature = *g.temperature;

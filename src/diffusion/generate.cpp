@@ -42,6 +42,15 @@ DiffusionOptions diffusion_options_default(SamplerKind k) {
     return d;
 }
 
+DiffusionOptions diffusion_options_for_model(const GenerationDefaults& g, const std::string& sampler) {
+    DiffusionOptions d = diffusion_options_default(sampler_parse(!sampler.empty() ? sampler : g.sampler.value_or("remask")));
+    if (g.steps) d.steps = *g.steps;
+    if (g.threshold) d.threshold = *g.threshold;
+    if (g.block) d.block = *g.block;
+    sampling_defaults_apply(d.sampling, g);
+    return d;
+}
+
 std::vector<int64_t> tokens_per_step(int64_t n, int64_t steps) {
     std::vector<int64_t> k(static_cast<size_t>(steps), n / steps);
     for (int64_t s = 0; s < n % steps; ++s) ++k[s];

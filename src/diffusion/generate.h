@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "gen/events.h"
+#include "gen/generation_config.h"
 #include "gen/sampling.h"
 #include "models/model.h"
 
@@ -85,6 +86,10 @@ struct DiffusionResult {
 // (remask) samples 10 steps at temperature 1 with top-k 50 / top-p 0.95; lowconf takes
 // 64 steps, confidence as many as it needs; both at temperature 0.8, no top-k / top-p.
 DiffusionOptions diffusion_options_default(SamplerKind k);
+
+// A model's defaults (its generation_config.json) over its sampler's: the sampler is
+// `sampler` when not empty (the command line's), else the file's, else remask.
+DiffusionOptions diffusion_options_for_model(const GenerationDefaults& g, const std::string& sampler);
 
 // Throws dlm::Error for options that cannot work (no mask id, steps < 1 for remask and
 // lowconf, nothing to fill, a window the sequence or block does not fit).

@@ -63,4 +63,10 @@ GenerationDefaults generation_defaults_load(const std::string& folder) {
     return g;
 }
 
+void sampling_defaults_apply(SamplingParams& p, const GenerationDefaults& g) {
+    if (g.temperature) p.temperature = *g.temperature;
+    if (g.top_k) p.top_k = *g.top_k;
+    if (g.top_p) p.top_p = *g.top_p;
+}
+
 }  // namespace dlm

@@ -15,6 +15,8 @@
 #include <optional>
 #include <string>
 
+#include "gen/sampling.h"
+
 namespace dlm {
 
 struct GenerationDefaults {
@@ -27,5 +29,8 @@ struct GenerationDefaults {
 // dlm::Error naming the file and the key for invalid JSON, wrong types or values out
 // of range.
 GenerationDefaults generation_defaults_load(const std::string& folder);
+
+// Sets the sampling parameters the file gives (temperature, top_k, top_p), leaves the rest.
+void sampling_defaults_apply(SamplingParams& p, const GenerationDefaults& g);
 
 }  // namespace dlm

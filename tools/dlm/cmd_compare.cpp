@@ -129,15 +129,8 @@ void compare_cmd(const compare_options& o_in) {
     for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
     // The sampler and its settings: the command line's, else the model's
     // generation_config.json's, else the sampler's defaults.
-    const GenerationDefaults g = generation_defaults_load(o.diffusion);
-    DiffusionOptions dopt = diffusion_options_default(
-        sampler_parse(!o.sampler.empty() ? o.sampler : g.sampler.value_or("remask")));
+    DiffusionOptions dopt = diffusion_options_for_model(generation_defaults_load(o.diffusion), o.sampler);
     if (o.steps != 0) dopt.steps = o.steps;  // negative values reach the samplers' check
-    else if (g.steps) dopt.steps = *g.steps;
-    if (g.threshold) dopt.threshold = *g.threshold;
-    if (g.temperature) dopt.sampling.temperature = *g.temperature;
-    if (g.top_k) dopt.sampling.top_k = *g.top_k;
-    if (g.top_p) dopt.sampling.top_p = *g.top_p;
     dopt.mask_id = dt.mask_id();
     dopt.window = dp.window;
     dopt.seed = o.seed;

@@ -30,14 +30,6 @@ struct generate_options {
     CLI::Option *o_length, *o_steps, *o_block, *o_top_k, *o_threshold, *o_temp, *o_top_p, *o_sampler, *o_dtype;
 };
 
-// An option's value: the command line's if given, else the model's
-// generation_config.json's, else the fallback.
-template <typename T>
-T option_pick(const CLI::Option* given, T cli, const std::optional<T>& model, T fallback) {
-    if (given->count()) return cli;
-    return model ? *model : fallback;
-}
-
 void print_texts(const std::vector<std::string>& texts) {
     for (size_t i = 0; i < texts.size(); ++i) {
         if (texts.size() > 1) fmt::print("--- sample {} ---\n", i);
@@ -47,24 +39,22 @@ void print_texts(const std::vector<std::string>& texts) {
 }
 
 void generate_diffusion(const generate_options& o, const GenerationDefaults& g, Model& model, const Tokenizer& tok) {
-    const auto k = sampler_parse(option_pick(o.o_sampler, o.sampler, g.sampler, std::string("remask")));
-    const bool has_length = o.o_length->count() || g.max_new_tokens;
-    DiffusionPrompt dp = diffusion_prompt_build(
-        tok, model.config(), o.prompt,
-        has_length ? std::optional<int64_t>(option_pick(o.o_length, o.length, g.max_new_tokens, int64_t{0}))
-                   : std::nullopt);
+    const std::optional<int64_t> length = o.o_length->count() ? std::optional<int64_t>(o.length) : g.max_new_tokens;
+    DiffusionPrompt dp = diffusion_prompt_build(tok, model.config(), o.prompt, length);
     for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
-    DiffusionOptions d = diffusion_options_default(k);
+    // The model's defaults, then the options given on the command line.
+    DiffusionOptions d = diffusion_options_for_model(g, o.o_sampler->count() ? o.sampler : "");
+    const SamplerKind k = d.sampler;
     d.mask_id = tok.mask_id();
     d.window = dp.window;
     d.seed = o.seed;
     d.batch = o.batch;
-    d.block = option_pick(o.o_block, o.block, g.block, d.block);
-    d.threshold = option_pick(o.o_threshold, o.threshold, g.threshold, d.threshold);
-    d.steps = option_pick(o.o_steps, o.steps, g.steps, d.steps);
-    d.sampling.temperature = option_pick(o.o_temp, o.temp, g.temperature, d.sampling.temperature);
-    d.sampling.top_k = option_pick(o.o_top_k, o.top_k, g.top_k, d.sampling.top_k);
-    d.sampling.top_p = option_pick(o.o_top_p, o.top_p, g.top_p, d.sampling.top_p);
+    if (o.o_block->count()) d.block = o.block;
+    if (o.o_threshold->count()) d.threshold = o.threshold;
+    if (o.o_steps->count()) d.steps = o.steps;
+    if (o.o_temp->count()) d.sampling.temperature = o.temp;
+    if (o.o_top_k->count()) d.sampling.top_k = o.top_k;
+    if (o.o_top_p->count()) d.sampling.top_p = o.top_p;
 
     const bool tty = ::isatty(1);
     TerminalView view(tok, dp.prompt_len, stdout, tty, fmt::format("{} sampler", sampler_name(k)));
@@ -87,12 +77,15 @@ void generate_autoregressive(const generate_options& o, const GenerationDefaults
                              const Tokenizer& tok) {
     if (o.prompt.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty prompt: give some text with -p");
     ArOptions a;
-    a.max_new_tokens = option_pick(o.o_length, o.length, g.max_new_tokens, int64_t{240});
+    a.max_new_tokens = o.o_length->count() ? o.length : g.max_new_tokens.value_or(240);
     if (a.max_new_tokens < 1) fail("--length must be at least 1 (got {})", a.max_new_tokens);
-    // The original comparison: temperature 0.8, top-k 50, top-p 0.95.
-    a.sampling.temperature = option_pick(o.o_temp, o.temp, g.temperature, 0.8f);
-    a.sampling.top_k = option_pick(o.o_top_k, o.top_k, g.top_k, int64_t{50});
-    a.sampling.top_p = option_pick(o.o_top_p, o.top_p, g.top_p, 0.95f);
+    // The original comparison: temperature 0.8, top-k 50, top-p 0.95; then the model's
+    // defaults, then the command line's.
+    a.sampling = {0.8f, 50, 0.95f};
+    sampling_defaults_apply(a.sampling, g);
+    if (o.o_temp->count()) a.sampling.temperature = o.temp;
+    if (o.o_top_k->count()) a.sampling.top_k = o.top_k;
+    if (o.o_top_p->count()) a.sampling.top_p = o.top_p;
     a.seed = o.seed;
     a.eos_id = tok.eos_id();
     a.batch = o.batch;

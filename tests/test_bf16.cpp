@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "kernels/decode.h"
+#include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "core/rng.h"
 #include "models/model.h"
@@ -105,6 +106,60 @@ TEST(bf16, gemv_kernels_match_fp32_on_rounded_weights) {
         dlm::linear_forward(ref.data(), x.data(), w.data(), nullptr, 1, k, n);   // w as [N, K] (first n*k values)
         dlm::linear_forward_gemv_bf16(got.data(), x.data(), wb.data(), nullptr, 1, k, n);
         for (int64_t j = 0; j < n; ++j) EXPECT_NEAR(got[j], ref[j], 1e-5 * (std::fabs(ref[j]) + 1)) << "linear n=" << n << " j=" << j;
+    }
+}
+
+// Column tiles (the decoding layout) hold the same matrix: every element where
+// tiled_index says, the GEMV bit for bit what the plain Conv1D GEMV gives (same
+// summation order), the oneDNN product on tiles what it gives on the plain layout
+// (1e-5 relative: only its blocking differs), the column gather exactly the embedding
+// rows of the plain [N, K] table. Widths: less than a tile, one tile, tiles + a
+// ragged block; both source layouts.
+TEST(bf16, tiled_layout_matches_the_plain_layout) {
+    for (int64_t n : {40, 128, 300, 768 + 17}) {
+        for (bool transposed : {false, true}) {
+            const int64_t k = 48, m = 5;
+            std::vector<float> w(k * n), x(m * k), b(n);
+            for (int64_t i = 0; i < k * n; ++i) w[i] = std::cos(0.01 * i + n);
+            for (int64_t i = 0; i < m * k; ++i) x[i] = std::sin(0.3 * i);
+            for (int64_t j = 0; j < n; ++j) b[j] = 0.1f * j;
+            std::vector<uint16_t> plain(k * n);  // [K, N], or [N, K] when transposed
+            dlm::f32_to_bf16_convert(plain.data(), w.data(), k * n);
+            std::vector<uint16_t> tiled = plain, scratch(dlm::tiled_pack_scratch(k, n, transposed));
+            dlm::tiled_pack_bf16(tiled.data(), scratch.data(), k, n, transposed);
+            const std::string what = "n=" + std::to_string(n) + (transposed ? " linear" : " conv1d");
+            for (int64_t kk = 0; kk < k; ++kk)
+                for (int64_t j = 0; j < n; ++j)
+                    ASSERT_EQ(tiled[dlm::tiled_index(kk, j, k, n)], transposed ? plain[j * k + kk] : plain[kk * n + j])
+                        << what << " element (" << kk << ", " << j << ")";
+            std::vector<float> ref(m * n), got(m * n);
+            std::vector<uint16_t> act(m * k);
+            if (transposed) dlm::linear_forward_bf16(ref.data(), act.data(), x.data(), plain.data(), b.data(), m, k, n);
+            else dlm::conv1d_forward_bf16(ref.data(), act.data(), x.data(), plain.data(), b.data(), m, k, n);
+            dlm::tiled_forward_bf16(got.data(), act.data(), x.data(), tiled.data(), b.data(), m, k, n);
+            for (int64_t i = 0; i < m * n; ++i)
+                ASSERT_NEAR(got[i], ref[i], 1e-5 * (std::fabs(ref[i]) + 1)) << what << " product, element " << i;
+            dlm::tiled_gemv_bf16(got.data(), x.data(), tiled.data(), b.data(), m, k, n);
+            if (!transposed) {
+                dlm::conv1d_forward_gemv_bf16(ref.data(), x.data(), plain.data(), b.data(), m, k, n);
+                EXPECT_EQ(got, ref) << what << ": the tiled GEMV sums as the plain one";
+            } else {  // against the fp32 product of the rounded weights
+                std::vector<float> wr(k * n);
+                for (int64_t i = 0; i < k * n; ++i) wr[i] = dlm::bf16_to_f32(plain[i]);
+                dlm::linear_forward(ref.data(), x.data(), wr.data(), b.data(), m, k, n);
+                for (int64_t i = 0; i < m * n; ++i)
+                    ASSERT_NEAR(got[i], ref[i], 1e-5 * (std::fabs(ref[i]) + 1)) << what << " GEMV, element " << i;
+                // The tied embedding lookup: rows of the [N, K] table, = and +=.
+                const std::vector<int32_t> ids{0, static_cast<int32_t>(n - 1), 7, static_cast<int32_t>(n / 2)};
+                const int64_t c = static_cast<int64_t>(ids.size());
+                std::vector<float> e_ref(c * k, 1.5f), e_got(c * k, 1.5f);
+                for (bool acc : {true, false}) {
+                    dlm::embedding_forward_bf16(e_ref.data(), ids.data(), plain.data(), c, k, acc);
+                    dlm::tiled_columns_gather_bf16(e_got.data(), ids.data(), tiled.data(), c, k, n, acc);
+                    EXPECT_EQ(e_got, e_ref) << what << " gather, accumulate " << acc;
+                }
+            }
+        }
     }
 }
 
@@ -220,7 +275,7 @@ TEST(bf16, mixed_precision_training_follows_fp32) {
 // first use, changes only the summation order (logits within 1e-5 of the plain layout,
 // relative to the largest), and retraining in bf16 goes back to plain copies.
 TEST(bf16, prepacked_weights_match_the_plain_layout) {
-    for (const std::string name : {"tiny-roberta", "tiny-bert"}) {
+    for (const std::string name : {"tiny-roberta", "tiny-bert", "tiny-gpt2"}) {
         auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/" + name);
         const int64_t B = 2, T = 11, V = m->config().vocab_size;
         std::vector<int32_t> ids(B * T);
@@ -236,8 +291,9 @@ TEST(bf16, prepacked_weights_match_the_plain_layout) {
         m->prepack_set(true);
         m->forward({ids.data(), nullptr, nullptr, B, T});
         m->logits(rows, packed.data());
-        // Candidates: 4 per layer + the head's dense; shapes whose packed layout would be
-        // larger than the plain one (small, padded) stay plain.
+        // Candidates: 4 per layer + the head's dense (RoBERTa, BERT; shapes whose packed
+        // layout would be larger than the plain one stay plain), or + the LM head (GPT-2's
+        // column tiles, which always fit).
         EXPECT_GT(m->prepacked_count(), 0) << name;
         EXPECT_LE(m->prepacked_count(), 4 * m->config().num_layers + 1) << name;
         double md = 0, mr = 0;
@@ -252,4 +308,35 @@ TEST(bf16, prepacked_weights_match_the_plain_layout) {
         m->logits(rows, packed.data());
         EXPECT_EQ(packed, plain) << name << ": unpacking restores the plain copies exactly";
     }
+}
+
+// GPT-2 decoding on column tiles (prompt through oneDNN on the tiles, then one token at
+// a time through the tiled GEMV, embeddings gathered from the tiled tied table) gives
+// the logits of the plain layout, to summation order.
+TEST(bf16, gpt2_decoding_on_tiles_matches_the_plain_layout) {
+    auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/tiny-gpt2");
+    const int64_t T = 12, V = m->config().vocab_size;
+    std::vector<int32_t> ids(T);
+    for (int64_t t = 0; t < T; ++t) ids[t] = static_cast<int32_t>(5 + 83 * t % 990);
+    m->compute_dtype_set(dlm::DType::BF16);
+    std::vector<float> logits[2];
+    for (bool tiles : {false, true}) {
+        m->prepack_set(tiles);
+        dlm::KvCache cache;
+        m->kv_cache_init(cache, 1, T);
+        m->forward_cached(cache, ids.data(), nullptr, 4);
+        for (int64_t t = 4; t < T; ++t) {
+            m->forward_cached(cache, ids.data() + t, nullptr, 1);
+            std::vector<float> l(V);
+            m->logits(std::vector<int64_t>{0}, l.data());
+            logits[tiles].insert(logits[tiles].end(), l.begin(), l.end());
+        }
+        EXPECT_EQ(m->prepacked_count(), tiles ? 4 * m->config().num_layers + 1 : 0);
+    }
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < logits[0].size(); ++i) {
+        md = std::max(md, std::fabs(double(logits[0][i]) - logits[1][i]));
+        mr = std::max(mr, std::fabs(double(logits[0][i])));
+    }
+    EXPECT_LE(md, 1e-5 * mr);
 }

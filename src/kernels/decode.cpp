@@ -81,14 +81,14 @@ void conv1d_tail(float* out, const float* inp, const T* weight, const float* bia
     std::memcpy(out + j0, &acc, bytes);
 }
 
-// bf16 weights, columns [j0, j0 + 32 W): one 64-byte load holds 32 columns as 16
-// pairs; `<< 16` widens the even columns and `& 0xffff0000` the odd ones, so the
-// widening costs one operation per 16 weights instead of two. Prefetching two rows
-// ahead: 25-38 -> 34-41 GB/s on GPT-2's matrices (one matrix, 2 threads, weights not
-// in cache).
+// bf16 weights, columns [j0, j0 + 32 W) of a matrix with row stride ld: one 64-byte
+// load holds 32 columns as 16 pairs; `<< 16` widens the even columns and
+// `& 0xffff0000` the odd ones, so the widening costs one operation per 16 weights
+// instead of two. The weights `ahead` elements on are prefetched (a hint: it never
+// faults, so the last rows need no guard).
 template <int W>
 void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
-                      int64_t n, int64_t j0) {
+                      int64_t ld, int64_t j0, int64_t ahead) {
     v16 even[W], odd[W];
     for (int w = 0; w < W; ++w) {
         for (int i = 0; i < kLanes; ++i) {
@@ -98,9 +98,8 @@ void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, cons
     }
     const u32x16 high = u32x16{} + 0xffff0000u;
     for (int64_t kk = 0; kk < k; ++kk) {
-        const uint16_t* wr = weight + kk * n + j0;
-        if (kk + 2 < k)
-            for (int w = 0; w < W; ++w) __builtin_prefetch(wr + 2 * n + 32 * w, 0, 0);
+        const uint16_t* wr = weight + kk * ld + j0;
+        for (int w = 0; w < W; ++w) __builtin_prefetch(wr + ahead + 32 * w, 0, 0);
         const float a = inp[kk];
         for (int w = 0; w < W; ++w) {
             u32x16 pair;
@@ -118,6 +117,17 @@ void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, cons
             out[j0 + 32 * w + 2 * i] = even[w][i];
             out[j0 + 32 * w + 2 * i + 1] = odd[w][i];
         }
+}
+
+// Columns [j0, n) of a plain bf16 [K, n] block (fewer than one tile): 16-column
+// groups, then the ragged tail, each summed as the tiles are.
+void conv1d_rest_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
+                      int64_t n, int64_t j0) {
+    for (int64_t j = j0; j < n; j += kLanes) {
+        const int64_t cols = std::min<int64_t>(kLanes, n - j);
+        if (cols == kLanes) conv1d_tile<1, uint16_t>(out, inp, weight, bias, k, n, j);
+        else conv1d_tail(out, inp, weight, bias, k, n, j, cols);
+    }
 }
 
 template <typename T>
@@ -185,21 +195,16 @@ void linear_forward_gemv(float* out, const float* inp, const float* weight, cons
 void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
                               int64_t k, int64_t n) {
     DLM_PROFILE("gemv_bf16");
-    constexpr int W = 4;             // 128 columns = 256 bytes of bf16 per weight row
+    constexpr int W = 4;  // 128 columns = 256 bytes of bf16 per weight row
     constexpr int64_t tile = 32 * W;
     const int64_t tiles = n / tile;
     for (int64_t r = 0; r < m; ++r) {
         float* o = out + r * n;
         const float* x = inp + r * k;
+        // Two rows ahead: 25-38 -> 34-41 GB/s on GPT-2's matrices (one matrix at a time).
 #pragma omp parallel for schedule(static)
-        for (int64_t t = 0; t < tiles; ++t) conv1d_tile_bf16<W>(o, x, weight, bias, k, n, t * tile);
-        // Columns past the last full tile: the generic path.
-        const int64_t j0 = tiles * tile;
-        for (int64_t j = j0; j < n; j += kLanes) {
-            const int64_t cols = std::min<int64_t>(kLanes, n - j);
-            if (cols == kLanes) conv1d_tile<1, uint16_t>(o, x, weight, bias, k, n, j);
-            else conv1d_tail(o, x, weight, bias, k, n, j, cols);
-        }
+        for (int64_t t = 0; t < tiles; ++t) conv1d_tile_bf16<W>(o, x, weight, bias, k, n, t * tile, 2 * n);
+        conv1d_rest_bf16(o, x, weight, bias, k, n, tiles * tile);
     }
 }
 
@@ -208,6 +213,66 @@ void linear_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weig
     DLM_PROFILE("gemv_bf16");
     // 8 rows in flight (4 for fp32): 28 -> 33 GB/s on the 77 MB LM head.
     for (int64_t r = 0; r < m; ++r) linear_row<8>(out + r * n, inp + r * k, weight, bias, k, n);
+}
+
+int64_t tiled_pack_scratch(int64_t k, int64_t n, bool transposed) {
+    // An nn.Linear weight's tile t is made of rows [128 t, 128 t + 128), which occupy
+    // exactly the tile's place: one tile of scratch. A Conv1D tile gathers a slab of
+    // every row: the whole matrix.
+    return transposed ? std::min(n, kTileCols) * k : k * n;
+}
+
+void tiled_pack_bf16(uint16_t* w, uint16_t* scratch, int64_t k, int64_t n, bool transposed) {
+    if (!transposed) {
+        std::memcpy(scratch, w, static_cast<size_t>(k * n) * sizeof(uint16_t));
+#pragma omp parallel for schedule(static)
+        for (int64_t kk = 0; kk < k; ++kk)
+            for (int64_t j = 0; j < n; ++j) w[tiled_index(kk, j, k, n)] = scratch[kk * n + j];
+        return;
+    }
+    // Block by block (128 rows of the [N, K] weight, or the last N % 128): copy the
+    // rows out, write them back as columns.
+    for (int64_t j0 = 0; j0 < n; j0 += kTileCols) {
+        const int64_t cols = std::min(kTileCols, n - j0);
+        uint16_t* block = w + j0 * k;
+        std::memcpy(scratch, block, static_cast<size_t>(cols * k) * sizeof(uint16_t));
+        for (int64_t kb = 0; kb < k; kb += 32)  // 32 source values (a cache line) per column
+            for (int64_t j = 0; j < cols; ++j)
+                for (int64_t kk = kb; kk < std::min(k, kb + 32); ++kk) block[kk * cols + j] = scratch[j * k + kk];
+    }
+}
+
+void tiled_gemv_bf16(float* out, const float* inp, const uint16_t* tiled, const float* bias, int64_t m, int64_t k,
+                     int64_t n) {
+    DLM_PROFILE("gemv_bf16");
+    const int64_t tiles = n / kTileCols, full = tiles * kTileCols;
+    const int64_t items = tiles + (n > full ? 1 : 0);  // no empty item: it would unbalance the threads
+    for (int64_t r = 0; r < m; ++r) {
+        float* o = out + r * n;
+        const float* x = inp + r * k;
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < items; ++t) {
+            const float* b = bias ? bias + t * kTileCols : nullptr;
+            // 8 rows (2 KB) ahead, past the tile's end into the next one: 29 -> 33 GB/s.
+            if (t < tiles) conv1d_tile_bf16<4>(o + t * kTileCols, x, tiled + t * k * kTileCols, b, k, kTileCols, 0,
+                                               8 * kTileCols);
+            else conv1d_rest_bf16(o + full, x, tiled + full * k, b, k, n - full, 0);
+        }
+    }
+}
+
+void tiled_columns_gather_bf16(float* out, const int32_t* ids, const uint16_t* tiled, int64_t count, int64_t k,
+                               int64_t n, bool accumulate) {
+    DLM_PROFILE("embedding");
+    for (int64_t i = 0; i < count; ++i) {
+        const int64_t j = ids[i];
+        DLM_ASSERT(j >= 0 && j < n);
+        float* o = out + i * k;
+        for (int64_t kk = 0; kk < k; ++kk) {
+            const float v = scalar(tiled[tiled_index(kk, j, k, n)]);
+            o[kk] = accumulate ? o[kk] + v : v;
+        }
+    }
 }
 
 void attention_forward_cached(float* out, float* att, const float* q, const float* k, const float* v,

@@ -16,6 +16,7 @@
 
 #include "core/cpu.h"
 #include "core/error.h"
+#include "kernels/decode.h"
 
 namespace dlm {
 
@@ -207,6 +208,28 @@ void conv1d_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const
     DLM_PROFILE("linear_bf16");
     f32_to_bf16_convert(inp_bf16, inp, n * c);
     gemm_bf16(inp_bf16, gemm_matrix(n, c, c), weight, gemm_matrix(c, oc, oc), out, gemm_matrix(n, oc, oc), bias);
+}
+
+void tiled_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* tiled, const float* bias,
+                        int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_bf16");
+    f32_to_bf16_convert(inp_bf16, inp, n * c);
+    // The bias first, then both products accumulate onto it.
+    if (bias)
+        for (int64_t r = 0; r < n; ++r) std::memcpy(out + r * oc, bias, static_cast<size_t>(oc) * sizeof(float));
+    const float beta = bias ? 1.0f : 0.0f;
+    const int64_t tiles = oc / kTileCols, full = tiles * kTileCols;
+    const gemm_view a = gemm_matrix(n, c, c);
+    if (tiles > 0) {
+        const gemm_view b{tiles, 1, c, kTileCols, c * kTileCols, c * kTileCols, kTileCols, 1};
+        const gemm_view d{tiles, 1, n, kTileCols, kTileCols, kTileCols, oc, 1};
+        gemm_bf16(inp_bf16, a, tiled, b, out, d, nullptr, beta);
+    }
+    if (oc > full) {
+        const int64_t rest = oc - full;
+        const gemm_view d{1, 1, n, rest, n * oc, n * oc, oc, 1};
+        gemm_bf16(inp_bf16, a, tiled + full * c, gemm_matrix(c, rest, rest), out + full, d, nullptr, beta);
+    }
 }
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,

@@ -87,6 +87,14 @@ public:
         lnf_b_ = p.declare(kPrefix + "ln_f.bias", {C});
         head_ = c.tie_word_embeddings ? wte_ : p.declare("lm_head.weight", {V, C});
         p.allocate();
+        // What decoding streams once per token (bf16: column-tiled on first use).
+        for (const gpt2_block& b : blocks_) {
+            weight_tileable_add(b.attn_w, C, 3 * C, false);
+            weight_tileable_add(b.proj_w, C, C, false);
+            weight_tileable_add(b.fc_w, C, F, false);
+            weight_tileable_add(b.fc_proj_w, F, C, false);
+        }
+        weight_tileable_add(head_, C, V, true);
     }
 
     void forward(const ForwardInput& in) override { forward_impl(in, false, false, 0); }
@@ -105,10 +113,8 @@ public:
         const int64_t np = rows_padded(n);
         if (static_cast<int64_t>(head_in_.size()) < np * C) head_in_.resize(static_cast<size_t>(np * C));
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
-        const bool bf16 = compute_dtype_ == DType::BF16;
         if (n <= kGemvMaxRows) {  // decoding one sample: the head streamed once at full bandwidth
-            if (bf16) linear_forward_gemv_bf16(out, head_in_.data(), params_bf16_.data() + head_, nullptr, n, C, V);
-            else linear_forward_gemv(out, head_in_.data(), params_.get(head_), nullptr, n, C, V);
+            gemv(out, head_in_.data(), head_, nullptr, n);
             return;
         }
         if (np == n || n <= kDecodeRows) {
@@ -351,17 +357,12 @@ private:
     }
 
     // out[N, OC] = inp[N, IC] x W + b, W the Conv1D weight at offset w, in the compute
-    // dtype; `gemv` for decoding steps (weights streamed once).
+    // dtype; `streamed` for decoding steps (weights streamed once per row).
     void conv1d_mm(float* out, const float* inp, int64_t w, const float* b, int64_t n, int64_t ic, int64_t oc,
-                   bool gemv) {
-        if (compute_dtype_ == DType::BF16) {
-            if (gemv) conv1d_forward_gemv_bf16(out, inp, params_bf16_.data() + w, b, n, ic, oc);
-            else conv1d(out, inp, w, b, n, ic, oc);
-        } else if (gemv) {
-            conv1d_forward_gemv(out, inp, params_.get(w), b, n, ic, oc);
-        } else {
-            conv1d_forward(out, inp, params_.get(w), b, n, ic, oc);
-        }
+                   bool streamed) {
+        if (streamed) gemv(out, inp, w, b, n);
+        else if (compute_dtype_ == DType::BF16) conv1d(out, inp, w, b, n, ic, oc);
+        else conv1d_forward(out, inp, params_.get(w), b, n, ic, oc);
     }
 
     // Embeddings of ids at positions_, the blocks and ln_f on N rows (acts_ laid out);

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "kernels/decode.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 
@@ -87,6 +88,7 @@ void Model::load_weights(const SafetensorsReader& st, bool bf16_only) {
     std::vector<bool> used(st.tensors().size(), false);
     if (bf16_only) params_bf16_.assign(static_cast<size_t>(params_.size()), 0);
     packed_.clear();
+    tiled_.clear();
     for (auto& e : params_.entries()) {
         const TensorInfo* t = st.find(e.name);
         if (!t)
@@ -128,6 +130,7 @@ void Model::compute_dtype_set(DType t) {
     compute_dtype_ = t;
     if (t == DType::F32) {
         packed_.clear();
+        tiled_.clear();
         params_bf16_.clear();
         params_bf16_.shrink_to_fit();
         return;
@@ -137,6 +140,7 @@ void Model::compute_dtype_set(DType t) {
 
 void Model::bf16_copies_write() {
     packed_.clear();  // written plain
+    tiled_.clear();
     params_bf16_.resize(static_cast<size_t>(params_.size()));
     for (auto& e : params_.entries())
         if (e.shape.size() == 2)  // only matrices go through GEMMs
@@ -145,7 +149,7 @@ void Model::bf16_copies_write() {
 
 void Model::prepack_set(bool on) {
     prepack_ = on;
-    if (on || packed_.empty()) return;
+    if (on || (packed_.empty() && tiled_.empty())) return;
     if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: its packed weights cannot be unpacked", config_.architecture);
     compute_dtype_set(DType::BF16);  // plain copies again
 }
@@ -191,15 +195,48 @@ void Model::conv1d_grad(float* dinp, float* dweight, float* dbias, const float* 
 void Model::embedding_lookup(float* out, const int32_t* ids, int64_t table, int64_t n, int64_t c, bool accumulate,
                              bool train) const {
     DLM_ASSERT_MSG(!train || has_f32_matrices_, "training a model loaded for bf16 inference only");
-    if (!train && compute_dtype_ == DType::BF16)
+    if (!train && compute_dtype_ == DType::BF16 && tiled_.count(table))  // a tied LM head, tiled
+        tiled_columns_gather_bf16(out, ids, params_bf16_.data() + table, n, c, config_.vocab_size, accumulate);
+    else if (!train && compute_dtype_ == DType::BF16)
         embedding_forward_bf16(out, ids, params_bf16_.data() + table, n, c, accumulate);
     else
         embedding_forward(out, ids, params_.get(table), n, c, accumulate);
 }
 
+bool Model::weight_tiled(int64_t w) {
+    if (tiled_.count(w)) return true;
+    const auto it = tileable_.find(w);
+    if (it == tileable_.end() || compute_dtype_ != DType::BF16 || training_ || !prepack_) return false;
+    const tile_spec& t = it->second;
+    std::vector<uint16_t> scratch(static_cast<size_t>(tiled_pack_scratch(t.k, t.n, t.transposed)));
+    tiled_pack_bf16(params_bf16_.data() + w, scratch.data(), t.k, t.n, t.transposed);
+    tiled_.insert(w);
+    return true;
+}
+
+void Model::gemv(float* out, const float* inp, int64_t w, const float* bias, int64_t m) {
+    const auto it = tileable_.find(w);
+    DLM_ASSERT_MSG(it != tileable_.end(), "gemv on a weight the model did not declare tileable");
+    const tile_spec& t = it->second;
+    if (compute_dtype_ != DType::BF16) {
+        if (t.transposed) linear_forward_gemv(out, inp, params_.get(w), bias, m, t.k, t.n);
+        else conv1d_forward_gemv(out, inp, params_.get(w), bias, m, t.k, t.n);
+    } else if (weight_tiled(w)) {
+        tiled_gemv_bf16(out, inp, params_bf16_.data() + w, bias, m, t.k, t.n);
+    } else if (t.transposed) {
+        linear_forward_gemv_bf16(out, inp, params_bf16_.data() + w, bias, m, t.k, t.n);
+    } else {
+        conv1d_forward_gemv_bf16(out, inp, params_bf16_.data() + w, bias, m, t.k, t.n);
+    }
+}
+
 void Model::linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
     if (compute_dtype_ == DType::BF16) {
         if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
+        if (weight_tiled(w)) {
+            tiled_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+            return;
+        }
         if (prepack_ && !training_ && packable_.count(w) && !unpackable_.count(w)) {
             if (!packed_.count(w)) {
                 if (linear_weight_pack_bf16(params_bf16_.data() + w, c, oc)) packed_.insert(w);
@@ -219,7 +256,8 @@ void Model::linear(float* out, const float* inp, int64_t w, const float* bias, i
 void Model::conv1d(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
     if (compute_dtype_ == DType::BF16) {
         if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
-        conv1d_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+        if (weight_tiled(w)) tiled_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+        else conv1d_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
     } else {
         conv1d_forward(out, inp, params_.get(w), bias, n, c, oc);
     }

@@ -132,7 +132,7 @@ public:
     // bf16 inference prepacks the weights that only matrix products read (on by default;
     // off keeps the plain layout, for comparisons). Reports how many are packed now.
     void prepack_set(bool on);
-    int64_t prepacked_count() const { return static_cast<int64_t>(packed_.size()); }
+    int64_t prepacked_count() const { return static_cast<int64_t>(packed_.size() + tiled_.size()); }
     // False after a bf16-only load: the fp32 copies of the matrices were never made.
     bool has_f32_matrices() const { return has_f32_matrices_; }
     DType compute_dtype() const { return compute_dtype_; }
@@ -208,6 +208,26 @@ protected:
     // last written (any rewrite clears it).
     void weight_packable_add(int64_t offset) { packable_.insert(offset); }
     std::set<int64_t> packable_, packed_, unpackable_;
+
+    // Weights a causal model streams once per decoded token (its matrices and LM head):
+    // in bf16 inference (prepack on) their copies are rewritten in place into column
+    // tiles (kernels/decode.h) on first use, which every reader then follows: gemv,
+    // linear, conv1d and the tied embedding lookup. [K, N] is the product's shape
+    // (transposed: stored as an nn.Linear weight [N, K]). Any rewrite of the bf16 copies
+    // (training, dtype switches, prepack off) clears tiled_.
+    struct tile_spec {
+        int64_t k, n;
+        bool transposed;
+    };
+    void weight_tileable_add(int64_t offset, int64_t k, int64_t n, bool transposed) {
+        tileable_[offset] = {k, n, transposed};
+    }
+    bool weight_tiled(int64_t offset);  // tiles it now if it may be
+    // out[M, N] = inp[M, K] x W + bias (may be nullptr) for a tileable weight, streamed
+    // once per row (decoding a token): the GEMV kernels of the compute dtype and layout.
+    void gemv(float* out, const float* inp, int64_t w, const float* bias, int64_t m);
+    std::map<int64_t, tile_spec> tileable_;
+    std::set<int64_t> tiled_;
     bool has_f32_matrices_ = true;
     bool training_ = false;
     bool prepack_ = true;  // inside forward_backward: the backward reads the plain bf16 copies

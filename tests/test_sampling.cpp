@@ -2,7 +2,9 @@
 // renormalised distribution (frequencies over 40000 draws within 5 standard errors).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "gen/sampling.h"
 
@@ -47,6 +49,25 @@ TEST(sampling, top_k_keeps_the_k_best_renormalised) {
     want[4] = p[4] / z;
     want[0] = p[0] / z;
     expect_freq(f, want);
+}
+
+// On a vocabulary-sized row (the scan skips blocks of 16 below the heap's minimum) the
+// top-k candidates are exactly the k best by logit, ties to the lower id, whatever k
+// and however many logits tie at the cut.
+TEST(sampling, top_k_candidates_are_the_k_best_on_a_large_vocabulary) {
+    const int64_t v = 5003;
+    std::vector<float> l(v);
+    dlm::Rng gen(7);
+    for (int64_t j = 0; j < v; ++j) l[j] = std::round(static_cast<float>(gen.uniform_double()) * 400.0f) / 8.0f;
+    std::vector<int32_t> ref(v);
+    std::iota(ref.begin(), ref.end(), 0);
+    std::sort(ref.begin(), ref.end(), [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+    for (int k : {1, 7, 50, 300}) {
+        dlm::SamplingScratch s;
+        dlm::Rng r(1);
+        dlm::token_sample(l.data(), v, {1.0f, k, 1.0f}, r, s);
+        EXPECT_EQ(s.order, std::vector<int32_t>(ref.begin(), ref.begin() + k)) << "k=" << k;
+    }
 }
 
 TEST(sampling, top_p_keeps_the_smallest_set_reaching_p) {

@@ -60,7 +60,7 @@ TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p
     s.order.clear();
     if (k < v) {
         auto greater_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
-        for (int32_t j = 0; j < static_cast<int32_t>(v); ++j) {
+        auto offer = [&](int32_t j) {
             if (static_cast<int64_t>(s.order.size()) < k) {
                 s.order.push_back(j);
                 std::push_heap(s.order.begin(), s.order.end(), greater_logit);
@@ -69,7 +69,21 @@ TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p
                 s.order.back() = j;
                 std::push_heap(s.order.begin(), s.order.end(), greater_logit);
             }
+        };
+        // Once the heap is full, a block of 64 whose largest logit is below the heap's
+        // smallest cannot enter: one vectorised max per block skips almost all of V
+        // (the same ids come out; equal logits still go through `offer`).
+        constexpr int64_t kBlock = 64;
+        int64_t j = 0;
+        for (; j < v && static_cast<int64_t>(s.order.size()) < k; ++j) offer(static_cast<int32_t>(j));
+        for (; j + kBlock <= v; j += kBlock) {
+            float bm = logits[j];
+#pragma omp simd reduction(max : bm)
+            for (int64_t i = 1; i < kBlock; ++i) bm = logits[j + i] > bm ? logits[j + i] : bm;
+            if (bm < logits[s.order.front()]) continue;
+            for (int64_t i = 0; i < kBlock; ++i) offer(static_cast<int32_t>(j + i));
         }
+        for (; j < v; ++j) offer(static_cast<int32_t>(j));
         std::sort(s.order.begin(), s.order.end(), greater_logit);
     } else {
         s.order.resize(static_cast<size_t>(v));

@@ -19,6 +19,7 @@ Usage: /usr/bin/python3 bench/pytorch_side_by_side.py [--threads 1,2] [--dtype b
   --quick  tiny shapes, one repetition: checks that the script runs, measures nothing.
 """
 import argparse
+import ctypes
 import json
 import math
 import os
@@ -209,9 +210,15 @@ def main():
         print("warning: the system BLAS is not OpenBLAS: PyTorch fp32 will be far slower than it can be "
               "(scripts/install-deps.sh --dev installs libopenblas0-pthread)", file=sys.stderr, flush=True)
 
+    # OpenBLAS runs its own threads (as many as cores) unless told: without this, "1
+    # thread" fp32 ran on 2 and "2 threads" on 2 x 2, oversubscribed.
+    openblas = ctypes.CDLL(blas) if "openblas" in blas else None
+
     torch_times = {}
     for t in threads:
         torch.set_num_threads(t)
+        if openblas is not None:
+            openblas.openblas_set_num_threads(t)
         for w in workloads:
             for d in (dtypes if w != "train" else ["f32"]):
                 if w == "diffusion":

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "kernels/attention.h"
 #include "kernels/decode.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
@@ -160,6 +161,37 @@ TEST(bf16, tiled_layout_matches_the_plain_layout) {
                 }
             }
         }
+    }
+}
+
+// The bf16 attention (inference) against the fp32 kernel on the same inputs: causal and
+// padded keys masked the same way, probabilities and outputs within bf16 rounding of
+// the operands (2^-9 relative each; 1e-2 of the largest magnitude after the sums).
+TEST(bf16, attention_close_to_fp32) {
+    for (bool causal : {false, true}) {
+        const int64_t B = 2, T = 20, NH = 2, HD = 16, C = NH * HD;
+        std::vector<float> qkv(B * T * 3 * C);
+        for (size_t i = 0; i < qkv.size(); ++i) qkv[i] = static_cast<float>(std::sin(0.37 * i) * 2.0);
+        std::vector<int32_t> mask(B * T, 1);
+        for (int64_t t = 15; t < T; ++t) mask[T + t] = 0;  // sample 1 padded at the end
+        dlm::attention_shape s{B, T, T, NH, HD, 3 * C, 3 * C, causal, 0};
+        std::vector<float> out32(B * T * C), att32(B * NH * T * T), out16(B * T * C), att16(B * NH * T * T);
+        std::vector<uint16_t> scratch(dlm::attention_bf16_scratch(s));
+        const float* q = qkv.data();
+        dlm::attention_forward(out32.data(), att32.data(), nullptr, q, q + C, q + 2 * C, mask.data(), s);
+        dlm::attention_forward_bf16(out16.data(), att16.data(), scratch.data(), q, q + C, q + 2 * C, mask.data(), s);
+        double mo = 0, da = 0, dout = 0;
+        for (size_t i = 0; i < out32.size(); ++i) {
+            mo = std::max(mo, std::fabs(double(out32[i])));
+            dout = std::max(dout, std::fabs(double(out32[i]) - out16[i]));
+        }
+        for (size_t i = 0; i < att32.size(); ++i) {
+            da = std::max(da, std::fabs(double(att32[i]) - att16[i]));
+            if (att32[i] == 0.0f) EXPECT_EQ(att16[i], 0.0f) << "a masked key got weight, causal " << causal;
+        }
+        EXPECT_LE(da, 1e-2) << "probabilities, causal " << causal;
+        EXPECT_LE(dout, 1e-2 * mo) << "outputs, causal " << causal;
+        EXPECT_GT(dout, 0.0) << "the bf16 kernel did not round";
     }
 }
 

@@ -43,17 +43,12 @@ void softmax_backward(float* dx, const float* y, const float* dy, int64_t n, int
     }
 }
 
-void attention_forward(float* out, float* att, float* scratch, const float* q, const float* k, const float* v,
-                       const int32_t* key_mask, const attention_shape& s) {
-    DLM_PROFILE("attention");
-    const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
-    // att[b, h] = q[b, :, h, :] x k[b, :, h, :]^T
-    gemm_view qv{B, NH, Tq, HD, Tq * s.ldq, HD, s.ldq, 1};
-    gemm_view kt{B, NH, HD, Tk, Tk * s.ldkv, HD, 1, s.ldkv};
-    gemm_view av{B, NH, Tq, Tk, NH * Tq * Tk, Tq * Tk, Tk, 1};
-    gemm_f32(q, qv, k, kt, att, av);
+namespace {
 
-    const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
+// att[B, NH, Tq, Tk] holds q k^T; scaled, masked as HF eager masks, and softmaxed in place.
+void scores_softmax(float* att, const int32_t* key_mask, const attention_shape& s) {
+    const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
     const float lowest = std::numeric_limits<float>::lowest();
 #pragma omp parallel for collapse(2) schedule(static)
     for (int64_t b = 0; b < B; ++b) {
@@ -73,6 +68,20 @@ void attention_forward(float* out, float* att, float* scratch, const float* q, c
             }
         }
     }
+}
+
+}  // namespace
+
+void attention_forward(float* out, float* att, float* scratch, const float* q, const float* k, const float* v,
+                       const int32_t* key_mask, const attention_shape& s) {
+    DLM_PROFILE("attention");
+    const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
+    // att[b, h] = q[b, :, h, :] x k[b, :, h, :]^T
+    gemm_view qv{B, NH, Tq, HD, Tq * s.ldq, HD, s.ldq, 1};
+    gemm_view kt{B, NH, HD, Tk, Tk * s.ldkv, HD, 1, s.ldkv};
+    gemm_view av{B, NH, Tq, Tk, NH * Tq * Tk, Tq * Tk, Tk, 1};
+    gemm_f32(q, qv, k, kt, att, av);
+    scores_softmax(att, key_mask, s);
     // out[b, :, h, :] = dropout(att)[b, h] x v[b, :, h, :]
     const float* probs = att;
     if (s.dropout > 0.0f) {
@@ -83,6 +92,34 @@ void attention_forward(float* out, float* att, float* scratch, const float* q, c
     gemm_view vv{B, NH, Tk, HD, Tk * s.ldkv, HD, s.ldkv, 1};
     gemm_view ov{B, NH, Tq, HD, Tq * C, HD, C, 1};
     gemm_f32(probs, av, v, vv, out, ov);
+}
+
+int64_t attention_bf16_scratch(const attention_shape& s) {
+    const int64_t C = s.heads * s.head_dim;
+    return s.batch * (s.tq * C + 2 * s.tk * C + s.heads * s.tq * s.tk);
+}
+
+void attention_forward_bf16(float* out, float* att, uint16_t* scratch, const float* q, const float* k, const float* v,
+                            const int32_t* key_mask, const attention_shape& s) {
+    DLM_PROFILE("attention");
+    DLM_ASSERT_MSG(s.dropout == 0.0f, "the bf16 attention is for inference (no dropout)");
+    const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
+    uint16_t* qb = scratch;               // [B, Tq, C]
+    uint16_t* kb = qb + B * Tq * C;       // [B, Tk, C]
+    uint16_t* vb = kb + B * Tk * C;       // [B, Tk, C]
+    uint16_t* pb = vb + B * Tk * C;       // [B, NH, Tq, Tk]
+    f32_to_bf16_convert_rows(qb, q, B * Tq, C, s.ldq);
+    f32_to_bf16_convert_rows(kb, k, B * Tk, C, s.ldkv);
+    f32_to_bf16_convert_rows(vb, v, B * Tk, C, s.ldkv);
+    gemm_view qv{B, NH, Tq, HD, Tq * C, HD, C, 1};
+    gemm_view kt{B, NH, HD, Tk, Tk * C, HD, 1, C};
+    gemm_view av{B, NH, Tq, Tk, NH * Tq * Tk, Tq * Tk, Tk, 1};
+    gemm_bf16(qb, qv, kb, kt, att, av);
+    scores_softmax(att, key_mask, s);
+    f32_to_bf16_convert(pb, att, B * NH * Tq * Tk);
+    gemm_view vv{B, NH, Tk, HD, Tk * C, HD, C, 1};
+    gemm_view ov{B, NH, Tq, HD, Tq * C, HD, C, 1};
+    gemm_bf16(pb, av, vb, vv, out, ov);
 }
 
 void attention_backward(float* dq, float* dk, float* dv, float* datt, float* scratch, const float* dout,

@@ -30,6 +30,14 @@ struct attention_shape {
 void attention_forward(float* out, float* att, float* scratch, const float* q, const float* k, const float* v,
                        const int32_t* key_mask, const attention_shape& s);
 
+// The bf16 fast path (inference, no dropout): q, k, v and the probabilities are rounded
+// to bf16 for the two products (fp32 accumulation); scores, masks and softmax stay
+// fp32, and att holds the fp32 probabilities on return. scratch holds
+// attention_bf16_scratch(s) values.
+int64_t attention_bf16_scratch(const attention_shape& s);
+void attention_forward_bf16(float* out, float* att, uint16_t* scratch, const float* q, const float* k, const float* v,
+                            const int32_t* key_mask, const attention_shape& s);
+
 // Backward, from the probabilities att saved by the forward pass:
 //   dq, dk, dv (+=, same layouts and strides as q, k, v);
 //   datt [B, NH, Tq, Tk] and scratch (when dropout > 0) are overwritten.

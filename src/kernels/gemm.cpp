@@ -186,14 +186,27 @@ void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp
     matmul_run(e.prim, e.a, inp_bf16, packed_weight_desc(c, oc), packed_weight, e.c, out, e.bias, bias);
 }
 
+namespace {
+
+inline uint16_t bf16_round(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even (inputs are finite activations)
+    return static_cast<uint16_t>(u >> 16);
+}
+
+}  // namespace
+
 void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n) {
 #pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-        uint32_t u;
-        std::memcpy(&u, &in[i], 4);
-        u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even (inputs are finite activations)
-        out[i] = static_cast<uint16_t>(u >> 16);
-    }
+    for (int64_t i = 0; i < n; ++i) out[i] = bf16_round(in[i]);
+}
+
+void f32_to_bf16_convert_rows(uint16_t* out, const float* in, int64_t rows, int64_t cols, int64_t ld) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+        for (int64_t j = 0; j < cols; ++j) out[r * cols + j] = bf16_round(in[r * ld + j]);
 }
 
 void linear_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,

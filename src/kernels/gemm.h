@@ -36,6 +36,8 @@ void gemm_bf16(const uint16_t* a, const gemm_view& av, const uint16_t* b, const 
 
 // out[n] = bf16(in[n]), round to nearest even.
 void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n);
+// out[rows, cols] (contiguous) = bf16(in[rows, cols] with row stride ld).
+void f32_to_bf16_convert_rows(uint16_t* out, const float* in, int64_t rows, int64_t cols, int64_t ld);
 
 // bf16 fast path of linear_forward / conv1d_forward: the input is rounded to bf16 into
 // inp_bf16[N, C] (scratch), the weight is already bf16; accumulation in fp32.

@@ -269,7 +269,7 @@ public:
                 }
             attention_shape as{B, T, cap, NH, c.head_dim(), 3 * C, C, true, t0};
             if (few) attention_forward_cached(A.ctx, cache_att_.data(), A.qkv, kc, vc, cache.mask.data(), as);
-            else attention_forward(A.ctx, cache_att_.data(), nullptr, A.qkv, kc, vc, cache.mask.data(), as);
+            else attention(A.ctx, cache_att_.data(), nullptr, A.qkv, kc, vc, cache.mask.data(), as, false);
         });
         cache.length += T;
     }
@@ -351,8 +351,8 @@ private:
         if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
         trunk_forward(in.ids, N, train, dropout, seed, false, [&](int64_t l, const gpt2_acts& A) {
             attention_shape as = attn_shape(B, T, dropout, seed, l);
-            attention_forward(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + c.hidden_size,
-                              A.qkv + 2 * c.hidden_size, in.mask, as);
+            attention(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + c.hidden_size,
+                      A.qkv + 2 * c.hidden_size, in.mask, as, train);
         });
     }
 

@@ -263,6 +263,17 @@ void Model::conv1d(float* out, const float* inp, int64_t w, const float* bias, i
     }
 }
 
+void Model::attention(float* out, float* att, float* dropout_scratch, const float* q, const float* k, const float* v,
+                      const int32_t* key_mask, const attention_shape& s, bool train) {
+    if (train || compute_dtype_ != DType::BF16 || s.dropout > 0.0f) {
+        attention_forward(out, att, dropout_scratch, q, k, v, key_mask, s);
+        return;
+    }
+    const int64_t need = attention_bf16_scratch(s);
+    if (static_cast<int64_t>(attn_bf16_.size()) < need) attn_bf16_.resize(static_cast<size_t>(need));
+    attention_forward_bf16(out, att, attn_bf16_.data(), q, k, v, key_mask, s);
+}
+
 void Model::check_ids(const ForwardInput& in) const {
     const int64_t n = in.batch * in.seq;
     for (int64_t i = 0; i < n; ++i) {

@@ -19,6 +19,7 @@
 
 #include "core/zero_pages.h"
 #include "io/config.h"
+#include "kernels/attention.h"
 #include "io/safetensors.h"
 
 namespace dlm {
@@ -201,6 +202,12 @@ protected:
     // see the weights), else (and always when training) from the fp32 arena.
     void embedding_lookup(float* out, const int32_t* ids, int64_t table, int64_t n, int64_t c, bool accumulate,
                           bool train) const;
+
+    // Attention in the compute dtype: bf16 inference takes the bf16 kernel (scratch
+    // kept here), training and fp32 the fp32 one (dropout_scratch as attention_forward).
+    void attention(float* out, float* att, float* dropout_scratch, const float* q, const float* k, const float* v,
+                   const int32_t* key_mask, const attention_shape& s, bool train);
+    std::vector<uint16_t> attn_bf16_;
 
     // Weights (arena offsets) only ever read by linear(): in bf16 their copy may be
     // prepacked in place for the GEMM (linear_weight_pack_bf16) on first use. A model

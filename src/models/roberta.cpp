@@ -345,8 +345,8 @@ private:
             float* xout = states_.data() + (l + 1) * N * C;
             matmul(train, A.qkv, xin, P.qkv_w, params_.get(P.qkv_b), N, C, 3 * C);
             attention_shape as = attn_shape(B, T, dropout, seed, l);
-            attention_forward(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
-                              in.mask, as);
+            attention(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C, in.mask,
+                      as, train);
             matmul(train, proj_.data(), A.ctx, P.attn_out_w, params_.get(P.attn_out_b), N, C, C);
             if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_attn_out));
             residual_layernorm_forward(A.mid, A.sum1, A.mean1, A.rstd1, proj_.data(), xin, params_.get(P.attn_ln_w),

@@ -196,7 +196,7 @@ void Model::embedding_lookup(float* out, const int32_t* ids, int64_t table, int6
                              bool train) const {
     DLM_ASSERT_MSG(!train || has_f32_matrices_, "training a model loaded for bf16 inference only");
     if (!train && compute_dtype_ == DType::BF16 && tiled_.count(table))  // a tied LM head, tiled
-        tiled_columns_gather_bf16(out, ids, params_bf16_.data() + table, n, c, config_.vocab_size, accumulate);
+        tiled_columns_gather_bf16(out, ids, params_bf16_.data() + table, n, c, tileable_.at(table).n, accumulate);
     else if (!train && compute_dtype_ == DType::BF16)
         embedding_forward_bf16(out, ids, params_bf16_.data() + table, n, c, accumulate);
     else

@@ -19,8 +19,8 @@
 
 #include "core/zero_pages.h"
 #include "io/config.h"
-#include "kernels/attention.h"
 #include "io/safetensors.h"
+#include "kernels/attention.h"
 
 namespace dlm {
 
@@ -130,8 +130,10 @@ public:
     // everything else stay fp32. F32 (the default) is the reference.
     void train_dtype_set(DType t);
     DType train_dtype() const { return train_dtype_; }
-    // bf16 inference prepacks the weights that only matrix products read (on by default;
-    // off keeps the plain layout, for comparisons). Reports how many are packed now.
+    // bf16 inference prepacks weights on first use (on by default; off keeps the plain
+    // layout, for comparisons): oneDNN's blocked layout for the matrices only products
+    // read (encoders), column tiles for what a causal model streams when decoding.
+    // prepacked_count reports how many are packed now.
     void prepack_set(bool on);
     int64_t prepacked_count() const { return static_cast<int64_t>(packed_.size() + tiled_.size()); }
     // False after a bf16-only load: the fp32 copies of the matrices were never made.

@@ -125,9 +125,10 @@ BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool pre
     return r;
 }
 
-BenchWorkloadResult bench_ar(const std::string& dtype, int reps) {
+BenchWorkloadResult bench_ar(const std::string& dtype, int reps, bool prepack) {
     const ModelConfig c = bench_config_gpt2_small();
     auto model = bench_model_load(c, dtype);
+    model->prepack_set(prepack);
     const int64_t prompt = 16, tokens = 240;
     std::vector<int32_t> ids(prompt);
     for (int64_t t = 0; t < prompt; ++t) ids[t] = 100 + static_cast<int32_t>(t);

@@ -35,9 +35,10 @@ struct BenchWorkloadResult {
 // Writes random fp32 checkpoints of the diffusion and AR shapes to $TMPDIR/dlm-bench
 // (once; about 1 GB) for bench_diffusion / bench_ar to load.
 void bench_models_prepare();
-// prepack: bf16 weights prepacked for the GEMM (the default; false for comparison).
+// prepack: bf16 weights prepacked (the default; false for comparison): oneDNN's blocked
+// layout for the encoder (diffusion), column tiles for decoding (ar).
 BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool prepack = true);
-BenchWorkloadResult bench_ar(const std::string& dtype, int reps);
+BenchWorkloadResult bench_ar(const std::string& dtype, int reps, bool prepack = true);
 BenchWorkloadResult bench_train(const std::string& dtype, int reps);
 BenchWorkloadResult bench_tokenizer(const std::string& tokenizer_dir, const std::string& text_file, int reps);
 

@@ -121,7 +121,7 @@ void bench_cmd(const bench_options& o) {
                     denormals_flush_enable();
                     profile_enable(o.profile);
                     BenchWorkloadResult r = w == "diffusion" ? bench_diffusion(dt, o.reps, !o.no_prepack)
-                                            : w == "ar"      ? bench_ar(dt, o.reps)
+                                            : w == "ar"      ? bench_ar(dt, o.reps, !o.no_prepack)
                                             : w == "train"   ? bench_train(dt, o.reps)
                                                              : bench_tokenizer(tok_dir, text, o.reps);
                     if (o.profile) {
@@ -171,7 +171,7 @@ command_registration reg(60, "bench", "Benchmark the standard workloads against 
     sub.add_option("--dtype", o->dtypes, "bf16, f32 (comma list; training: bf16 = mixed precision)")->delimiter(',')->capture_default_str();
     sub.add_option("-t,--threads", o->threads, "Thread counts to run (comma list)")->delimiter(',')->capture_default_str();
     sub.add_option("--reps", o->reps, "Timed repetitions per workload (after one warm-up); the best counts")->capture_default_str();
-    sub.add_flag("--no-prepack", o->no_prepack, "Diffusion: keep the plain weight layout (to measure what prepacking gains)");
+    sub.add_flag("--no-prepack", o->no_prepack, "Keep the plain bf16 weight layout (diffusion: no oneDNN blocking; AR: no column tiles), to measure what prepacking gains");
     sub.add_flag("--profile", o->profile, "Print a per-kernel time breakdown of each workload");
     sub.add_option("--json", o->json, "Write every figure as JSON to this file");
     sub.callback([o] { bench_cmd(*o); });

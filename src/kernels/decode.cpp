@@ -119,6 +119,10 @@ void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, cons
         }
 }
 
+// The bf16 GEMVs' tile: kTileCols columns = 256 bytes of each weight row, as kTileWidth
+// groups of 32 columns (wider tiles balance badly over two threads for N = 768).
+constexpr int kTileWidth = static_cast<int>(kTileCols / 32);
+
 // Columns [j0, n) of a plain bf16 [K, n] block (fewer than one tile): 16-column
 // groups, then the ragged tail, each summed as the tiles are.
 void conv1d_rest_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
@@ -195,15 +199,13 @@ void linear_forward_gemv(float* out, const float* inp, const float* weight, cons
 void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
                               int64_t k, int64_t n) {
     DLM_PROFILE("gemv_bf16");
-    constexpr int W = 4;  // 128 columns = 256 bytes of bf16 per weight row
-    constexpr int64_t tile = 32 * W;
-    const int64_t tiles = n / tile;
+    const int64_t tile = kTileCols, tiles = n / tile;
     for (int64_t r = 0; r < m; ++r) {
         float* o = out + r * n;
         const float* x = inp + r * k;
         // Two rows ahead: 25-38 -> 34-41 GB/s on GPT-2's matrices (one matrix at a time).
 #pragma omp parallel for schedule(static)
-        for (int64_t t = 0; t < tiles; ++t) conv1d_tile_bf16<W>(o, x, weight, bias, k, n, t * tile, 2 * n);
+        for (int64_t t = 0; t < tiles; ++t) conv1d_tile_bf16<kTileWidth>(o, x, weight, bias, k, n, t * tile, 2 * n);
         conv1d_rest_bf16(o, x, weight, bias, k, n, tiles * tile);
     }
 }
@@ -254,8 +256,9 @@ void tiled_gemv_bf16(float* out, const float* inp, const uint16_t* tiled, const 
         for (int64_t t = 0; t < items; ++t) {
             const float* b = bias ? bias + t * kTileCols : nullptr;
             // 8 rows (2 KB) ahead, past the tile's end into the next one: 29 -> 33 GB/s.
-            if (t < tiles) conv1d_tile_bf16<4>(o + t * kTileCols, x, tiled + t * k * kTileCols, b, k, kTileCols, 0,
-                                               8 * kTileCols);
+            if (t < tiles)
+                conv1d_tile_bf16<kTileWidth>(o + t * kTileCols, x, tiled + t * k * kTileCols, b, k, kTileCols, 0,
+                                             8 * kTileCols);
             else conv1d_rest_bf16(o + full, x, tiled + full * k, b, k, n - full, 0);
         }
     }

@@ -79,9 +79,8 @@ void generate_autoregressive(const generate_options& o, const GenerationDefaults
     ArOptions a;
     a.max_new_tokens = o.o_length->count() ? o.length : g.max_new_tokens.value_or(240);
     if (a.max_new_tokens < 1) fail("--length must be at least 1 (got {})", a.max_new_tokens);
-    // The original comparison: temperature 0.8, top-k 50, top-p 0.95; then the model's
-    // defaults, then the command line's.
-    a.sampling = {0.8f, 50, 0.95f};
+    // ArOptions' sampling (the original comparison: temperature 0.8, top-k 50, top-p
+    // 0.95), then the model's defaults, then the command line's.
     sampling_defaults_apply(a.sampling, g);
     if (o.o_temp->count()) a.sampling.temperature = o.temp;
     if (o.o_top_k->count()) a.sampling.top_k = o.top_k;

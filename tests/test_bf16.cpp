@@ -89,6 +89,67 @@ TEST(bf16, gpt2_kv_cache_decoding_close_to_fp32) {
     EXPECT_GT(md, 0.0) << "the bf16 path did not run";
 }
 
+// gemm_bf16 against a double-precision sum of the exact products, on oneDNN's bf16
+// kernels (where the CPU has them) and on the fp32 emulation (forced): transposed B,
+// bias, beta 1, batches with a broadcast operand, and sizes past the emulation's 2^22-
+// element widening blocks on A and on B. Tolerance: 1e-5 of sum |a*b| per element
+// (fp32 accumulation of exact products), plus 1e-6.
+TEST(bf16, gemm_matches_exact_products) {
+    struct gemm_case { const char* what; dlm::gemm_view av, bv, cv; bool bias; float beta; };
+    auto batched = [](int64_t b0, int64_t b1, int64_t r, int64_t c) {
+        return dlm::gemm_view{b0, b1, r, c, b1 * r * c, r * c, c, 1};
+    };
+    const std::vector<gemm_case> cases{
+        {"plain, B transposed, bias", dlm::gemm_matrix(7, 33, 33), dlm::gemm_matrix_t(33, 19, 33), dlm::gemm_matrix(7, 19, 19), true, 0.0f},
+        {"beta 1", dlm::gemm_matrix(5, 16, 16), dlm::gemm_matrix(16, 9, 9), dlm::gemm_matrix(5, 9, 9), false, 1.0f},
+        {"batched, B broadcast over batch0", batched(2, 3, 6, 8), batched(1, 3, 8, 5), batched(2, 3, 6, 5), false, 0.0f},
+        {"batched, A broadcast over batch1", batched(2, 1, 4, 8), batched(2, 3, 8, 7), batched(2, 3, 4, 7), true, 1.0f},
+        {"A past one widening block", dlm::gemm_matrix(2100, 2048, 2048), dlm::gemm_matrix_t(2048, 5, 2048), dlm::gemm_matrix(2100, 5, 5), true, 0.0f},
+        {"B past one widening block", dlm::gemm_matrix(3, 2048, 2048), dlm::gemm_matrix_t(2048, 2100, 2048), dlm::gemm_matrix(3, 2100, 2100), true, 1.0f},
+    };
+    auto extent = [](const dlm::gemm_view& v) {
+        return (v.batch0 - 1) * v.stride_b0 + (v.batch1 - 1) * v.stride_b1 + (v.rows - 1) * v.stride_row +
+               (v.cols - 1) * v.stride_col + 1;
+    };
+    std::vector<bool> modes{true};
+    if (dlm::gemm_bf16_native()) modes.insert(modes.begin(), false);
+    for (const gemm_case& g : cases) {
+        std::vector<uint16_t> a(extent(g.av)), b(extent(g.bv));
+        for (size_t i = 0; i < a.size(); ++i) a[i] = dlm::f32_to_bf16(static_cast<float>(std::sin(0.7 * i) * 1.5));
+        for (size_t i = 0; i < b.size(); ++i) b[i] = dlm::f32_to_bf16(static_cast<float>(std::cos(0.3 * i + 1.0)));
+        std::vector<float> bias(g.cv.cols), c0(extent(g.cv));
+        for (size_t j = 0; j < bias.size(); ++j) bias[j] = 0.25f * static_cast<float>(j % 7) - 0.5f;
+        for (size_t i = 0; i < c0.size(); ++i) c0[i] = static_cast<float>(std::sin(1.3 * i));
+        for (bool emulated : modes) {
+            dlm::gemm_bf16_emulation_force(emulated);
+            std::vector<float> c = c0;
+            dlm::gemm_bf16(a.data(), g.av, b.data(), g.bv, c.data(), g.cv, g.bias ? bias.data() : nullptr, g.beta);
+            dlm::gemm_bf16_emulation_force(false);
+            double worst = 0;
+            for (int64_t i0 = 0; i0 < g.cv.batch0; ++i0)
+                for (int64_t i1 = 0; i1 < g.cv.batch1; ++i1)
+                    for (int64_t r = 0; r < g.cv.rows; ++r)
+                        for (int64_t j = 0; j < g.cv.cols; ++j) {
+                            const int64_t ao = (g.av.batch0 == 1 ? 0 : i0) * g.av.stride_b0 + (g.av.batch1 == 1 ? 0 : i1) * g.av.stride_b1;
+                            const int64_t bo = (g.bv.batch0 == 1 ? 0 : i0) * g.bv.stride_b0 + (g.bv.batch1 == 1 ? 0 : i1) * g.bv.stride_b1;
+                            double sum = 0, mag = 0;
+                            for (int64_t k = 0; k < g.av.cols; ++k) {
+                                const double p = double(dlm::bf16_to_f32(a[ao + r * g.av.stride_row + k * g.av.stride_col])) *
+                                                 dlm::bf16_to_f32(b[bo + k * g.bv.stride_row + j * g.bv.stride_col]);
+                                sum += p;
+                                mag += std::fabs(p);
+                            }
+                            const int64_t ci = i0 * g.cv.stride_b0 + i1 * g.cv.stride_b1 + r * g.cv.stride_row + j * g.cv.stride_col;
+                            if (g.bias) sum += bias[j];
+                            sum += g.beta * c0[ci];
+                            const double err = std::fabs(c[ci] - sum) / (1e-5 * mag + 1e-6);
+                            worst = std::max(worst, err);
+                        }
+            EXPECT_LE(worst, 1.0) << g.what << (emulated ? " (emulated)" : " (native)");
+        }
+    }
+}
+
 // The bf16 GEMV kernels against fp32 products of the same (bf16-rounded) weights:
 // only the summation order differs, so 1e-5 relative. Widths cover full 128-column
 // tiles, 16-column groups and a ragged tail.
@@ -187,7 +248,9 @@ TEST(bf16, attention_close_to_fp32) {
         }
         for (size_t i = 0; i < att32.size(); ++i) {
             da = std::max(da, std::fabs(double(att32[i]) - att16[i]));
-            if (att32[i] == 0.0f) EXPECT_EQ(att16[i], 0.0f) << "a masked key got weight, causal " << causal;
+            if (att32[i] == 0.0f) {
+                EXPECT_EQ(att16[i], 0.0f) << "a masked key got weight, causal " << causal;
+            }
         }
         EXPECT_LE(da, 1e-2) << "probabilities, causal " << causal;
         EXPECT_LE(dout, 1e-2 * mo) << "outputs, causal " << causal;
@@ -305,9 +368,18 @@ TEST(bf16, mixed_precision_training_follows_fp32) {
 
 // Prepacked weights (bf16 inference, RoBERTa/BERT encoder matrices): packing happens on
 // first use, changes only the summation order (logits within 1e-5 of the plain layout,
-// relative to the largest), and retraining in bf16 goes back to plain copies.
+// relative to the largest), and retraining in bf16 goes back to plain copies. Without
+// oneDNN's bf16 kernels (emulation, forced here on any CPU) nothing goes to oneDNN's
+// packed layout; GPT-2's column tiles (dlm's own layout) stay.
 TEST(bf16, prepacked_weights_match_the_plain_layout) {
+    std::vector<bool> modes{true};
+    if (dlm::gemm_bf16_native()) modes.insert(modes.begin(), false);
+    else std::printf("  no oneDNN bf16 kernels on this CPU: only the emulated mode is checked\n");
+    for (bool emulated : modes)
     for (const std::string name : {"tiny-roberta", "tiny-bert", "tiny-gpt2"}) {
+        SCOPED_TRACE(emulated ? "emulated bf16" : "native bf16");
+        dlm::gemm_bf16_emulation_force(emulated);
+        struct restore { ~restore() { dlm::gemm_bf16_emulation_force(false); } } restore_mode;
         auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/" + name);
         const int64_t B = 2, T = 11, V = m->config().vocab_size;
         std::vector<int32_t> ids(B * T);
@@ -326,8 +398,12 @@ TEST(bf16, prepacked_weights_match_the_plain_layout) {
         // Candidates: 4 per layer + the head's dense (RoBERTa, BERT; shapes whose packed
         // layout would be larger than the plain one stay plain), or + the LM head (GPT-2's
         // column tiles, which always fit).
-        EXPECT_GT(m->prepacked_count(), 0) << name;
-        EXPECT_LE(m->prepacked_count(), 4 * m->config().num_layers + 1) << name;
+        if (emulated && name != "tiny-gpt2") {
+            EXPECT_EQ(m->prepacked_count(), 0) << name;
+        } else {
+            EXPECT_GT(m->prepacked_count(), 0) << name;
+            EXPECT_LE(m->prepacked_count(), 4 * m->config().num_layers + 1) << name;
+        }
         double md = 0, mr = 0;
         for (size_t i = 0; i < plain.size(); ++i) {
             md = std::max(md, std::fabs(double(plain[i]) - packed[i]));

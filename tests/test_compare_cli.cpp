@@ -31,6 +31,39 @@ TEST(compare_cli, prints_both_texts_and_writes_a_page) {
     EXPECT_EQ(code, 0) << "scripts/check-html.sh " << html;
 }
 
+// The AR side takes its sampling from the AR model's generation_config.json, as
+// `dlm generate` does: greedy there makes its text independent of the seed.
+TEST(compare_cli, ar_side_reads_its_generation_config) {
+    const std::string d = ::testing::TempDir() + "dlm_compare_ar_" + std::to_string(::getpid());
+    fs::remove_all(d);
+    fs::copy(tiny_ar_model(), d, fs::copy_options::recursive);
+    dlm::file_write_atomic(d + "/generation_config.json", R"({"do_sample": false})");
+    auto run = [&](const std::string& seed) {
+        auto r = cli_run("compare -m " + tiny_diffusion_model() + " --ar " + d + " -p \"Anarchism is\" -n 12 --steps 4 -s " + seed);
+        EXPECT_EQ(r.code, 0) << r.err;
+        return r;
+    };
+    auto a = run("1"), b = run("2");
+    EXPECT_NE(a.out.find("| KV cache, greedy\n"), std::string::npos) << a.out;
+    const auto ar_text = [](const std::string& out) {  // the right-hand column below the rule
+        std::string text;
+        for (size_t at = out.find("\n", out.rfind("-----")); at != std::string::npos && at + 1 < out.size();) {
+            const size_t end = out.find('\n', at + 1);
+            const std::string line = out.substr(at + 1, end - at - 1);
+            if (line.find(" | ") != std::string::npos) text += line.substr(line.find(" | ") + 3);
+            at = end;
+        }
+        return text;
+    };
+    EXPECT_FALSE(ar_text(a.out).empty()) << a.out;
+    EXPECT_EQ(ar_text(a.out), ar_text(b.out)) << a.out << "\n" << b.out;
+    dlm::file_write_atomic(d + "/generation_config.json", R"({"top_p": 2})");
+    auto bad = cli_run("compare -m " + tiny_diffusion_model() + " --ar " + d + " -p hi -n 4");
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_NE(bad.err.find(d + "/generation_config.json"), std::string::npos) << bad.err;
+    fs::remove_all(d);
+}
+
 TEST(compare_cli, errors_for_swapped_models_and_missing_tokenizers) {
     auto r = cli_run("compare -m " + tiny_ar_model() + " --ar " + tiny_diffusion_model() + " -p hi");
     EXPECT_EQ(r.code, 1);

@@ -61,7 +61,10 @@ TEST(shipped_models, ar_model_writes_text) {
 TEST(shipped_models, compare_defaults_to_both) {
     auto r = cli_run("compare -p \"The history of the city\" -n 64 -s 1 -t 2");
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_NE(r.out.find("models/dlm-diffusion (confidence"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("models/dlm-ar"), std::string::npos) << r.out;
+    // The folders, then the settings on a row of their own (whatever the path's length).
+    EXPECT_NE(r.out.find("diffusion: " + kModels + "/dlm-diffusion"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("autoregressive: " + kModels + "/dlm-ar"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("\nconfidence sampler, 64 steps"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("| KV cache, T 0.8, top-k 50, top-p 0.95\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("64 forward passes"), std::string::npos) << r.out;  // AR: one per token
 }

@@ -4,7 +4,10 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -112,11 +115,94 @@ void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_vi
     matmul_run(e.prim, e.a, a, e.b, b, e.c, c, e.bias, bias);
 }
 
+namespace {
+
+// Whether oneDNN has a bf16 matmul for this CPU: it needs AVX-512 (or AVX2 with the
+// VNNI-2 extension); on plain AVX2 primitive creation fails. DLM_BF16_EMULATE=1 says
+// no on any CPU (to run the whole suite the way an AVX2 machine does).
+bool bf16_native_probe() {
+    const char* env = std::getenv("DLM_BF16_EMULATE");
+    if (env && *env && std::strcmp(env, "0") != 0) return false;
+    try {
+        const gemm_view v = gemm_matrix(2, 2, 2);
+        gemm_entry_get(v, v, v, false, false, true);
+        return true;
+    } catch (const dnnl::error&) {
+        return false;
+    }
+}
+
+std::atomic<bool> g_bf16_emulation_forced{false};
+
+inline float bf16_widen(uint16_t x) {
+    const uint32_t u = static_cast<uint32_t>(x) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// dst[rows, cols] (contiguous) = fp32 of src viewed with the given strides; the loop
+// order follows whichever source stride is 1.
+void bf16_widen_view(float* dst, const uint16_t* src, int64_t rows, int64_t cols, int64_t s_row, int64_t s_col) {
+    if (s_col == 1 || s_row != 1) {
+#pragma omp parallel for schedule(static)
+        for (int64_t r = 0; r < rows; ++r)
+#pragma omp simd
+            for (int64_t j = 0; j < cols; ++j) dst[r * cols + j] = bf16_widen(src[r * s_row + j * s_col]);
+    } else {
+#pragma omp parallel for schedule(static)
+        for (int64_t j = 0; j < cols; ++j)
+            for (int64_t r = 0; r < rows; ++r) dst[r * cols + j] = bf16_widen(src[r + j * s_col]);
+    }
+}
+
+// The bf16 product without bf16 hardware: operands widened to fp32 in blocks of at
+// most kBlock elements, then the fp32 GEMM. A product of two bf16 values is exact in
+// fp32, so this is the native result up to the order of the fp32 sums.
+void gemm_bf16_emulated(const uint16_t* a, const gemm_view& av, const uint16_t* b, const gemm_view& bv, float* c,
+                        const gemm_view& cv, const float* bias, float beta) {
+    constexpr int64_t kBlock = int64_t{1} << 22;
+    thread_local std::vector<float> wa, wb;  // grow once, reused: no allocation per call
+    const int64_t m = cv.rows, n = cv.cols, k = av.cols;
+    const int64_t mb = std::max<int64_t>(1, std::min(m, kBlock / std::max<int64_t>(k, 1)));
+    const int64_t nb = std::max<int64_t>(1, std::min(n, kBlock / std::max<int64_t>(k, 1)));
+    if (static_cast<int64_t>(wa.size()) < mb * k) wa.resize(static_cast<size_t>(mb * k));
+    if (static_cast<int64_t>(wb.size()) < nb * k) wb.resize(static_cast<size_t>(nb * k));
+    for (int64_t i0 = 0; i0 < cv.batch0; ++i0)
+        for (int64_t i1 = 0; i1 < cv.batch1; ++i1) {
+            // A batch dimension of size 1 is broadcast, as in oneDNN.
+            const uint16_t* a2 = a + (av.batch0 == 1 ? 0 : i0) * av.stride_b0 + (av.batch1 == 1 ? 0 : i1) * av.stride_b1;
+            const uint16_t* b2 = b + (bv.batch0 == 1 ? 0 : i0) * bv.stride_b0 + (bv.batch1 == 1 ? 0 : i1) * bv.stride_b1;
+            float* c2 = c + i0 * cv.stride_b0 + i1 * cv.stride_b1;
+            for (int64_t j0 = 0; j0 < n; j0 += nb) {
+                const int64_t jn = std::min(nb, n - j0);
+                bf16_widen_view(wb.data(), b2 + j0 * bv.stride_col, k, jn, bv.stride_row, bv.stride_col);
+                for (int64_t r0 = 0; r0 < m; r0 += mb) {
+                    const int64_t rn = std::min(mb, m - r0);
+                    bf16_widen_view(wa.data(), a2 + r0 * av.stride_row, rn, k, av.stride_row, av.stride_col);
+                    const gemm_view out{1, 1, rn, jn, rn * cv.stride_row, rn * cv.stride_row, cv.stride_row, cv.stride_col};
+                    gemm_f32(wa.data(), gemm_matrix(rn, k, k), wb.data(), gemm_matrix(k, jn, jn),
+                             c2 + r0 * cv.stride_row + j0 * cv.stride_col, out, bias ? bias + j0 : nullptr, beta);
+                }
+            }
+        }
+}
+
+}  // namespace
+
+bool gemm_bf16_native() {
+    static const bool native = bf16_native_probe();
+    return native && !g_bf16_emulation_forced.load();
+}
+
+void gemm_bf16_emulation_force(bool on) { g_bf16_emulation_forced.store(on); }
+
 void gemm_bf16(const uint16_t* a, const gemm_view& av, const uint16_t* b, const gemm_view& bv, float* c,
                const gemm_view& cv, const float* bias, float beta) {
     DLM_ASSERT(av.cols == bv.rows && av.rows == cv.rows && bv.cols == cv.cols);
     DLM_ASSERT(beta == 0.0f || beta == 1.0f);
     if (cv.rows == 0 || cv.cols == 0) return;
+    if (!gemm_bf16_native()) return gemm_bf16_emulated(a, av, b, bv, c, cv, bias, beta);
     const gemm_entry& e = gemm_entry_get(av, bv, cv, bias != nullptr, beta != 0.0f, true);
     matmul_run(e.prim, e.a, a, e.b, b, e.c, c, e.bias, bias);
 }
@@ -164,6 +250,7 @@ const packed_entry& packed_entry_get(int64_t n, int64_t c, int64_t oc, bool has_
 }  // namespace
 
 bool linear_weight_pack_bf16(uint16_t* weight, int64_t c, int64_t oc) {
+    if (!gemm_bf16_native()) return false;  // the emulation reads the plain layout
     using dims = dnnl::memory::dims;
     const dnnl::memory::desc& packed = packed_weight_desc(c, oc);
     // nn.Linear [OC, C] is the [C] x [OC] operand read transposed: format "ba".

@@ -34,6 +34,15 @@ void gemm_f32(const float* a, const gemm_view& av, const float* b, const gemm_vi
 void gemm_bf16(const uint16_t* a, const gemm_view& av, const uint16_t* b, const gemm_view& bv, float* c,
                const gemm_view& cv, const float* bias = nullptr, float beta = 0.0f);
 
+// Whether gemm_bf16 runs on oneDNN's bf16 kernels. Without them (a CPU without
+// AVX-512, DLM_BF16_EMULATE=1 in the environment, or emulation forced) it widens the operands to fp32 and runs the fp32 GEMM:
+// the same products (a bf16 x bf16 product is exact in fp32), slower; weights are not
+// prepacked then.
+bool gemm_bf16_native();
+// Forces the emulation on (tests compare it with the native kernels); off restores
+// the CPU's choice.
+void gemm_bf16_emulation_force(bool on);
+
 // out[n] = bf16(in[n]), round to nearest even.
 void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n);
 // out[rows, cols] (contiguous) = bf16(in[rows, cols] with row stride ld).

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "core/file.h"
 #include "core/cpu.h"
 #include "core/profile.h"
+#include "kernels/gemm.h"
 
 namespace dlm::cli {
 namespace {
@@ -95,6 +97,11 @@ void bench_cmd(const bench_options& o) {
                                      {"results", nlohmann::json::array()}};
     fmt::print("{:<10} {:>5} {:>7} {:>9} {:>14} {:>8} {:>9} {:>9} {:>10}\n", "workload", "dtype", "threads", "seconds",
                "throughput", "GFLOP/s", "roofline", "peak MB", "over wts");
+    const bool bf16_emulated = !gemm_bf16_native();
+    report["bf16_emulated"] = bf16_emulated;
+    if (bf16_emulated && std::find(o.dtypes.begin(), o.dtypes.end(), "bf16") != o.dtypes.end())
+        fmt::print("# bf16: no oneDNN bf16 kernels here (CPU without AVX-512, or DLM_BF16_EMULATE): its products run in "
+                   "fp32 on widened operands, so the bf16 rows are not a bf16 benchmark\n");
     bool generation = false;
     for (const auto& w : o.workloads) generation |= w == "diffusion" || w == "ar";
     if (generation) child_run([] {  // its own process: the fp32 model it builds is not counted anywhere

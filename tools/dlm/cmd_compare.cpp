@@ -33,7 +33,7 @@ struct compare_options {
 };
 
 struct side_run {
-    std::string label, text;
+    std::string model, settings, text;  // model folder; sampler and its settings
     nlohmann::json trace;
     GenerationStats stats;
     std::vector<std::vector<int32_t>> frames;  // sample 0's tokens per step (for --animate)
@@ -73,6 +73,19 @@ void columns_print(const std::string& left, const std::string& right, size_t wid
     }
 }
 
+// The page's and the replay's one-line label.
+std::string label_of(const std::string& kind, const side_run& s) {
+    return fmt::format("{}: {} ({})", kind, s.model, s.settings);
+}
+
+std::string sampling_describe(const SamplingParams& p) {
+    if (p.temperature <= 0) return "greedy";
+    std::string out = fmt::format("T {:g}", p.temperature);
+    if (p.top_k > 0) out += fmt::format(", top-k {}", p.top_k);
+    if (p.top_p < 1) out += fmt::format(", top-p {:g}", p.top_p);
+    return out;
+}
+
 std::string summary(const side_run& s) {
     return fmt::format("{:.2f} s, {} forward passes, {:.1f} tokens/s", s.stats.seconds, s.stats.forward_passes,
                        s.stats.tokens_per_second());
@@ -96,7 +109,8 @@ void replay_terminal(const side_run& a, const side_run& b, const Tokenizer& ta, 
             return v.render(st);
         };
         std::string fa = frame(va, a, ia), fb = frame(vb, b, ib);
-        fmt::print("{}\033[H\033[J{} | {}\n{:.1f}s\n\n", first ? "\033[2J" : "", a.label, b.label, now);
+        fmt::print("{}\033[H\033[J{} | {}\n{:.1f}s\n\n", first ? "\033[2J" : "", label_of("diffusion", a),
+                   label_of("autoregressive", b), now);
         first = false;
         columns_print(fa, fb, width);
         std::fflush(stdout);
@@ -146,20 +160,26 @@ void compare_cmd(const compare_options& o_in) {
     d.text = dt.decode(dr.tokens[0], true);
     d.stats = dr.stats;
     d.trace = dtr.to_json(dt, {d.text}, dr.stats);
-    d.label = fmt::format("diffusion: {} ({}, {} steps)", o.diffusion, sampler_name(dopt.sampler), dr.stats.steps);
+    d.model = o.diffusion;
+    d.settings = fmt::format("{} sampler, {} steps", sampler_name(dopt.sampler), dr.stats.steps);
     d.mask_id = dt.mask_id();
     d.prompt_len = dp.prompt_len;
 
     // The autoregressive side: same prompt text, its own tokenizer, same length.
     side_run a;
+    // ArOptions' sampling, then the AR model's generation_config.json (as `dlm generate`
+    // does); the length is the comparison's own.
     ArOptions aopt;
+    sampling_defaults_apply(aopt.sampling, generation_defaults_load(o.ar));
     aopt.max_new_tokens = o.length;
     aopt.seed = o.seed;
     aopt.eos_id = at.eos_id();
     std::vector<int32_t> prompt = at.encode(o.prompt, false);
     if (prompt.empty()) fail("empty prompt: give some text with -p");
     TraceRecorder atr("autoregressive", o.ar, "kv-cache", o.prompt, 1);
-    fmt::print(stderr, "dlm: autoregressive (KV cache, T 0.8, top-k 50, top-p 0.95)...\n");
+    a.model = o.ar;
+    a.settings = "KV cache, " + sampling_describe(aopt.sampling);
+    fmt::print(stderr, "dlm: autoregressive ({})...\n", a.settings);
     auto ar = ar_generate(*am, {prompt}, aopt, [&](const GenerationStep& s) {
         atr.record(s);
         a.frames.emplace_back(s.tokens.begin(), s.tokens.end());
@@ -168,21 +188,23 @@ void compare_cmd(const compare_options& o_in) {
     a.text = at.decode(ar.tokens[0], true);
     a.stats = ar.stats;
     a.trace = atr.to_json(at, {a.text}, ar.stats);
-    a.label = fmt::format("autoregressive: {}", o.ar);
     a.prompt_len = static_cast<int64_t>(prompt.size());
 
     const size_t width = 58;
     if (o.animate) replay_terminal(d, a, dt, at, width);
     fmt::print("{}\n", std::string(2 * width + 3, '='));
-    columns_print(d.label, a.label, width);
+    // Model folders, then settings and speed on rows of their own, so that a long path
+    // wraps alone and never moves the rest.
+    columns_print("diffusion: " + d.model, "autoregressive: " + a.model, width);
+    columns_print(d.settings, a.settings, width);
     columns_print(summary(d), summary(a), width);
     fmt::print("{}\n", std::string(2 * width + 3, '-'));
     columns_print(d.text, a.text, width);
     if (!o.html.empty()) {
         CompareHtmlOptions h;
         h.title = "dlm compare: diffusion vs autoregressive";
-        h.left_label = d.label;
-        h.right_label = a.label;
+        h.left_label = label_of("diffusion", d);
+        h.right_label = label_of("autoregressive", a);
         h.prompt = o.prompt;
         compare_html_write(o.html, d.trace, a.trace, h);
         fmt::print(stderr, "dlm: wrote {}\n", o.html);

@@ -3,9 +3,10 @@
 
 PyTorch side: Debian's python3-torch (scripts/install-deps.sh --dev), eager mode, the
 same shapes and work as src/bench/workloads.cpp:
-  diffusion  roberta-base shape, 10 forward passes over a 256-token canvas, logits at
-             the 240 generated positions, top-k 50 / top-p 0.95 sampling, random
-             re-masking (the remask sampler)
+  diffusion  roberta-base shape, 10 forward passes over a 256-token canvas, random
+             re-masking (the remask sampler: the positions to re-mask drawn first, logits
+             only at the (step + 1) / 10 of the 240 generated positions that keep their
+             token), top-k 50 / top-p 0.95 sampling
   ar         gpt2-small shape, 16 prompt tokens then 240 tokens one at a time with a
              key/value cache, logits at the last position only, top-k/top-p sampling
   train      6-layer hidden-384 RoBERTa, batch 8 x 256, masked-LM loss at 55% of the
@@ -134,9 +135,13 @@ def make_diffusion(s, dtype):
         rows = torch.arange(prompt, T)
         with torch.no_grad():
             for step in range(steps):
-                ids[0, rows] = sample(m(ids, rows))
+                # The re-masked positions are drawn first: the head runs only where a
+                # token stays (as dlm does).
                 remask = round((1 - (step + 1) / steps) * len(rows))
-                ids[0, rows[torch.randperm(len(rows))[:remask]]] = mask
+                order = torch.randperm(len(rows))
+                again, keep = rows[order[:remask]], rows[order[remask:]].sort().values
+                ids[0, keep] = sample(m(ids, keep))
+                ids[0, again] = mask
         return (T - prompt, "tokens")
     return run
 

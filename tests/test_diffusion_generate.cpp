@@ -25,6 +25,7 @@ public:
         ++calls;
         last_seq = seq;
         rows_asked.push_back(static_cast<int64_t>(rows.size()));
+        last_rows.assign(rows.begin(), rows.end());
         for (size_t i = 0; i < rows.size(); ++i) {
             const int64_t t = rows[i] % seq, b = rows[i] / seq;
             EXPECT_LT(b, batch);
@@ -35,7 +36,7 @@ public:
         }
     }
     int64_t calls = 0, last_seq = 0;
-    std::vector<int64_t> rows_asked;
+    std::vector<int64_t> rows_asked, last_rows;
     bool asked_masked = true;
 };
 
@@ -67,13 +68,22 @@ TEST(diffusion_generate, remask_follows_the_rate_schedule) {
                                        [&](const dlm::GenerationStep& s) {
                                            masks_after.push_back(count_masks(s.tokens));
                                            EXPECT_EQ(s.changed.size(), 240u);
+                                           // The logits asked for are exactly the positions
+                                           // that hold a token after the step: nothing read is
+                                           // re-masked, nothing kept goes unread.
+                                           std::vector<int64_t> kept;
+                                           for (int64_t p = 16; p < 256; ++p)
+                                               if (s.tokens[p] != kMask) kept.push_back(p);
+                                           EXPECT_EQ(fake.last_rows, kept) << "step " << s.step;
                                        });
     ASSERT_EQ(masks_after.size(), 10u);
-    for (int64_t s = 0; s < 10; ++s) EXPECT_EQ(masks_after[s], std::llround((0.9 - 0.1 * s) * 240)) << "step " << s;
+    for (int64_t s = 0; s < 10; ++s) {
+        EXPECT_EQ(masks_after[s], std::llround((0.9 - 0.1 * s) * 240)) << "step " << s;
+        EXPECT_EQ(fake.rows_asked[s], 240 - masks_after[s]) << "step " << s;  // the LM head only where it is kept
+    }
     EXPECT_EQ(count_masks(res.tokens[0]), 0);
     EXPECT_TRUE(std::equal(start.begin(), start.begin() + 16, res.tokens[0].begin()));
     EXPECT_EQ(res.stats.forward_passes, 10);
-    for (auto n : fake.rows_asked) EXPECT_EQ(n, 240);  // remask reads every position it fills
     EXPECT_EQ(res.stats.new_tokens, 240);
 }
 

@@ -10,6 +10,7 @@
 #include "cli_run.h"
 #include "core/file.h"
 #include "io/safetensors.h"
+#include "kernels/gemm.h"
 #include "tiny_models.h"
 
 namespace fs = std::filesystem;
@@ -81,7 +82,10 @@ TEST(export_cli, bad_input_is_reported_clearly) {
 
 TEST(bench_cli, tokenizer_workload_reports_figures_and_json) {
     const std::string json = temp_path("bench.json");
-    auto r = cli_run("bench -w tokenizer -t 1 --reps 1 --json " + json);
+    // Two thread counts: each workload runs in a forked child, which hangs in its first
+    // parallel region if the parent started OpenMP's threads (the roofline GEMMs at 2
+    // threads would never return).
+    auto r = cli_run("bench -w tokenizer -t 1,2 --reps 1 --json " + json);
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("roofline GEMM f32"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("MB/s"), std::string::npos) << r.out;
@@ -89,7 +93,9 @@ TEST(bench_cli, tokenizer_workload_reports_figures_and_json) {
     EXPECT_EQ(j["format"], "dlm-bench-1");
     EXPECT_GT(j["roofline"]["1"]["gemm_f32"].get<double>(), 1.0);
     EXPECT_GT(j["roofline"]["1"]["read_bandwidth"].get<double>(), 0.1);
-    ASSERT_EQ(j["results"].size(), 1u);
+    EXPECT_GT(j["roofline"]["2"]["gemm_bf16"].get<double>(), 1.0);
+    EXPECT_EQ(j["bf16_emulated"].get<bool>(), !dlm::gemm_bf16_native());
+    ASSERT_EQ(j["results"].size(), 2u);
     auto& e = j["results"][0];
     EXPECT_EQ(e["workload"], "tokenizer");
     EXPECT_EQ(e["threads"], 1);

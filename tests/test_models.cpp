@@ -121,6 +121,43 @@ TEST(models, logits_at_selected_rows_equal_full_rows) {
     }
 }
 
+// The same for row counts around the head's 32-row groups (whole groups straight into
+// the output, a last partial group through a padded side buffer): each row's logits
+// equal that row's asked on its own, for both architectures and both dtypes (1e-5 of
+// the row's largest logit: only the GEMM's blocking may differ).
+TEST(models, logits_by_row_groups_equal_single_rows) {
+    for (const std::string name : {"tiny-roberta", "tiny-gpt2"})
+        for (dlm::DType dt : {dlm::DType::F32, dlm::DType::BF16}) {
+            auto m = dlm::model_load(kModels + name);
+            m->compute_dtype_set(dt);
+            const int64_t B = 3, T = 34, V = m->config().vocab_size;  // tiny-roberta holds 38 tokens
+            std::vector<int32_t> ids(B * T);
+            for (int64_t i = 0; i < B * T; ++i) ids[i] = static_cast<int32_t>((i * 41 + 9) % V);
+            m->forward({ids.data(), nullptr, nullptr, B, T});
+            // Each row alone, as one whole group (the row 32 times): a single row would take
+            // GPT-2's decoding GEMV, which reads the activations in fp32, not bf16.
+            std::vector<float> alone(B * T * V), group(32 * V);
+            for (int64_t r = 0; r < B * T; ++r) {
+                m->logits(std::vector<int64_t>(32, r), group.data());
+                std::copy(group.begin(), group.begin() + V, alone.begin() + r * V);
+            }
+            for (int64_t n : {31, 32, 45, 64, 100}) {
+                std::vector<int64_t> rows(n);
+                for (int64_t i = 0; i < n; ++i) rows[i] = (i * 37 + 11) % (B * T);  // distinct: 37 is prime to 102
+                std::vector<float> got(n * V);
+                m->logits(rows, got.data());
+                for (int64_t i = 0; i < n; ++i) {
+                    const float* ref = alone.data() + rows[i] * V;
+                    float mx = 0;
+                    for (int64_t j = 0; j < V; ++j) mx = std::max(mx, std::fabs(ref[j]));
+                    for (int64_t j = 0; j < V; ++j)
+                        ASSERT_NEAR(got[i * V + j], ref[j], 1e-5 * mx)
+                            << name << (dt == dlm::DType::BF16 ? " bf16" : " f32") << ", " << n << " rows, row " << i;
+                }
+            }
+        }
+}
+
 // A checkpoint saved by dlm loads back to the same logits (F32 exactly; BF16 close).
 TEST(models, save_then_load_round_trip) {
     auto m = dlm::model_load(kModels + "tiny-gpt2");

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <fmt/format.h>
 #include <vector>
@@ -117,7 +118,12 @@ BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool pre
     ModelDenoiser den(*model);
     BenchWorkloadResult r;
     r.seconds = best_seconds(reps, [&] { diffusion_generate(den, start, o); });
-    r.flops = static_cast<double>(steps) * forward_flops(c, 1, T, static_cast<double>(T - prompt));
+    // The remask sampler runs the LM head only at the positions it keeps each step.
+    r.flops = 0;
+    for (int64_t s = 0; s < steps; ++s) {
+        const int64_t n = T - prompt, kept = n - static_cast<int64_t>(std::llround(remask_rate(s, steps) * n));
+        r.flops += forward_flops(c, 1, T, static_cast<double>(kept));
+    }
     r.items = static_cast<double>(T - prompt);
     r.unit = "tokens";
     r.model_bytes = static_cast<double>(model->parameter_count()) * (dtype == "bf16" ? 2 : 4);

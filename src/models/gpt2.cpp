@@ -121,9 +121,9 @@ public:
             linear(out, head_in_.data(), head_, nullptr, n, C, V);
             return;
         }
-        if (static_cast<int64_t>(logits_buf_.size()) < np * V) logits_buf_.resize(static_cast<size_t>(np * V));
-        linear(logits_buf_.data(), head_in_.data(), head_, nullptr, np, C, V);
-        std::memcpy(out, logits_buf_.data(), static_cast<size_t>(n * V) * sizeof(float));
+        logits_by_row_groups(out, n, V, logits_buf_, [&](float* dst, int64_t r0, int64_t m) {
+            linear(dst, head_in_.data() + r0 * C, head_, nullptr, m, C, V);
+        });
     }
 
     double forward_backward(const TrainInput& t) override {

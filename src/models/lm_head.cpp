@@ -11,6 +11,16 @@ void rows_gather(float* out, const float* src, const int64_t* rows, int64_t n, i
         std::memcpy(out + i * c, src + rows[i < n ? i : 0] * c, static_cast<size_t>(c) * sizeof(float));
 }
 
+void logits_by_row_groups(float* out, int64_t n, int64_t v, std::vector<float>& buf,
+                          const std::function<void(float* dst, int64_t r0, int64_t m)>& product) {
+    const int64_t whole = n / kHeadRowQuantum * kHeadRowQuantum;
+    if (whole > 0) product(out, 0, whole);
+    if (whole == n) return;
+    if (static_cast<int64_t>(buf.size()) < kHeadRowQuantum * v) buf.resize(static_cast<size_t>(kHeadRowQuantum * v));
+    product(buf.data(), whole, kHeadRowQuantum);
+    std::memcpy(out + whole * v, buf.data(), static_cast<size_t>((n - whole) * v) * sizeof(float));
+}
+
 void rows_scatter_add(float* dst, const float* src, const int64_t* rows, int64_t n, int64_t c) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) {

@@ -19,6 +19,14 @@ constexpr int64_t kHeadChunkRows = 512;
 constexpr int64_t kHeadRowQuantum = 32;
 inline int64_t rows_padded(int64_t n) { return (n + kHeadRowQuantum - 1) / kHeadRowQuantum * kHeadRowQuantum; }
 
+// Logits of n rows into out[n, v] through `product(dst, r0, m)` (the rows [r0, r0 + m)
+// of the head's padded input into dst[m, v]), every call on a multiple of
+// kHeadRowQuantum rows: the whole groups straight into out, the last partial group
+// padded into `buf`, of which only the real rows are copied (not all n rows, as one
+// padded product into a side buffer would need).
+void logits_by_row_groups(float* out, int64_t n, int64_t v, std::vector<float>& buf,
+                          const std::function<void(float* dst, int64_t r0, int64_t m)>& product);
+
 // Runs `chunk(r0, r1)` over [0, n) in chunks of kHeadChunkRows.
 inline void rows_chunked(int64_t n, const std::function<void(int64_t r0, int64_t r1)>& chunk) {
     for (int64_t r0 = 0; r0 < n; r0 += kHeadChunkRows) chunk(r0, std::min(n, r0 + kHeadChunkRows));

@@ -130,13 +130,10 @@ public:
         const int64_t np = rows_padded(n), V = config_.vocab_size;
         head_resize(np);
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
-        if (np == n) {
-            head_forward(out, n, false);
-            return;
-        }
-        if (static_cast<int64_t>(logits_buf_.size()) < np * V) logits_buf_.resize(static_cast<size_t>(np * V));
-        head_forward(logits_buf_.data(), np, false);
-        std::memcpy(out, logits_buf_.data(), static_cast<size_t>(n * V) * sizeof(float));
+        head_transform(np, false);
+        logits_by_row_groups(out, n, V, logits_buf_, [&](float* dst, int64_t r0, int64_t m) {
+            matmul(false, dst, head_out_.data() + r0 * C, decoder_, params_.get(head_bias_), m, C, V);
+        });
     }
 
     double forward_backward(const TrainInput& t) override {
@@ -378,13 +375,19 @@ private:
     }
 
     // head_in_[n, C] -> logits out[n, V]; keeps what head_backward needs.
-    void head_forward(float* out, int64_t n, bool train = true) {
+    // head_in_[n, C] -> head_out_[n, C]: dense, GELU, layer norm (the decoder's input).
+    void head_transform(int64_t n, bool train) {
         const auto& c = config_;
-        const int64_t C = c.hidden_size, V = c.vocab_size;
+        const int64_t C = c.hidden_size;
         matmul(train, head_pre_.data(), head_in_.data(), head_dense_w_, nullptr, n, C, C);
         bias_gelu_forward_keep(head_act_buf_.data(), head_pre_.data(), params_.get(head_dense_b_), n, C, head_act_);
         layernorm_forward(head_out_.data(), head_mean_.data(), head_rstd_.data(), head_act_buf_.data(),
                           params_.get(head_ln_w_), params_.get(head_ln_b_), n, C, c.layer_norm_eps);
+    }
+
+    void head_forward(float* out, int64_t n, bool train = true) {
+        const int64_t C = config_.hidden_size, V = config_.vocab_size;
+        head_transform(n, train);
         matmul(train, out, head_out_.data(), decoder_, params_.get(head_bias_), n, C, V);
     }
 

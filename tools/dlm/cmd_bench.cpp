@@ -97,7 +97,11 @@ void bench_cmd(const bench_options& o) {
                                      {"results", nlohmann::json::array()}};
     fmt::print("{:<10} {:>5} {:>7} {:>9} {:>14} {:>8} {:>9} {:>9} {:>10}\n", "workload", "dtype", "threads", "seconds",
                "throughput", "GFLOP/s", "roofline", "peak MB", "over wts");
-    const bool bf16_emulated = !gemm_bf16_native();
+    // Asked in a child like everything else: oneDNN in this process would start the
+    // OpenMP threads, and a forked child of a process with them hangs in its first
+    // parallel region.
+    const bool bf16_emulated =
+        child_run([] { return nlohmann::json{{"emulated", !gemm_bf16_native()}}; }).first["emulated"].get<bool>();
     report["bf16_emulated"] = bf16_emulated;
     if (bf16_emulated && std::find(o.dtypes.begin(), o.dtypes.end(), "bf16") != o.dtypes.end())
         fmt::print("# bf16: no oneDNN bf16 kernels here (CPU without AVX-512, or DLM_BF16_EMULATE): its products run in "

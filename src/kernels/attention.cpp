@@ -2,6 +2,7 @@
 
 #include "core/profile.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/vector_math.h"
@@ -14,7 +15,10 @@
 namespace dlm {
 
 void softmax_row(float* x, int64_t d) {
+    // The max is exact in any order, so it may run in vector lanes (the exponentials'
+    // sum is in lanes too, as before).
     float mx = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : mx)
     for (int64_t j = 0; j < d; ++j) mx = x[j] > mx ? x[j] : mx;
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
@@ -56,13 +60,16 @@ void scores_softmax(float* att, const int32_t* key_mask, const attention_shape& 
             const int32_t* km = key_mask ? key_mask + b * Tk : nullptr;
             for (int64_t i = 0; i < Tq; ++i) {
                 float* row = att + ((b * NH + h) * Tq + i) * Tk;
-                const int64_t last = s.causal ? s.q_offset + i : Tk - 1;
-                for (int64_t j = 0; j < Tk; ++j) {
-                    // HF eager: where(causal, s, finfo.min) + (1 - mask) * finfo.min;
-                    // a key both hidden and padded overflows to -inf, as there.
-                    float x = j > last ? lowest : row[j] * scale;
-                    if (km && km[j] == 0) x += lowest;
-                    row[j] = x;
+                const int64_t last = std::min(Tk - 1, s.causal ? s.q_offset + i : Tk - 1);
+                // HF eager: where(causal, s, finfo.min) + (1 - mask) * finfo.min; a key both
+                // hidden and padded overflows to -inf, as there. Branch-free loops, so that
+                // they run in vector lanes.
+#pragma omp simd
+                for (int64_t j = 0; j <= last; ++j) row[j] *= scale;
+                for (int64_t j = last + 1; j < Tk; ++j) row[j] = lowest;
+                if (km) {
+#pragma omp simd
+                    for (int64_t j = 0; j < Tk; ++j) row[j] = km[j] == 0 ? row[j] + lowest : row[j];
                 }
                 softmax_row(row, Tk);
             }

@@ -150,6 +150,31 @@ TEST(bf16, gemm_matches_exact_products) {
     }
 }
 
+// A weight packed into a copy of its own (the tied decoder's way): the packed product
+// equals the plain one to summation order (1e-5 relative), for widths whose packed
+// layout is larger than the plain one, and the plain weight is left as it was.
+TEST(bf16, weight_packed_into_a_copy_matches_the_plain_product) {
+    if (!dlm::gemm_bf16_native()) GTEST_SKIP() << "no oneDNN bf16 kernels on this CPU: nothing is packed";
+    for (int64_t oc : {1003, 50265 / 15}) {
+        const int64_t n = 37, c = 48;
+        std::vector<float> x(n * c), b(oc), plain(n * oc), packed(n * oc);
+        for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.11 * i));
+        for (int64_t j = 0; j < oc; ++j) b[j] = 0.01f * static_cast<float>(j % 13);
+        std::vector<uint16_t> w(oc * c), act(n * c);
+        for (size_t i = 0; i < w.size(); ++i) w[i] = dlm::f32_to_bf16(static_cast<float>(std::cos(0.07 * i)));
+        const std::vector<uint16_t> w0 = w;
+        const int64_t size = dlm::linear_weight_packed_size_bf16(c, oc);
+        ASSERT_GE(size, oc * c);
+        std::vector<uint16_t> wp(size);
+        dlm::linear_weight_pack_bf16_copy(wp.data(), w.data(), c, oc);
+        EXPECT_EQ(w, w0) << "the plain weight changed";
+        dlm::linear_forward_bf16(plain.data(), act.data(), x.data(), w.data(), b.data(), n, c, oc);
+        dlm::linear_forward_bf16_packed(packed.data(), act.data(), x.data(), wp.data(), b.data(), n, c, oc);
+        for (size_t i = 0; i < plain.size(); ++i)
+            ASSERT_NEAR(packed[i], plain[i], 1e-5 * (std::fabs(plain[i]) + 1)) << "oc " << oc << ", element " << i;
+    }
+}
+
 // The bf16 GEMV kernels against fp32 products of the same (bf16-rounded) weights:
 // only the summation order differs, so 1e-5 relative. Widths cover full 128-column
 // tiles, 16-column groups and a ragged tail.

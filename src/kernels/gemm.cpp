@@ -264,6 +264,20 @@ bool linear_weight_pack_bf16(uint16_t* weight, int64_t c, int64_t oc) {
     return true;
 }
 
+int64_t linear_weight_packed_size_bf16(int64_t c, int64_t oc) {
+    if (!gemm_bf16_native()) return 0;
+    return static_cast<int64_t>(packed_weight_desc(c, oc).get_size() / sizeof(uint16_t));
+}
+
+void linear_weight_pack_bf16_copy(uint16_t* packed, const uint16_t* weight, int64_t c, int64_t oc) {
+    DLM_ASSERT(gemm_bf16_native());
+    const dnnl::memory::desc plain(dnnl::memory::dims{c, oc}, dnnl::memory::data_type::bf16, dnnl::memory::format_tag::ba);
+    auto& eng = cpu_engine();
+    dnnl::memory src(plain, eng, const_cast<uint16_t*>(weight)), dst(packed_weight_desc(c, oc), eng, packed);
+    dnnl::reorder(src, dst).execute(cpu_stream(), src, dst);
+    cpu_stream().wait();
+}
+
 void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* packed_weight,
                                 const float* bias, int64_t n, int64_t c, int64_t oc) {
     DLM_PROFILE("linear_bf16");

@@ -63,6 +63,12 @@ void conv1d_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const
 // serves linear_forward_bf16_packed for any number of rows (measured 1.15-1.25x over the
 // plain layout at 240-4096 rows on this machine).
 bool linear_weight_pack_bf16(uint16_t* weight, int64_t c, int64_t oc);
+// The same layout written to a separate buffer, for weights that must also stay plain
+// (a decoder tied to the word embeddings, which lookups read row by row) or whose
+// packed layout is larger than the plain one: packed[linear_weight_packed_size_bf16(c,
+// oc)] = pack(weight[OC, C]). Returns 0 without oneDNN's bf16 kernels (nothing to pack for).
+int64_t linear_weight_packed_size_bf16(int64_t c, int64_t oc);
+void linear_weight_pack_bf16_copy(uint16_t* packed, const uint16_t* weight, int64_t c, int64_t oc);
 void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* packed_weight,
                                 const float* bias, int64_t n, int64_t c, int64_t oc);
 

@@ -87,7 +87,7 @@ std::vector<std::string> Model::name_aliases(const std::string& name) const {
 void Model::load_weights(const SafetensorsReader& st, bool bf16_only) {
     std::vector<bool> used(st.tensors().size(), false);
     if (bf16_only) params_bf16_.assign(static_cast<size_t>(params_.size()), 0);
-    packed_.clear();
+    packed_clear();
     tiled_.clear();
     for (auto& e : params_.entries()) {
         const TensorInfo* t = st.find(e.name);
@@ -129,7 +129,7 @@ void Model::compute_dtype_set(DType t) {
     }
     compute_dtype_ = t;
     if (t == DType::F32) {
-        packed_.clear();
+        packed_clear();
         tiled_.clear();
         params_bf16_.clear();
         params_bf16_.shrink_to_fit();
@@ -139,7 +139,7 @@ void Model::compute_dtype_set(DType t) {
 }
 
 void Model::bf16_copies_write() {
-    packed_.clear();  // written plain
+    packed_clear();  // written plain
     tiled_.clear();
     params_bf16_.resize(static_cast<size_t>(params_.size()));
     for (auto& e : params_.entries())
@@ -149,6 +149,7 @@ void Model::bf16_copies_write() {
 
 void Model::prepack_set(bool on) {
     prepack_ = on;
+    packed_copies_.clear();  // the plain copies are still there
     if (on || (packed_.empty() && tiled_.empty())) return;
     if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: its packed weights cannot be unpacked", config_.architecture);
     compute_dtype_set(DType::BF16);  // plain copies again
@@ -236,6 +237,21 @@ void Model::linear(float* out, const float* inp, int64_t w, const float* bias, i
         if (weight_tiled(w)) {
             tiled_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
             return;
+        }
+        if (prepack_ && !training_ && packable_copy_.count(w)) {
+            auto it = packed_copies_.find(w);
+            if (it == packed_copies_.end()) {
+                const int64_t size = linear_weight_packed_size_bf16(c, oc);
+                if (size > 0) {
+                    std::vector<uint16_t> packed(static_cast<size_t>(size));
+                    linear_weight_pack_bf16_copy(packed.data(), params_bf16_.data() + w, c, oc);
+                    it = packed_copies_.emplace(w, std::move(packed)).first;
+                }
+            }
+            if (it != packed_copies_.end()) {
+                linear_forward_bf16_packed(out, act_bf16_.data(), inp, it->second.data(), bias, n, c, oc);
+                return;
+            }
         }
         if (prepack_ && !training_ && packable_.count(w) && !unpackable_.count(w)) {
             if (!packed_.count(w)) {

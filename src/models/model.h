@@ -135,7 +135,7 @@ public:
     // read (encoders), column tiles for what a causal model streams when decoding.
     // prepacked_count reports how many are packed now.
     void prepack_set(bool on);
-    int64_t prepacked_count() const { return static_cast<int64_t>(packed_.size() + tiled_.size()); }
+    int64_t prepacked_count() const { return static_cast<int64_t>(packed_.size() + packed_copies_.size() + tiled_.size()); }
     // False after a bf16-only load: the fp32 copies of the matrices were never made.
     bool has_f32_matrices() const { return has_f32_matrices_; }
     DType compute_dtype() const { return compute_dtype_; }
@@ -217,6 +217,16 @@ protected:
     // last written (any rewrite clears it).
     void weight_packable_add(int64_t offset) { packable_.insert(offset); }
     std::set<int64_t> packable_, packed_, unpackable_;
+    // Weights packed into a copy of their own (the plain bf16 copy stays): a decoder
+    // tied to the word embeddings, read row by row by lookups. Listed at construction,
+    // packed on first use like the others; dropped whenever those are.
+    void weight_packable_copy_add(int64_t offset) { packable_copy_.insert(offset); }
+    std::set<int64_t> packable_copy_;
+    std::map<int64_t, std::vector<uint16_t>> packed_copies_;
+    void packed_clear() {
+        packed_.clear();
+        packed_copies_.clear();
+    }
 
     // Weights a causal model streams once per decoded token (its matrices and LM head):
     // in bf16 inference (prepack on) their copies are rewritten in place into column

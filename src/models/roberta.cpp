@@ -111,6 +111,7 @@ public:
             for (int64_t w : {L.qkv_w, L.attn_out_w, L.ffn_in_w, L.ffn_out_w}) weight_packable_add(w);
         weight_packable_add(head_dense_w_);
         if (decoder_ != word_) weight_packable_add(decoder_);
+        else weight_packable_copy_add(decoder_);  // lookups read the word embeddings' plain rows
         // HF's RobertaLMHead calls the erf gelu whatever hidden_act says; BERT's uses hidden_act.
         head_act_ = roberta_ ? Activation::gelu_erf : c.activation;
     }

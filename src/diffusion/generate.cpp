@@ -85,6 +85,14 @@ struct block_run {
 
     int64_t wlen() const { return w1 - w0; }
 
+    // Room for `floats` logits; the caller asks for the block's largest step up front,
+    // so steps never regrow it.
+    void logits_reserve(size_t floats) {
+        if (floats <= logits_capacity) return;
+        logits.reset(new float[floats]);
+        logits_capacity = floats;
+    }
+
     // Logits at rows[i] = (sample, position) for the given samples, compacted into a
     // batch of just those samples. Returns a pointer to row i's logits.
     const float* forward(const std::vector<int64_t>& samples, const std::vector<std::vector<int64_t>>& pos) {
@@ -95,11 +103,7 @@ struct block_run {
             std::copy(seqs[samples[i]].begin() + w0, seqs[samples[i]].begin() + w1, canvas.begin() + i * W);
             for (int64_t p : pos[i]) rows.push_back(static_cast<int64_t>(i) * W + (p - w0));
         }
-        const size_t need = rows.size() * static_cast<size_t>(V);
-        if (need > logits_capacity) {
-            logits.reset(new float[need]);
-            logits_capacity = need;
-        }
+        logits_reserve(rows.size() * static_cast<size_t>(V));
         model.logits(canvas.data(), static_cast<int64_t>(samples.size()), W, rows, logits.get());
         ++stats.forward_passes;
         // The <mask> token is never a prediction: a sampled mask would undo the step.
@@ -142,6 +146,7 @@ void sample_remask(block_run& r) {
     std::vector<std::vector<int64_t>> keep(static_cast<size_t>(B)), again(static_cast<size_t>(B));
     std::vector<uint64_t> step_seed(static_cast<size_t>(B));
     std::vector<char> remasked(static_cast<size_t>(n));
+    std::vector<int64_t> order(static_cast<size_t>(n));
     for (int64_t s = 0; s < S; ++s) {
         const int64_t remask = static_cast<int64_t>(std::llround(remask_rate(s, S) * n));
         int64_t rows = 0;
@@ -149,7 +154,6 @@ void sample_remask(block_run& r) {
             step_seed[b] = r.rngs[b].next();
             // The positions to re-mask: a random `remask` of the block (partial Fisher-Yates
             // over indices into it).
-            std::vector<int64_t> order(static_cast<size_t>(n));
             std::iota(order.begin(), order.end(), 0);
             std::fill(remasked.begin(), remasked.end(), 0);
             for (int64_t i = 0; i < remask; ++i) {
@@ -292,11 +296,7 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<std::vecto
 
     for (size_t i0 = 0; i0 < fill.size(); i0 += static_cast<size_t>(blk)) {
         run.positions.assign(fill.begin() + i0, fill.begin() + std::min(fill.size(), i0 + static_cast<size_t>(blk)));
-        const size_t most = static_cast<size_t>(B) * run.positions.size() * static_cast<size_t>(model.vocab_size());
-        if (most > run.logits_capacity) {  // the largest step up front: no regrowth step by step
-            run.logits.reset(new float[most]);
-            run.logits_capacity = most;
-        }
+        run.logits_reserve(static_cast<size_t>(B) * run.positions.size() * static_cast<size_t>(model.vocab_size()));
         const int64_t last = run.positions.back();
         if (L <= opt.window) {
             run.w0 = 0;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/profile.h"
+#include "kernels/gemm.h"
 #include "kernels/vector_math.h"
 
 namespace dlm {
@@ -32,13 +33,6 @@ inline v16 load(const uint16_t* p) {
     v16 x;
     std::memcpy(&x, &w, sizeof x);
     return x;
-}
-inline float scalar(float x) { return x; }
-inline float scalar(uint16_t h) {
-    const uint32_t u = static_cast<uint32_t>(h) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
 }
 inline void store(float* p, v16 x) { std::memcpy(p, &x, sizeof x); }
 inline float lanes_sum(v16 x) {
@@ -75,7 +69,7 @@ void conv1d_tail(float* out, const float* inp, const T* weight, const float* bia
     if (bias) std::memcpy(&acc, bias + j0, bytes);
     for (int64_t kk = 0; kk < k; ++kk) {
         v16 wv{};
-        for (int64_t i = 0; i < cols; ++i) wv[i] = scalar(weight[kk * n + j0 + i]);
+        for (int64_t i = 0; i < cols; ++i) wv[i] = bf16_widen(weight[kk * n + j0 + i]);
         acc += inp[kk] * wv;
     }
     std::memcpy(out + j0, &acc, bytes);
@@ -165,7 +159,7 @@ void linear_block(float* out, const float* inp, const T* weight, const float* bi
     }
     for (int r = 0; r < R; ++r) {
         float s = lanes_sum(acc[r]);
-        for (int64_t kk = kv; kk < k; ++kk) s += inp[kk] * scalar(weight[(j0 + r) * k + kk]);
+        for (int64_t kk = kv; kk < k; ++kk) s += inp[kk] * bf16_widen(weight[(j0 + r) * k + kk]);
         out[j0 + r] = bias ? s + bias[j0 + r] : s;
     }
 }
@@ -272,7 +266,7 @@ void tiled_columns_gather_bf16(float* out, const int32_t* ids, const uint16_t* t
         DLM_ASSERT(j >= 0 && j < n);
         float* o = out + i * k;
         for (int64_t kk = 0; kk < k; ++kk) {
-            const float v = scalar(tiled[tiled_index(kk, j, k, n)]);
+            const float v = bf16_widen(tiled[tiled_index(kk, j, k, n)]);
             o[kk] = accumulate ? o[kk] + v : v;
         }
     }

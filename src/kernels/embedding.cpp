@@ -1,6 +1,7 @@
 #include "kernels/embedding.h"
 
 #include "core/profile.h"
+#include "kernels/gemm.h"
 
 #include <omp.h>
 
@@ -10,14 +11,6 @@ namespace dlm {
 
 namespace {
 
-inline float widen(float x) { return x; }
-inline float widen(uint16_t h) {  // bf16 is the top half of an fp32
-    const uint32_t u = static_cast<uint32_t>(h) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-
 template <typename T>
 void embedding_rows(float* out, const int32_t* ids, const T* table, int64_t n, int64_t c, bool accumulate) {
     DLM_PROFILE("embedding");
@@ -26,9 +19,9 @@ void embedding_rows(float* out, const int32_t* ids, const T* table, int64_t n, i
         const T* row = table + static_cast<int64_t>(ids[i]) * c;
         float* o = out + i * c;
         if (accumulate)
-            for (int64_t j = 0; j < c; ++j) o[j] += widen(row[j]);
+            for (int64_t j = 0; j < c; ++j) o[j] += bf16_widen(row[j]);
         else
-            for (int64_t j = 0; j < c; ++j) o[j] = widen(row[j]);
+            for (int64_t j = 0; j < c; ++j) o[j] = bf16_widen(row[j]);
     }
 }
 

@@ -134,13 +134,6 @@ bool bf16_native_probe() {
 
 std::atomic<bool> g_bf16_emulation_forced{false};
 
-inline float bf16_widen(uint16_t x) {
-    const uint32_t u = static_cast<uint32_t>(x) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-}
-
 // dst[rows, cols] (contiguous) = fp32 of src viewed with the given strides; the loop
 // order follows whichever source stride is 1.
 void bf16_widen_view(float* dst, const uint16_t* src, int64_t rows, int64_t cols, int64_t s_row, int64_t s_col) {
@@ -249,21 +242,6 @@ const packed_entry& packed_entry_get(int64_t n, int64_t c, int64_t oc, bool has_
 
 }  // namespace
 
-bool linear_weight_pack_bf16(uint16_t* weight, int64_t c, int64_t oc) {
-    if (!gemm_bf16_native()) return false;  // the emulation reads the plain layout
-    using dims = dnnl::memory::dims;
-    const dnnl::memory::desc& packed = packed_weight_desc(c, oc);
-    // nn.Linear [OC, C] is the [C] x [OC] operand read transposed: format "ba".
-    const dnnl::memory::desc plain(dims{c, oc}, dnnl::memory::data_type::bf16, dnnl::memory::format_tag::ba);
-    if (packed.get_size() != plain.get_size()) return false;
-    std::vector<uint16_t> copy(weight, weight + c * oc);
-    auto& eng = cpu_engine();
-    dnnl::memory src(plain, eng, copy.data()), dst(packed, eng, weight);
-    dnnl::reorder(src, dst).execute(cpu_stream(), src, dst);
-    cpu_stream().wait();
-    return true;
-}
-
 int64_t linear_weight_packed_size_bf16(int64_t c, int64_t oc) {
     if (!gemm_bf16_native()) return 0;
     return static_cast<int64_t>(packed_weight_desc(c, oc).get_size() / sizeof(uint16_t));
@@ -271,11 +249,21 @@ int64_t linear_weight_packed_size_bf16(int64_t c, int64_t oc) {
 
 void linear_weight_pack_bf16_copy(uint16_t* packed, const uint16_t* weight, int64_t c, int64_t oc) {
     DLM_ASSERT(gemm_bf16_native());
+    // nn.Linear [OC, C] is the [C] x [OC] operand read transposed: format "ba".
     const dnnl::memory::desc plain(dnnl::memory::dims{c, oc}, dnnl::memory::data_type::bf16, dnnl::memory::format_tag::ba);
     auto& eng = cpu_engine();
     dnnl::memory src(plain, eng, const_cast<uint16_t*>(weight)), dst(packed_weight_desc(c, oc), eng, packed);
     dnnl::reorder(src, dst).execute(cpu_stream(), src, dst);
     cpu_stream().wait();
+}
+
+bool linear_weight_pack_bf16(uint16_t* weight, int64_t c, int64_t oc) {
+    // In place only where the packed layout has the plain one's size; without oneDNN's
+    // bf16 kernels the size is 0 and the emulation reads the plain layout.
+    if (linear_weight_packed_size_bf16(c, oc) != c * oc) return false;
+    const std::vector<uint16_t> plain(weight, weight + c * oc);
+    linear_weight_pack_bf16_copy(weight, plain.data(), c, oc);
+    return true;
 }
 
 void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* packed_weight,

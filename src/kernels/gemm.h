@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace dlm {
 
@@ -42,6 +43,16 @@ bool gemm_bf16_native();
 // Forces the emulation on (tests compare it with the native kernels); off restores
 // the CPU's choice.
 void gemm_bf16_emulation_force(bool on);
+
+// fp32 of a bf16 value (its top half), exact; the fp32 overload lets code templated on
+// the weight type read either.
+inline float bf16_widen(uint16_t h) {
+    const uint32_t u = static_cast<uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &u, sizeof f);
+    return f;
+}
+inline float bf16_widen(float x) { return x; }
 
 // out[n] = bf16(in[n]), round to nearest even.
 void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n);

@@ -149,7 +149,7 @@ void Model::bf16_copies_write() {
 
 void Model::prepack_set(bool on) {
     prepack_ = on;
-    packed_copies_.clear();  // the plain copies are still there
+    if (!on) packed_copies_.clear();  // the plain copies are still there
     if (on || (packed_.empty() && tiled_.empty())) return;
     if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: its packed weights cannot be unpacked", config_.architecture);
     compute_dtype_set(DType::BF16);  // plain copies again

@@ -375,7 +375,6 @@ private:
         linear(out, inp, w, bias, n, c, oc);
     }
 
-    // head_in_[n, C] -> logits out[n, V]; keeps what head_backward needs.
     // head_in_[n, C] -> head_out_[n, C]: dense, GELU, layer norm (the decoder's input).
     void head_transform(int64_t n, bool train) {
         const auto& c = config_;
@@ -386,10 +385,11 @@ private:
                           params_.get(head_ln_w_), params_.get(head_ln_b_), n, C, c.layer_norm_eps);
     }
 
-    void head_forward(float* out, int64_t n, bool train = true) {
+    // Training: head_in_[n, C] -> logits out[n, V]; keeps what head_backward needs.
+    void head_forward(float* out, int64_t n) {
         const int64_t C = config_.hidden_size, V = config_.vocab_size;
-        head_transform(n, train);
-        matmul(train, out, head_out_.data(), decoder_, params_.get(head_bias_), n, C, V);
+        head_transform(n, true);
+        matmul(true, out, head_out_.data(), decoder_, params_.get(head_bias_), n, C, V);
     }
 
     // dlogits[n, V] -> head_din_[n, C] (d of head_in_), parameter gradients added.

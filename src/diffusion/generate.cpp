@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "core/zero_pages.h"
 
 namespace dlm {
 
@@ -79,18 +80,18 @@ struct block_run {
     std::vector<int32_t> canvas;
     // [rows, V], sized once for the largest step (the whole batch at every position of
     // the block) and never zero-filled: every row read is written first. A vector
-    // resized per step re-faults and memsets up to B * block * V floats each time.
-    std::unique_ptr<float[]> logits;
-    size_t logits_capacity = 0;
+    // resized per step re-faults and memsets up to B * block * V floats each time; these
+    // pages come zeroed from the kernel, in huge pages (core/zero_pages.h).
+    HugePageVector<float> logits;
 
     int64_t wlen() const { return w1 - w0; }
 
     // Room for `floats` logits; the caller asks for the block's largest step up front,
     // so steps never regrow it.
     void logits_reserve(size_t floats) {
-        if (floats <= logits_capacity) return;
-        logits.reset(new float[floats]);
-        logits_capacity = floats;
+        if (floats <= logits.size()) return;
+        logits = {};  // no copy of the old rows
+        logits.resize(floats);
     }
 
     // Logits at rows[i] = (sample, position) for the given samples, compacted into a
@@ -104,12 +105,12 @@ struct block_run {
             for (int64_t p : pos[i]) rows.push_back(static_cast<int64_t>(i) * W + (p - w0));
         }
         logits_reserve(rows.size() * static_cast<size_t>(V));
-        model.logits(canvas.data(), static_cast<int64_t>(samples.size()), W, rows, logits.get());
+        model.logits(canvas.data(), static_cast<int64_t>(samples.size()), W, rows, logits.data());
         ++stats.forward_passes;
         // The <mask> token is never a prediction: a sampled mask would undo the step.
         if (opt.mask_id < V)
             for (size_t i = 0; i < rows.size(); ++i) logits[i * V + opt.mask_id] = -INFINITY;
-        return logits.get();
+        return logits.data();
     }
 
     void report(int64_t b, const std::vector<int64_t>& committed, const std::vector<int64_t>& changed) {

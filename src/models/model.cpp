@@ -243,7 +243,7 @@ void Model::linear(float* out, const float* inp, int64_t w, const float* bias, i
             if (it == packed_copies_.end()) {
                 const int64_t size = linear_weight_packed_size_bf16(c, oc);
                 if (size > 0) {
-                    std::vector<uint16_t> packed(static_cast<size_t>(size));
+                    HugePageVector<uint16_t> packed(static_cast<size_t>(size));
                     linear_weight_pack_bf16_copy(packed.data(), params_bf16_.data() + w, c, oc);
                     it = packed_copies_.emplace(w, std::move(packed)).first;
                 }

@@ -222,7 +222,7 @@ protected:
     // packed on first use like the others; dropped whenever those are.
     void weight_packable_copy_add(int64_t offset) { packable_copy_.insert(offset); }
     std::set<int64_t> packable_copy_;
-    std::map<int64_t, std::vector<uint16_t>> packed_copies_;
+    std::map<int64_t, HugePageVector<uint16_t>> packed_copies_;
     void packed_clear() {
         packed_.clear();
         packed_copies_.clear();
@@ -252,7 +252,7 @@ protected:
     bool prepack_ = true;  // inside forward_backward: the backward reads the plain bf16 copies
     DType train_dtype_ = DType::F32;
     std::vector<uint16_t> grad_bf16_;  // scratch of the bf16 backward products
-    std::vector<uint16_t> params_bf16_;  // bf16 copies of the matrices (same offsets as the arena)
+    HugePageVector<uint16_t> params_bf16_;  // bf16 copies of the matrices (same offsets as the arena)
     std::vector<uint16_t> act_bf16_;     // activations rounded for one product
 };
 

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/decode.h"
 #include "kernels/embedding.h"
@@ -172,6 +173,39 @@ TEST(bf16, weight_packed_into_a_copy_matches_the_plain_product) {
         dlm::linear_forward_bf16_packed(packed.data(), act.data(), x.data(), wp.data(), b.data(), n, c, oc);
         for (size_t i = 0; i < plain.size(); ++i)
             ASSERT_NEAR(packed[i], plain[i], 1e-5 * (std::fabs(plain[i]) + 1)) << "oc " << oc << ", element " << i;
+    }
+}
+
+// Kernels that write the next product's bf16 input themselves give exactly what
+// converting their fp32 output gives: GELU, and the products told (inp nullptr) that
+// the rounded input is already in place.
+TEST(bf16, producers_writing_bf16_match_the_converted_fp32) {
+    const int64_t n = 37, c = 96, oc = 80;
+    std::vector<float> x(n * c), bias(c);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.13 * i) * 3.0);
+    for (int64_t j = 0; j < c; ++j) bias[j] = 0.05f * static_cast<float>(j % 9) - 0.2f;
+    for (auto act : {dlm::Activation::gelu_erf, dlm::Activation::gelu_tanh}) {
+        std::vector<float> y = x;
+        dlm::bias_gelu_forward(y.data(), bias.data(), n, c, act);
+        std::vector<uint16_t> want(n * c), got(n * c);
+        dlm::f32_to_bf16_convert(want.data(), y.data(), n * c);
+        dlm::bias_gelu_forward_bf16(got.data(), x.data(), bias.data(), n, c, act);
+        EXPECT_EQ(got, want) << "gelu form " << static_cast<int>(act);
+    }
+    std::vector<uint16_t> w(oc * c), act(n * c), act2(n * c);
+    for (size_t i = 0; i < w.size(); ++i) w[i] = dlm::f32_to_bf16(static_cast<float>(std::cos(0.07 * i)));
+    std::vector<float> b(oc, 0.25f), want(n * oc), got(n * oc, -1.0f);
+    dlm::linear_forward_bf16(want.data(), act.data(), x.data(), w.data(), b.data(), n, c, oc);
+    dlm::f32_to_bf16_convert(act2.data(), x.data(), n * c);
+    dlm::linear_forward_bf16(got.data(), act2.data(), nullptr, w.data(), b.data(), n, c, oc);
+    EXPECT_EQ(got, want) << "linear, input already rounded";
+    if (dlm::gemm_bf16_native()) {
+        std::vector<uint16_t> wp(dlm::linear_weight_packed_size_bf16(c, oc));
+        dlm::linear_weight_pack_bf16_copy(wp.data(), w.data(), c, oc);
+        dlm::linear_forward_bf16_packed(want.data(), act.data(), x.data(), wp.data(), b.data(), n, c, oc);
+        std::fill(got.begin(), got.end(), -1.0f);
+        dlm::linear_forward_bf16_packed(got.data(), act2.data(), nullptr, wp.data(), b.data(), n, c, oc);
+        EXPECT_EQ(got, want) << "packed linear, input already rounded";
     }
 }
 

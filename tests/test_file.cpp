@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "core/zero_pages.h"
 
 namespace fs = std::filesystem;
 
@@ -48,4 +49,22 @@ TEST(file, missing_file_names_the_path) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/dir/x.bin"), std::string::npos);
     }
     EXPECT_THROW(dlm::MappedFile("/nonexistent/y.bin"), dlm::Error);
+}
+
+// Zero-page buffers (core/zero_pages.h): sized without writing, they read as zeros, and
+// the huge-page form (advised from 2 MB) holds what is written like any vector.
+TEST(zero_pages, buffers_read_zero_and_keep_what_is_written) {
+    for (size_t n : {size_t{1000}, size_t{3} << 20}) {
+        dlm::HugePageVector<float> big(n);
+        std::vector<float, dlm::ZeroPageAllocator<float>> small(n);
+        size_t nonzero = 0;
+        for (size_t i = 0; i < n; ++i) nonzero += (big[i] != 0.0f) + (small[i] != 0.0f);
+        EXPECT_EQ(nonzero, 0u) << n << " floats";
+        for (size_t i = 0; i < n; i += 4093) big[i] = small[i] = static_cast<float>(i);
+        dlm::HugePageVector<float> moved = std::move(big);
+        for (size_t i = 0; i < n; i += 4093) {
+            ASSERT_EQ(moved[i], static_cast<float>(i));
+            ASSERT_EQ(small[i], static_cast<float>(i));
+        }
+    }
 }

@@ -76,6 +76,39 @@ TEST(kernels, residual_layernorm_forward_equals_add_then_layernorm) {
     EXPECT_CLOSE(y, fixture("layernorm.y"));
 }
 
+// Layer norm works on groups of rows (the sums of several rows interleaved) and on the
+// rows left over one at a time: both must give the same bits as one row per call.
+TEST(kernels, layernorm_row_groups_equal_single_rows) {
+    for (int64_t n : {7, 8, 9, 17, 33}) {
+        for (int64_t c : {5, 64, 768}) {
+            std::vector<float> x(n * c), a(n * c), w(c), b(c);
+            for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(std::sin(0.37 * i) * (1 + i % 7));
+            for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(std::cos(0.23 * i));
+            for (int64_t j = 0; j < c; ++j) {
+                w[j] = 1.0f + 0.01f * static_cast<float>(j % 11);
+                b[j] = 0.02f * static_cast<float>(j % 5);
+            }
+            std::vector<float> y(n * c), m(n), r(n), y1(n * c), m1(n), r1(n);
+            dlm::layernorm_forward(y.data(), m.data(), r.data(), x.data(), w.data(), b.data(), n, c, 1e-5f);
+            for (int64_t i = 0; i < n; ++i)
+                dlm::layernorm_forward(y1.data() + i * c, m1.data() + i, r1.data() + i, x.data() + i * c, w.data(),
+                                       b.data(), 1, c, 1e-5f);
+            EXPECT_EQ(y, y1) << "n " << n << ", c " << c;
+            EXPECT_EQ(m, m1) << "n " << n << ", c " << c;
+            EXPECT_EQ(r, r1) << "n " << n << ", c " << c;
+            // The fused residual form, in place on its first input as the models call it.
+            std::vector<float> s = a, z(n * c), s1 = a, z1(n * c);
+            dlm::residual_layernorm_forward(z.data(), s.data(), nullptr, nullptr, s.data(), x.data(), w.data(), b.data(),
+                                            n, c, 1e-5f);
+            for (int64_t i = 0; i < n; ++i)
+                dlm::residual_layernorm_forward(z1.data() + i * c, s1.data() + i * c, nullptr, nullptr, s1.data() + i * c,
+                                                x.data() + i * c, w.data(), b.data(), 1, c, 1e-5f);
+            EXPECT_EQ(s, s1) << "n " << n << ", c " << c;
+            EXPECT_EQ(z, z1) << "n " << n << ", c " << c;
+        }
+    }
+}
+
 TEST(kernels, gelu_forward_both_forms) {
     for (auto [name, act] : {std::pair{"gelu_erf", dlm::Activation::gelu_erf},
                              std::pair{"gelu_tanh", dlm::Activation::gelu_tanh}}) {

@@ -43,17 +43,6 @@ TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p
         c.prob = 1.0f;
         return c;
     }
-    // One vectorised pass for the normaliser: p_j = exp((l_j - max) / T) / sum.
-    const float inv_t = 1.0f / p.temperature;
-    float mx = logits[0];
-#pragma omp simd reduction(max : mx)
-    for (int64_t j = 1; j < v; ++j) mx = logits[j] > mx ? logits[j] : mx;
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < v; ++j) sum += expf((logits[j] - mx) * inv_t);
-    c.top_prob = 1.0f / sum;
-    auto prob = [&](int32_t j) { return expf((logits[j] - mx) * inv_t) / sum; };
-
     // Candidates: the top-k ids by logit (a bounded min-heap: one pass, no sort of V),
     // or every id when top-k is off.
     const int64_t k = p.top_k > 0 ? std::min<int64_t>(p.top_k, v) : v;
@@ -92,6 +81,20 @@ TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p
             std::sort(s.order.begin(), s.order.end(),
                       [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
     }
+    // The normaliser, one vectorised pass: p_j = exp((l_j - max) / T) / sum. The top-k
+    // candidates come sorted, so their first is the max (exact in any order) and the
+    // scan for it is saved.
+    const float inv_t = 1.0f / p.temperature;
+    float mx = logits[s.order[0]];
+    if (k == v && p.top_p >= 1.0f) {
+#pragma omp simd reduction(max : mx)
+        for (int64_t j = 0; j < v; ++j) mx = logits[j] > mx ? logits[j] : mx;
+    }
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < v; ++j) sum += expf((logits[j] - mx) * inv_t);
+    c.top_prob = 1.0f / sum;
+    auto prob = [&](int32_t j) { return expf((logits[j] - mx) * inv_t) / sum; };
     s.probs.resize(s.order.size());
     double total = 0;
     for (size_t i = 0; i < s.order.size(); ++i) total += s.probs[i] = prob(s.order[i]);

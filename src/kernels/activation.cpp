@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "kernels/gemm.h"
 #include "kernels/vector_math.h"
 
 
@@ -65,6 +66,20 @@ void bias_gelu_forward_keep(float* out, float* pre, const float* bias, int64_t n
         for (int64_t j = 0; j < c; ++j) {
             p[j] += bias[j];
             o[j] = erf_form ? gelu_erf(p[j]) : gelu_tanh(p[j]);
+        }
+    }
+}
+
+void bias_gelu_forward_bf16(uint16_t* out, const float* x, const float* bias, int64_t n, int64_t c, Activation act) {
+    DLM_PROFILE("bias_gelu");
+    const bool erf_form = act == Activation::gelu_erf;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) {
+        const float* r = x + i * c;
+        uint16_t* o = out + i * c;
+        for (int64_t j = 0; j < c; ++j) {
+            const float v = r[j] + bias[j];
+            o[j] = bf16_round(erf_form ? gelu_erf(v) : gelu_tanh(v));
         }
     }
 }

@@ -20,6 +20,11 @@ void bias_gelu_forward(float* x, const float* bias, int64_t n, int64_t c, Activa
 // in place and is kept for the backward pass; out = act(pre).
 void bias_gelu_forward_keep(float* out, float* pre, const float* bias, int64_t n, int64_t c, Activation act);
 
+// bf16 inference variant: out[N, C] = bf16(act(x + bias)), rounded to nearest even: what
+// bias_gelu_forward then a bf16 rounding give, in one pass that writes half the bytes
+// (the input of the FFN's second product, kernels/gemm.h).
+void bias_gelu_forward_bf16(uint16_t* out, const float* x, const float* bias, int64_t n, int64_t c, Activation act);
+
 // dinp[n] = dout[n] * act'(inp[n]) (assigns; dinp may alias dout).
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Activation act);
 

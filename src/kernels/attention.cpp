@@ -50,7 +50,9 @@ void softmax_backward(float* dx, const float* y, const float* dy, int64_t n, int
 namespace {
 
 // att[B, NH, Tq, Tk] holds q k^T; scaled, masked as HF eager masks, and softmaxed in place.
-void scores_softmax(float* att, const int32_t* key_mask, const attention_shape& s) {
+// probs_bf16 (same shape, or nullptr) gets the probabilities rounded to bf16, each row
+// while it is still in L1.
+void scores_softmax(float* att, const int32_t* key_mask, const attention_shape& s, uint16_t* probs_bf16 = nullptr) {
     const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads;
     const float scale = 1.0f / std::sqrt(static_cast<float>(s.head_dim));
     const float lowest = std::numeric_limits<float>::lowest();
@@ -72,6 +74,11 @@ void scores_softmax(float* att, const int32_t* key_mask, const attention_shape& 
                     for (int64_t j = 0; j < Tk; ++j) row[j] = km[j] == 0 ? row[j] + lowest : row[j];
                 }
                 softmax_row(row, Tk);
+                if (probs_bf16) {
+                    uint16_t* pb = probs_bf16 + (row - att);
+#pragma omp simd
+                    for (int64_t j = 0; j < Tk; ++j) pb[j] = bf16_round(row[j]);
+                }
             }
         }
     }
@@ -122,8 +129,7 @@ void attention_forward_bf16(float* out, float* att, uint16_t* scratch, const flo
     gemm_view kt{B, NH, HD, Tk, Tk * C, HD, 1, C};
     gemm_view av{B, NH, Tq, Tk, NH * Tq * Tk, Tq * Tk, Tk, 1};
     gemm_bf16(qb, qv, kb, kt, att, av);
-    scores_softmax(att, key_mask, s);
-    f32_to_bf16_convert(pb, att, B * NH * Tq * Tk);
+    scores_softmax(att, key_mask, s, pb);
     gemm_view vv{B, NH, Tk, HD, Tk * C, HD, C, 1};
     gemm_view ov{B, NH, Tq, HD, Tq * C, HD, C, 1};
     gemm_bf16(pb, av, vb, vv, out, ov);

@@ -270,21 +270,10 @@ void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp
                                 const float* bias, int64_t n, int64_t c, int64_t oc) {
     DLM_PROFILE("linear_bf16");
     if (n == 0) return;
-    f32_to_bf16_convert(inp_bf16, inp, n * c);
+    if (inp) f32_to_bf16_convert(inp_bf16, inp, n * c);
     const packed_entry& e = packed_entry_get(n, c, oc, bias != nullptr);
     matmul_run(e.prim, e.a, inp_bf16, packed_weight_desc(c, oc), packed_weight, e.c, out, e.bias, bias);
 }
-
-namespace {
-
-inline uint16_t bf16_round(float x) {
-    uint32_t u;
-    std::memcpy(&u, &x, 4);
-    u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest even (inputs are finite activations)
-    return static_cast<uint16_t>(u >> 16);
-}
-
-}  // namespace
 
 void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n) {
 #pragma omp parallel for simd schedule(static)
@@ -301,21 +290,21 @@ void f32_to_bf16_convert_rows(uint16_t* out, const float* in, int64_t rows, int6
 void linear_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,
                          int64_t n, int64_t c, int64_t oc) {
     DLM_PROFILE("linear_bf16");
-    f32_to_bf16_convert(inp_bf16, inp, n * c);
+    if (inp) f32_to_bf16_convert(inp_bf16, inp, n * c);
     gemm_bf16(inp_bf16, gemm_matrix(n, c, c), weight, gemm_matrix_t(c, oc, c), out, gemm_matrix(n, oc, oc), bias);
 }
 
 void conv1d_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,
                          int64_t n, int64_t c, int64_t oc) {
     DLM_PROFILE("linear_bf16");
-    f32_to_bf16_convert(inp_bf16, inp, n * c);
+    if (inp) f32_to_bf16_convert(inp_bf16, inp, n * c);
     gemm_bf16(inp_bf16, gemm_matrix(n, c, c), weight, gemm_matrix(c, oc, oc), out, gemm_matrix(n, oc, oc), bias);
 }
 
 void tiled_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* tiled, const float* bias,
                         int64_t n, int64_t c, int64_t oc) {
     DLM_PROFILE("linear_bf16");
-    f32_to_bf16_convert(inp_bf16, inp, n * c);
+    if (inp) f32_to_bf16_convert(inp_bf16, inp, n * c);
     // The bias first, then both products accumulate onto it.
     if (bias)
         for (int64_t r = 0; r < n; ++r) std::memcpy(out + r * oc, bias, static_cast<size_t>(oc) * sizeof(float));

@@ -54,13 +54,23 @@ inline float bf16_widen(uint16_t h) {
 }
 inline float bf16_widen(float x) { return x; }
 
+// bf16 of a finite fp32 value, rounded to nearest even (activations are finite).
+inline uint16_t bf16_round(float x) {
+    uint32_t u;
+    std::memcpy(&u, &x, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+
 // out[n] = bf16(in[n]), round to nearest even.
 void f32_to_bf16_convert(uint16_t* out, const float* in, int64_t n);
 // out[rows, cols] (contiguous) = bf16(in[rows, cols] with row stride ld).
 void f32_to_bf16_convert_rows(uint16_t* out, const float* in, int64_t rows, int64_t cols, int64_t ld);
 
 // bf16 fast path of linear_forward / conv1d_forward: the input is rounded to bf16 into
-// inp_bf16[N, C] (scratch), the weight is already bf16; accumulation in fp32.
+// inp_bf16[N, C] (scratch), the weight is already bf16; accumulation in fp32. With inp
+// nullptr, inp_bf16 already holds the rounded input (written by the kernel that made
+// it, which saves a pass over it); the same holds for the packed and tiled forms below.
 void linear_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,
                          int64_t n, int64_t c, int64_t oc);
 void conv1d_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* weight, const float* bias,

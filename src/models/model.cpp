@@ -231,7 +231,15 @@ void Model::gemv(float* out, const float* inp, int64_t w, const float* bias, int
     }
 }
 
+uint16_t* Model::linear_input_bf16(int64_t n, int64_t c) {
+    if (compute_dtype_ != DType::BF16 || training_) return nullptr;
+    if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
+    return act_bf16_.data();
+}
+
 void Model::linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
+    DLM_ASSERT_MSG(inp || (compute_dtype_ == DType::BF16 && static_cast<int64_t>(act_bf16_.size()) >= n * c),
+                   "linear without an input: only after linear_input_bf16");
     if (compute_dtype_ == DType::BF16) {
         if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
         if (weight_tiled(w)) {

@@ -169,7 +169,11 @@ protected:
     void check_ids(const ForwardInput& in) const;
     // Inference matrix products through the compute dtype: out[N, OC] = inp[N, C] W^T + b
     // with W the parameter at offset w ([OC, C], nn.Linear) or [C, OC] (conv1d).
+    // In bf16, inp nullptr takes the input already rounded into linear_input_bf16(n, c).
     void linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc);
+    // Where a kernel may write the next bf16 product's input [n, c] itself (bf16
+    // inference: compute_dtype() is BF16 and no training scope is open), else nullptr.
+    uint16_t* linear_input_bf16(int64_t n, int64_t c);
     void conv1d(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc);
     // Backward of linear() / conv1d() in the training dtype (accumulates like linear_backward).
     void linear_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,

@@ -350,8 +350,14 @@ private:
             residual_layernorm_forward(A.mid, A.sum1, A.mean1, A.rstd1, proj_.data(), xin, params_.get(P.attn_ln_w),
                                        params_.get(P.attn_ln_b), N, C, c.layer_norm_eps);
             matmul(train, A.ffn_pre, A.mid, P.ffn_in_w, nullptr, N, C, F);
-            bias_gelu_forward_keep(A.ffn_act, A.ffn_pre, params_.get(P.ffn_in_b), N, F, c.activation);
-            matmul(train, proj_.data(), A.ffn_act, P.ffn_out_w, params_.get(P.ffn_out_b), N, F, C);
+            if (uint16_t* act16 = train ? nullptr : linear_input_bf16(N, F)) {
+                // bf16 inference: GELU writes the second product's rounded input itself.
+                bias_gelu_forward_bf16(act16, A.ffn_pre, params_.get(P.ffn_in_b), N, F, c.activation);
+                matmul(train, proj_.data(), nullptr, P.ffn_out_w, params_.get(P.ffn_out_b), N, F, C);
+            } else {
+                bias_gelu_forward_keep(A.ffn_act, A.ffn_pre, params_.get(P.ffn_in_b), N, F, c.activation);
+                matmul(train, proj_.data(), A.ffn_act, P.ffn_out_w, params_.get(P.ffn_out_b), N, F, C);
+            }
             if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_ffn_out));
             residual_layernorm_forward(xout, A.sum2, A.mean2, A.rstd2, proj_.data(), A.mid, params_.get(P.ffn_ln_w),
                                        params_.get(P.ffn_ln_b), N, C, c.layer_norm_eps);

@@ -216,8 +216,9 @@ public:
         cache.batch = batch;
         cache.capacity = capacity;
         cache.length = 0;
-        cache.k.assign(n, 0.0f);
-        cache.v.assign(n, 0.0f);
+        // Zero pages, faulted in as the tokens arrive (not written here).
+        cache.k = HugePageVector<float>(n);
+        cache.v = HugePageVector<float>(n);
         cache.mask.assign(static_cast<size_t>(batch * capacity), 0);
     }
 

@@ -86,7 +86,7 @@ constexpr int32_t kIgnoreTarget = -100;
 // Key/value cache of a causal model for incremental decoding.
 struct KvCache {
     int64_t batch = 0, capacity = 0, length = 0;  // length: slots filled so far (padding included)
-    std::vector<float> k, v;                      // [L, B, capacity, C] each
+    HugePageVector<float> k, v;                   // [L, B, capacity, C] each (fresh per generation: huge pages)
     std::vector<int32_t> mask;                    // [B, capacity] 1 = real token
 };
 

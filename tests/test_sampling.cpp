@@ -100,3 +100,23 @@ TEST(sampling, gumbel_max_samples_the_softmax) {
     EXPECT_EQ(c.id, 4);
     EXPECT_NEAR(c.prob, softmax(kLogits, 1.0)[4], 1e-6);
 }
+
+// The confidence sampler ranks positions by token_top_prob and draws only where it
+// commits: the ranking must be exactly the top_prob a draw reports, for every filter.
+TEST(sampling, top_prob_without_a_draw_equals_the_drawn_one) {
+    const int64_t v = 50265;
+    std::vector<float> logits(v);
+    for (int64_t j = 0; j < v; ++j) logits[j] = static_cast<float>(std::sin(0.001 * j * j) * 6.0 + (j % 97) * 0.01);
+    logits[4321] = 9.5f;
+    logits[7] = -INFINITY;  // a masked id, as the diffusion samplers set <mask>
+    const dlm::SamplingParams cases[] = {{1.0f, 0, 1.0f}, {0.8f, 0, 1.0f}, {1.0f, 50, 0.95f},
+                                         {0.7f, 0, 0.9f}, {1.3f, 5, 1.0f},  {0.0f, 0, 1.0f}};
+    dlm::SamplingScratch s1, s2;
+    for (const auto& p : cases) {
+        dlm::Rng rng(11);
+        const dlm::TokenChoice c = dlm::token_sample(logits.data(), v, p, rng, s1);
+        const float top = dlm::token_top_prob(logits.data(), v, p, s2);
+        EXPECT_EQ(top, c.top_prob) << "temperature " << p.temperature << ", top-k " << p.top_k << ", top-p " << p.top_p;
+        EXPECT_GT(top, 0.0f);
+    }
+}

@@ -218,15 +218,21 @@ void sample_committing(block_run& r) {
             const int64_t n = static_cast<int64_t>(m.size());
             std::vector<TokenChoice> ch(static_cast<size_t>(n));
             const uint64_t step_seed = r.rngs[b].next();
+            // lowconf ranks by the drawn token's probability, so it draws everywhere;
+            // confidence ranks by the largest probability, which needs no draw, and draws
+            // below only at the positions it commits (each position has its own stream, so
+            // they get the tokens a draw everywhere would give them).
 #pragma omp parallel for schedule(dynamic, 8)
             for (int64_t j = 0; j < n; ++j) {
                 thread_local SamplingScratch scratch;
-                Rng rng = Rng::derive(step_seed, static_cast<uint64_t>(m[j]));
                 const float* row = lg + V * j;
-                ch[j] = lowconf ? token_gumbel(row, V, r.opt.sampling.temperature, rng, scratch)
-                                : token_sample(row, V, r.opt.sampling, rng, scratch);
+                if (lowconf) {
+                    Rng rng = Rng::derive(step_seed, static_cast<uint64_t>(m[j]));
+                    ch[j] = token_gumbel(row, V, r.opt.sampling.temperature, rng, scratch);
+                } else {
+                    ch[j].top_prob = token_top_prob(row, V, r.opt.sampling, scratch);
+                }
             }
-            lg += n * V;
             std::vector<int64_t> order(static_cast<size_t>(n));
             std::iota(order.begin(), order.end(), 0);
             auto conf = [&](int64_t j) { return lowconf ? ch[j].prob : ch[j].top_prob; };
@@ -241,6 +247,16 @@ void sample_committing(block_run& r) {
                 if (S > 0) k = std::max(k, S - s > 0 ? (n + (S - s) - 1) / (S - s) : n);
             }
             k = std::min(k, n);
+            if (!lowconf) {
+#pragma omp parallel for schedule(dynamic, 1)
+                for (int64_t i = 0; i < k; ++i) {
+                    thread_local SamplingScratch scratch;
+                    const int64_t j = order[i];
+                    Rng rng = Rng::derive(step_seed, static_cast<uint64_t>(m[j]));
+                    ch[j] = token_sample(lg + V * j, V, r.opt.sampling, rng, scratch);
+                }
+            }
+            lg += n * V;
             std::vector<int64_t> committed;
             for (int64_t j = 0; j < k; ++j) {
                 r.seqs[b][m[order[j]]] = ch[order[j]].id;

@@ -34,6 +34,34 @@ float softmax_temperature(const float* logits, int64_t v, float temperature, flo
     return top;
 }
 
+namespace {
+
+// sum_j exp((l_j - max) / T), in vector lanes; one definition, so that token_sample and
+// token_top_prob give the same bits.
+float softmax_normaliser(const float* logits, int64_t v, float mx, float inv_t) {
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < v; ++j) sum += expf((logits[j] - mx) * inv_t);
+    return sum;
+}
+
+float logits_max(const float* logits, int64_t v) {
+    float mx = logits[0];
+#pragma omp simd reduction(max : mx)
+    for (int64_t j = 0; j < v; ++j) mx = logits[j] > mx ? logits[j] : mx;
+    return mx;
+}
+
+}  // namespace
+
+float token_top_prob(const float* logits, int64_t v, const SamplingParams& p, SamplingScratch& s) {
+    if (p.temperature <= 0) {
+        s.probs.resize(static_cast<size_t>(v));
+        return softmax_temperature(logits, v, 1.0f, s.probs.data());
+    }
+    return 1.0f / softmax_normaliser(logits, v, logits_max(logits, v), 1.0f / p.temperature);
+}
+
 TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p, Rng& rng, SamplingScratch& s) {
     TokenChoice c;
     if (p.temperature <= 0) {
@@ -85,14 +113,8 @@ TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p
     // candidates come sorted, so their first is the max (exact in any order) and the
     // scan for it is saved.
     const float inv_t = 1.0f / p.temperature;
-    float mx = logits[s.order[0]];
-    if (k == v && p.top_p >= 1.0f) {
-#pragma omp simd reduction(max : mx)
-        for (int64_t j = 0; j < v; ++j) mx = logits[j] > mx ? logits[j] : mx;
-    }
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < v; ++j) sum += expf((logits[j] - mx) * inv_t);
+    const float mx = k == v && p.top_p >= 1.0f ? logits_max(logits, v) : logits[s.order[0]];
+    const float sum = softmax_normaliser(logits, v, mx, inv_t);
     c.top_prob = 1.0f / sum;
     auto prob = [&](int32_t j) { return expf((logits[j] - mx) * inv_t) / sum; };
     s.probs.resize(s.order.size());

@@ -34,6 +34,10 @@ struct SamplingScratch {
 // Samples one token from logits[V] (or takes the argmax when temperature <= 0).
 TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p, Rng& rng, SamplingScratch& s);
 
+// What token_sample(logits, v, p, ...) returns as top_prob, bit for bit, without drawing:
+// a sampler that ranks positions by it draws only at the positions it keeps.
+float token_top_prob(const float* logits, int64_t v, const SamplingParams& p, SamplingScratch& s);
+
 // Argmax of logits[V].
 int32_t token_argmax(const float* logits, int64_t v);
 

@@ -15,25 +15,6 @@ int32_t token_argmax(const float* logits, int64_t v) {
     return static_cast<int32_t>(best);
 }
 
-float softmax_temperature(const float* logits, int64_t v, float temperature, float* probs) {
-    const float inv_t = temperature > 0 ? 1.0f / temperature : 1.0f;
-    float mx = logits[0];
-    for (int64_t j = 1; j < v; ++j) mx = std::max(mx, logits[j]);
-    float sum = 0;
-#pragma omp simd reduction(+ : sum)
-    for (int64_t j = 0; j < v; ++j) {
-        probs[j] = expf((logits[j] - mx) * inv_t);
-        sum += probs[j];
-    }
-    const float inv = 1.0f / sum;
-    float top = 0;
-    for (int64_t j = 0; j < v; ++j) {
-        probs[j] *= inv;
-        top = std::max(top, probs[j]);
-    }
-    return top;
-}
-
 namespace {
 
 // sum_j exp((l_j - max) / T), in vector lanes; one definition, so that token_sample and
@@ -53,6 +34,24 @@ float logits_max(const float* logits, int64_t v) {
 }
 
 }  // namespace
+
+float softmax_temperature(const float* logits, int64_t v, float temperature, float* probs) {
+    const float inv_t = temperature > 0 ? 1.0f / temperature : 1.0f;
+    const float mx = logits_max(logits, v);
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < v; ++j) {
+        probs[j] = expf((logits[j] - mx) * inv_t);
+        sum += probs[j];
+    }
+    const float inv = 1.0f / sum;
+    float top = 0;
+    for (int64_t j = 0; j < v; ++j) {
+        probs[j] *= inv;
+        top = std::max(top, probs[j]);
+    }
+    return top;
+}
 
 float token_top_prob(const float* logits, int64_t v, const SamplingParams& p, SamplingScratch& s) {
     if (p.temperature <= 0) {

@@ -43,45 +43,39 @@ void gelu_forward(float* out, const float* inp, int64_t n, Activation act) {
     }
 }
 
-void bias_gelu_forward(float* x, const float* bias, int64_t n, int64_t c, Activation act) {
-    DLM_PROFILE("bias_gelu");
+namespace {
+
+// The shared loop of the bias + GELU kernels: v = x + bias per row, then
+// store(k, v, act(v)) at flat index k; the variants differ only in what they store.
+template <class Store>
+void bias_gelu_rows(const float* x, const float* bias, int64_t n, int64_t c, Activation act, Store store) {
     const bool erf_form = act == Activation::gelu_erf;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-        float* r = x + i * c;
+    for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < c; ++j) {
-            float v = r[j] + bias[j];
-            r[j] = erf_form ? gelu_erf(v) : gelu_tanh(v);
+            const float v = x[i * c + j] + bias[j];
+            store(i * c + j, v, erf_form ? gelu_erf(v) : gelu_tanh(v));
         }
-    }
+}
+
+}  // namespace
+
+void bias_gelu_forward(float* x, const float* bias, int64_t n, int64_t c, Activation act) {
+    DLM_PROFILE("bias_gelu");
+    bias_gelu_rows(x, bias, n, c, act, [x](int64_t k, float, float g) { x[k] = g; });
 }
 
 void bias_gelu_forward_keep(float* out, float* pre, const float* bias, int64_t n, int64_t c, Activation act) {
     DLM_PROFILE("bias_gelu");
-    const bool erf_form = act == Activation::gelu_erf;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-        float* p = pre + i * c;
-        float* o = out + i * c;
-        for (int64_t j = 0; j < c; ++j) {
-            p[j] += bias[j];
-            o[j] = erf_form ? gelu_erf(p[j]) : gelu_tanh(p[j]);
-        }
-    }
+    bias_gelu_rows(pre, bias, n, c, act, [out, pre](int64_t k, float v, float g) {
+        pre[k] = v;
+        out[k] = g;
+    });
 }
 
 void bias_gelu_forward_bf16(uint16_t* out, const float* x, const float* bias, int64_t n, int64_t c, Activation act) {
     DLM_PROFILE("bias_gelu");
-    const bool erf_form = act == Activation::gelu_erf;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-        const float* r = x + i * c;
-        uint16_t* o = out + i * c;
-        for (int64_t j = 0; j < c; ++j) {
-            const float v = r[j] + bias[j];
-            o[j] = bf16_round(erf_form ? gelu_erf(v) : gelu_tanh(v));
-        }
-    }
+    bias_gelu_rows(x, bias, n, c, act, [out](int64_t k, float, float g) { out[k] = bf16_round(g); });
 }
 
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Activation act) {

@@ -231,19 +231,22 @@ void Model::gemv(float* out, const float* inp, int64_t w, const float* bias, int
     }
 }
 
-uint16_t* Model::linear_input_bf16(int64_t n, int64_t c) {
-    if (compute_dtype_ != DType::BF16 || training_) return nullptr;
-    if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
+uint16_t* Model::act_bf16_room(int64_t n) {
+    if (static_cast<int64_t>(act_bf16_.size()) < n) act_bf16_.resize(static_cast<size_t>(n));
     return act_bf16_.data();
+}
+
+uint16_t* Model::linear_input_bf16(int64_t n, int64_t c) {
+    return compute_dtype_ == DType::BF16 && !training_ ? act_bf16_room(n * c) : nullptr;
 }
 
 void Model::linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
     DLM_ASSERT_MSG(inp || (compute_dtype_ == DType::BF16 && static_cast<int64_t>(act_bf16_.size()) >= n * c),
                    "linear without an input: only after linear_input_bf16");
     if (compute_dtype_ == DType::BF16) {
-        if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
+        uint16_t* a16 = act_bf16_room(n * c);
         if (weight_tiled(w)) {
-            tiled_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+            tiled_forward_bf16(out, a16, inp, params_bf16_.data() + w, bias, n, c, oc);
             return;
         }
         if (prepack_ && !training_ && packable_copy_.count(w)) {
@@ -257,7 +260,7 @@ void Model::linear(float* out, const float* inp, int64_t w, const float* bias, i
                 }
             }
             if (it != packed_copies_.end()) {
-                linear_forward_bf16_packed(out, act_bf16_.data(), inp, it->second.data(), bias, n, c, oc);
+                linear_forward_bf16_packed(out, a16, inp, it->second.data(), bias, n, c, oc);
                 return;
             }
         }
@@ -267,11 +270,11 @@ void Model::linear(float* out, const float* inp, int64_t w, const float* bias, i
                 else unpackable_.insert(w);
             }
             if (packed_.count(w)) {
-                linear_forward_bf16_packed(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+                linear_forward_bf16_packed(out, a16, inp, params_bf16_.data() + w, bias, n, c, oc);
                 return;
             }
         }
-        linear_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+        linear_forward_bf16(out, a16, inp, params_bf16_.data() + w, bias, n, c, oc);
     } else {
         linear_forward(out, inp, params_.get(w), bias, n, c, oc);
     }
@@ -279,9 +282,9 @@ void Model::linear(float* out, const float* inp, int64_t w, const float* bias, i
 
 void Model::conv1d(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc) {
     if (compute_dtype_ == DType::BF16) {
-        if (static_cast<int64_t>(act_bf16_.size()) < n * c) act_bf16_.resize(static_cast<size_t>(n * c));
-        if (weight_tiled(w)) tiled_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
-        else conv1d_forward_bf16(out, act_bf16_.data(), inp, params_bf16_.data() + w, bias, n, c, oc);
+        uint16_t* a16 = act_bf16_room(n * c);
+        if (weight_tiled(w)) tiled_forward_bf16(out, a16, inp, params_bf16_.data() + w, bias, n, c, oc);
+        else conv1d_forward_bf16(out, a16, inp, params_bf16_.data() + w, bias, n, c, oc);
     } else {
         conv1d_forward(out, inp, params_.get(w), bias, n, c, oc);
     }

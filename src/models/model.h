@@ -258,6 +258,7 @@ protected:
     std::vector<uint16_t> grad_bf16_;  // scratch of the bf16 backward products
     HugePageVector<uint16_t> params_bf16_;  // bf16 copies of the matrices (same offsets as the arena)
     std::vector<uint16_t> act_bf16_;     // activations rounded for one product
+    uint16_t* act_bf16_room(int64_t n);  // act_bf16_, grown to hold n values
 };
 
 // Loads a model folder (config.json + model.safetensors); throws dlm::Error naming

@@ -15,8 +15,11 @@ bf16 inference converts the module to bfloat16 (module.to(torch.bfloat16)), as a
 PyTorch user would on CPU (torch 1.13's CPU autocast does not cover layer_norm).
 Weights are random (speed does not depend on them).
 
-Usage: /usr/bin/python3 bench/pytorch_side_by_side.py [--threads 1,2] [--dtype bf16,f32]
+Usage: /usr/bin/python3 bench/pytorch_side_by_side.py [--threads 1,2] [--dtype auto]
            [--workload diffusion,ar,train] [--reps 2] [--rounds 2] [--dlm build/dlm] [--quick]
+  --dtype  comma list of auto, bf16, f32; auto (the default) is what `dlm bench --dtype auto`
+           resolves it to on this machine: bf16 where the CPU has native bf16 matrix
+           products, f32 where dlm would emulate them. Both sides run the resolved dtypes.
   --rounds N  PyTorch then dlm, N times in turn; each side keeps its best time (shared
               machines change speed within minutes: a slow spell then hits both sides).
   --quick  tiny shapes, one repetition: checks that the script runs, measures nothing.
@@ -196,10 +199,23 @@ def time_best(fn, reps):
     return best, out
 
 
+def dtypes_resolve(dlm, dtypes):
+    """The --dtype list with auto replaced by what dlm chooses on this machine (asked of a
+    short `dlm bench` run, whose JSON lists the dtypes it ran), each dtype once."""
+    if "auto" in dtypes:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "dtype.json")
+            subprocess.run([dlm, "bench", "-w", "tokenizer", "-t", "1", "--reps", "1", "--dtype", "auto",
+                            "--json", out], check=True, stdout=subprocess.DEVNULL)
+            auto = json.load(open(out))["dtypes"]
+        dtypes = [r for d in dtypes for r in (auto if d == "auto" else [d])]
+    return list(dict.fromkeys(dtypes))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--dtype", default="bf16,f32")
+    ap.add_argument("--dtype", default="auto")
     ap.add_argument("--workload", default="diffusion,ar,train")
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
@@ -208,10 +224,14 @@ def main():
     a = ap.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
     dtypes = a.dtype.split(",")
+    for d in dtypes:
+        if d not in ("auto", "bf16", "f32"):
+            ap.error(f"--dtype: unknown '{d}' (auto, bf16, f32)")
     workloads = a.workload.split(",")
     reps = 1 if a.quick else a.reps
     rounds = 1 if a.quick else max(1, a.rounds)
     sh = shapes(a.quick)
+    dtypes = dtypes_resolve(a.dlm, dtypes)
     torch.manual_seed(0)
     blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
     print(f"PyTorch {torch.__version__}, fp32 matrix products through {blas}", flush=True)

@@ -14,10 +14,12 @@ struct cli_result {
     std::string out, err;
 };
 
-inline cli_result cli_run(const std::string& args) {
+// env: shell assignments for this run only, e.g. "DLM_BF16_EMULATE=1".
+inline cli_result cli_run(const std::string& args, const std::string& env = "") {
     static int counter = 0;
     std::string base = ::testing::TempDir() + "dlm_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
-    std::string cmd = std::string(DLM_BINARY) + " " + args + " >" + base + ".out 2>" + base + ".err </dev/null";
+    std::string cmd = (env.empty() ? "" : env + " ") + std::string(DLM_BINARY) + " " + args + " >" + base + ".out 2>" +
+                      base + ".err </dev/null";
     int status = std::system(cmd.c_str());
     cli_result r;
     if (WIFEXITED(status)) r.code = WEXITSTATUS(status);

@@ -45,7 +45,7 @@ for set in wiki12 wt2; do
   file=${!set}
   for kind in diffusion ar; do
     model=$diff; [[ $kind == ar ]] && model=$ar
-    "$dlm" eval likelihood -m "$model" -f "$file" --max-blocks "$blocks" --samples "$samples" -q \
+    "$dlm" eval likelihood -m "$model" -f "$file" --max-blocks "$blocks" --samples "$samples" --dtype f32 -q \
       --json "$out/likelihood-$kind-$set.json" --markdown "$out/likelihood-$kind-$set.md" \
       $([[ $kind == diffusion ]] && echo --plot "$out/mask-rates-$set.png") >/dev/null
     cat "$out/likelihood-$kind-$set.md" >>"$md"

@@ -28,7 +28,7 @@ namespace {
 
 struct bench_options {
     std::vector<std::string> workloads = {"diffusion", "ar", "train", "tokenizer"};
-    std::vector<std::string> dtypes = {"bf16", "f32"};
+    std::vector<std::string> dtypes = {"auto"};
     std::vector<int> threads = {1, 2};
     int reps = 3;
     bool profile = false, no_prepack = false;
@@ -85,25 +85,33 @@ void bench_cmd(const bench_options& o) {
     for (auto& w : o.workloads)
         if (w != "diffusion" && w != "ar" && w != "train" && w != "tokenizer")
             fail("--workload: unknown '{}' (diffusion, ar, train, tokenizer)", w);
-    for (auto& d : o.dtypes)
-        if (d != "f32" && d != "bf16") fail("--dtype: unknown '{}' (bf16, f32)", d);
     for (int t : o.threads)
         if (t < 1) fail("--threads: {} is not a thread count", t);
     if (o.reps < 1) fail("--reps must be at least 1");
     const std::string src = DLM_SOURCE_DIR;
     const std::string tok_dir = src + "/tests/data/tokenizers/roberta-base", text = src + "/tests/data/wikitext-2/wiki.test.raw";
 
-    nlohmann::ordered_json report = {{"format", "dlm-bench-1"}, {"cores", std::thread::hardware_concurrency()},
-                                     {"results", nlohmann::json::array()}};
-    fmt::print("{:<10} {:>5} {:>7} {:>9} {:>14} {:>8} {:>9} {:>9} {:>10}\n", "workload", "dtype", "threads", "seconds",
-               "throughput", "GFLOP/s", "roofline", "peak MB", "over wts");
     // Asked in a child like everything else: oneDNN in this process would start the
     // OpenMP threads, and a forked child of a process with them hangs in its first
     // parallel region.
     const bool bf16_emulated =
         child_run([] { return nlohmann::json{{"emulated", !gemm_bf16_native()}}; }).first["emulated"].get<bool>();
+    // The dtypes to run, auto resolved with that answer; each once, in the order given.
+    std::vector<std::string> dtypes;
+    for (const auto& d : o.dtypes) {
+        const std::string name = dtype_option_name(dtype_option_resolve(d, !bf16_emulated));
+        if (std::find(dtypes.begin(), dtypes.end(), name) == dtypes.end()) dtypes.push_back(name);
+    }
+    if (std::find(o.dtypes.begin(), o.dtypes.end(), "auto") != o.dtypes.end()) dtype_option_report("auto", !bf16_emulated);
+
+    nlohmann::ordered_json report = {{"format", "dlm-bench-1"}, {"cores", std::thread::hardware_concurrency()},
+                                     {"results", nlohmann::json::array()}};
     report["bf16_emulated"] = bf16_emulated;
-    if (bf16_emulated && std::find(o.dtypes.begin(), o.dtypes.end(), "bf16") != o.dtypes.end())
+    report["bf16_native"] = !bf16_emulated;
+    report["dtypes"] = dtypes;  // --dtype as run: what auto chose here
+    fmt::print("{:<10} {:>5} {:>7} {:>9} {:>14} {:>8} {:>9} {:>9} {:>10}\n", "workload", "dtype", "threads", "seconds",
+               "throughput", "GFLOP/s", "roofline", "peak MB", "over wts");
+    if (bf16_emulated && std::find(dtypes.begin(), dtypes.end(), "bf16") != dtypes.end())
         fmt::print("# bf16: no oneDNN bf16 kernels here (CPU without AVX-512, or DLM_BF16_EMULATE): its products run in "
                    "fp32 on widened operands, so the bf16 rows are not a bf16 benchmark\n");
     bool generation = false;
@@ -125,7 +133,7 @@ void bench_cmd(const bench_options& o) {
                    roof["read_bandwidth"].get<double>());
         for (const auto& w : o.workloads) {
             const bool typed = w != "tokenizer";
-            const std::vector<std::string> dts = typed ? o.dtypes : std::vector<std::string>{"f32"};
+            const std::vector<std::string> dts = typed ? dtypes : std::vector<std::string>{"f32"};
             for (const auto& dt : dts) {
                 auto [j, rss] = child_run([&] {
                     omp_set_num_threads(threads);
@@ -179,7 +187,9 @@ command_registration reg(60, "bench", "Benchmark the standard workloads against 
                          [](CLI::App& sub) {
     auto o = std::make_shared<bench_options>();
     sub.add_option("-w,--workload", o->workloads, "diffusion, ar, train, tokenizer (comma list)")->delimiter(',')->capture_default_str();
-    sub.add_option("--dtype", o->dtypes, "bf16, f32 (comma list; training: bf16 = mixed precision)")->delimiter(',')->capture_default_str();
+    sub.add_option("--dtype", o->dtypes, dtype_option_help("auto, bf16, f32 (comma list; training: bf16 = mixed precision)"))
+        ->delimiter(',')
+        ->capture_default_str();
     sub.add_option("-t,--threads", o->threads, "Thread counts to run (comma list)")->delimiter(',')->capture_default_str();
     sub.add_option("--reps", o->reps, "Timed repetitions per workload (after one warm-up); the best counts")->capture_default_str();
     sub.add_flag("--no-prepack", o->no_prepack, "Keep the plain bf16 weight layout (diffusion: no oneDNN blocking; AR: no column tiles), to measure what prepacking gains");

@@ -25,7 +25,7 @@ namespace dlm::cli {
 namespace {
 
 struct compare_options {
-    std::string diffusion, ar, prompt, sampler, html, dtype = "bf16";
+    std::string diffusion, ar, prompt, sampler, html, dtype = "auto";
     int64_t length = 240, steps = 0;
     uint64_t seed = 0;
     int threads = 0;
@@ -124,8 +124,7 @@ void compare_cmd(const compare_options& o_in) {
     threads_apply(o.threads);
     if (o.diffusion.empty()) o.diffusion = shipped_model_dir("dlm-diffusion");
     if (o.ar.empty()) o.ar = shipped_model_dir("dlm-ar");
-    if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
-    const DType dtype = o.dtype == "bf16" ? DType::BF16 : DType::F32;
+    const DType dtype = dtype_option_resolve(o.dtype);
     auto dm = model_load(o.diffusion, dtype);
     auto am = model_load(o.ar, dtype);
     if (dm->config().is_causal())
@@ -136,6 +135,7 @@ void compare_cmd(const compare_options& o_in) {
              am->config().architecture);
     Tokenizer dt = Tokenizer::from_folder(o.diffusion);
     Tokenizer at = Tokenizer::from_folder(o.ar);
+    dtype_option_report(o.dtype);
 
     // The diffusion side: the recipe's canvas (prompt as trained, `length` masks).
     side_run d;
@@ -222,7 +222,7 @@ command_registration reg(41, "compare", "Generate from one prompt with a diffusi
                    "Diffusion sampler: remask, confidence, lowconf (default: the model's generation_config.json, else remask)");
     sub.add_option("--steps", o->steps, "Diffusion steps (default: the model's, else the sampler's)");
     sub.add_option("-s,--seed", o->seed, "Random seed")->capture_default_str();
-    sub.add_option("--dtype", o->dtype, "Matrix products of both models: bf16 or f32")->capture_default_str();
+    add_dtype_option(sub, o->dtype, "Matrix products of both models: bf16 or f32");
     add_threads_option(sub, o->threads);
     sub.add_flag("--animate", o->animate, "Replay both generations side by side at their real speed");
     sub.add_option("--html", o->html, "Write a self-contained page that replays both (no network)");

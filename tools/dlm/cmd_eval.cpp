@@ -28,7 +28,7 @@ namespace dlm::cli {
 namespace {
 
 struct likelihood_options {
-    std::string model, tokenizer, format = "auto", json, markdown, plot, dtype = "f32", estimator = "count", cache_dir, wrap;
+    std::string model, tokenizer, format = "auto", json, markdown, plot, dtype = "auto", estimator = "count", cache_dir, wrap;
     std::vector<std::string> files;
     std::vector<double> rates = {0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
     int64_t block_size = 256, prefix = 16, samples = 4, batch = 8, max_blocks = 0, unit_max_tokens = -1;
@@ -45,7 +45,7 @@ std::string files_name(const std::vector<std::string>& files) {
 
 void likelihood_cmd(const likelihood_options& o) {
     threads_apply(o.threads);
-    if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
+    const DType dtype = dtype_option_resolve(o.dtype);
     if (o.block_size < 2) fail("--block-size must be at least 2, not {}", o.block_size);
     if (o.prefix < 0 || o.prefix >= o.block_size)
         fail("--prefix must be in [0, {}) (shorter than the block), not {}", o.block_size, o.prefix);
@@ -57,7 +57,7 @@ void likelihood_cmd(const likelihood_options& o) {
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work
     const BoundEstimator estimator = bound_estimator_parse(o.estimator);
 
-    auto model = model_load(o.model, o.dtype == "bf16" ? DType::BF16 : DType::F32);
+    auto model = model_load(o.model, dtype);
     const ModelConfig& c = model->config();
     if (o.block_size > c.max_sequence())
         fail("--block-size {} is longer than the window of {} ({} tokens)", o.block_size, o.model, c.max_sequence());
@@ -116,9 +116,10 @@ void likelihood_cmd(const likelihood_options& o) {
     r.blocks = blocks;
     r.blocks_in_files = ds.blocks;
     r.seed = o.seed;
-    r.dtype = o.dtype;
+    r.dtype = dtype_option_name(dtype);
     r.estimator = lo.estimator;
     r.samples_per_block = o.samples;
+    dtype_option_report(o.dtype);
     const auto t0 = std::chrono::steady_clock::now();
     // One progress bar per stage, counting sequences.
     auto run_stage = [&](const char* label, int64_t sequences, auto&& stage) {
@@ -158,7 +159,7 @@ void likelihood_cmd(const likelihood_options& o) {
 // ---- dlm eval generation ----------------------------------------------------------
 
 struct generation_options {
-    std::string model, tokenizer, scorer, scorer_tokenizer, format = "auto", json, markdown, plot, dtype = "bf16";
+    std::string model, tokenizer, scorer, scorer_tokenizer, format = "auto", json, markdown, plot, dtype = "auto";
     std::vector<std::string> files, samplers = {"remask"};
     std::vector<int64_t> steps;
     std::vector<double> thresholds = {0.9};
@@ -207,7 +208,7 @@ std::vector<GenSetting> generation_settings(const generation_options& o, bool ca
 
 void generation_cmd(const generation_options& o) {
     threads_apply(o.threads);
-    if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
+    const DType dtype = dtype_option_resolve(o.dtype);
     if (o.prompts < 1) fail("--prompts must be at least 1, not {}", o.prompts);
     if (o.batch < 1) fail("--batch must be at least 1, not {}", o.batch);
     for (int64_t s : o.steps)
@@ -216,7 +217,7 @@ void generation_cmd(const generation_options& o) {
         if (!(t > 0 && t <= 1)) fail("--threshold: {} is not in (0, 1]", t);
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work
 
-    auto model = model_load(o.model, o.dtype == "bf16" ? DType::BF16 : DType::F32);
+    auto model = model_load(o.model, dtype);
     const ModelConfig& c = model->config();
     const bool causal = c.is_causal();
     if (causal)
@@ -270,7 +271,7 @@ void generation_cmd(const generation_options& o) {
     rep.model = o.model;
     rep.architecture = c.architecture;
     rep.scorer = o.scorer;
-    rep.dtype = o.dtype;
+    rep.dtype = dtype_option_name(dtype);
     rep.files = o.files;
     rep.prompts = static_cast<int64_t>(prompts.size());
     rep.prompt_tokens = prompt_tokens;
@@ -289,6 +290,7 @@ void generation_cmd(const generation_options& o) {
     auto sampling_json = [](const SamplingParams& p) {
         return nlohmann::ordered_json{{"temperature", p.temperature}, {"top_k", p.top_k}, {"top_p", p.top_p}};
     };
+    dtype_option_report(o.dtype);
     ModelDenoiser denoiser(*model);
     bool noted = false;
     for (const auto& setting : settings) {
@@ -386,7 +388,7 @@ void generation_add(CLI::App& sub) {
     o->o_block = g->add_option("--block", o->block, "Semi-autoregressive block length (0 = whole canvas)");
     g->add_option("-b,--batch", o->batch, "Samples generated together")->capture_default_str();
     g->add_option("-s,--seed", o->seed, "Seed (sample i uses stream i whatever the batch)")->capture_default_str();
-    g->add_option("--dtype", o->dtype, "Matrix products of the generator in bf16 or f32 (the scorer runs in f32)")->capture_default_str();
+    add_dtype_option(*g, o->dtype, "Matrix products of the generator in bf16 or f32 (the scorer runs in f32)");
     add_threads_option(*g, o->threads);
     g->add_option("--json", o->json, "Write the report (with every sample's text) as JSON to this file");
     g->add_option("--markdown", o->markdown, "Write the Markdown table to this file (it is also printed)");
@@ -418,7 +420,7 @@ command_registration reg(50, "eval", "Evaluate models: likelihood bounds and per
     lik->add_option("--json", o->json, "Write the report as JSON to this file");
     lik->add_option("--markdown", o->markdown, "Write the Markdown table to this file (it is also printed)");
     lik->add_option("--plot", o->plot, "Draw the loss per mask rate to this .png or .svg (gnuplot)");
-    lik->add_option("--dtype", o->dtype, "Matrix products in f32 (the reference) or bf16 (faster)")->capture_default_str();
+    add_dtype_option(*lik, o->dtype, "Matrix products in f32 (the reference) or bf16 (faster)");
     add_threads_option(*lik, o->threads);
     lik->add_option("--cache-dir", o->cache_dir, "Token cache folder (default ~/.cache/dlm)");
     lik->add_flag("--no-cache", o->no_cache, "Do not read or write the token cache");

@@ -20,7 +20,7 @@ namespace dlm::cli {
 namespace {
 
 struct generate_options {
-    std::string model, prompt, sampler = "remask", trace, dtype = "bf16";
+    std::string model, prompt, sampler = "remask", trace, dtype = "auto";
     int64_t length = 0, steps = 10, block = 0, top_k = 50, batch = 1;
     float threshold = 0.9f, temp = 1.0f, top_p = 0.95f;
     uint64_t seed = 0;
@@ -56,6 +56,7 @@ void generate_diffusion(const generate_options& o, const GenerationDefaults& g, 
     if (o.o_top_k->count()) d.sampling.top_k = o.top_k;
     if (o.o_top_p->count()) d.sampling.top_p = o.top_p;
 
+    dtype_option_report(o.dtype);
     const bool tty = ::isatty(1);
     TerminalView view(tok, dp.prompt_len, stdout, tty, fmt::format("{} sampler", sampler_name(k)));
     TraceRecorder trace("diffusion", o.model, sampler_name(k), o.prompt, o.batch);
@@ -89,6 +90,7 @@ void generate_autoregressive(const generate_options& o, const GenerationDefaults
     a.eos_id = tok.eos_id();
     a.batch = o.batch;
     std::vector<int32_t> prompt = tok.encode(o.prompt, false);
+    dtype_option_report(o.dtype);
     const bool tty = ::isatty(1);
     TerminalView view(tok, static_cast<int64_t>(prompt.size()), stdout, tty, "autoregressive");
     TraceRecorder trace("autoregressive", o.model, "kv-cache", o.prompt, o.batch);
@@ -110,8 +112,7 @@ void generate_cmd(const generate_options& o_in) {
     threads_apply(o.threads);
     if (o.model.empty()) o.model = shipped_model_dir("dlm-diffusion");
     if (o.batch < 1) fail("--batch must be at least 1");
-    if (o.dtype != "f32" && o.dtype != "bf16") fail("--dtype must be f32 or bf16, not '{}'", o.dtype);
-    auto model = model_load(o.model, o.dtype == "bf16" ? DType::BF16 : DType::F32);
+    auto model = model_load(o.model, dtype_option_resolve(o.dtype));
     const GenerationDefaults g = generation_defaults_load(o.model);
     if (model->config().is_causal()) {
         for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps})
@@ -143,8 +144,7 @@ command_registration reg(40, "generate", "Generate text: diffusion denoising (ma
     sub.add_option("-s,--seed", o->seed, "Random seed (same seed, same output)")->capture_default_str();
     sub.add_option("-b,--batch", o->batch, "Samples generated together")->capture_default_str();
     add_threads_option(sub, o->threads);
-    o->o_dtype = sub.add_option("--dtype", o->dtype, "Matrix products in bf16 (fast, fp32 accumulation) or f32 (the reference)")
-        ->capture_default_str();
+    o->o_dtype = add_dtype_option(sub, o->dtype, "Matrix products in bf16 (fast, fp32 accumulation) or f32 (the reference)");
     sub.add_flag("--animate", o->animate, "Show the denoising live in the terminal");
     sub.add_option("--trace", o->trace, "Write every step's tokens as JSON to this file");
     sub.callback([o] { generate_cmd(*o); });

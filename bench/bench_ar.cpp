@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
     for (const Shape& s : shapes) {
         // Enough copies of the matrix that a pass cannot be served from the caches.
         const int64_t copies = std::max<int64_t>(1, (int64_t{256} << 20) / (s.k * s.n * 4));
-        std::vector<float> w(s.k * s.n * copies), x(16 * s.k), y(16 * s.n);
+        std::vector<float> w(s.k * s.n * copies), x(16 * s.k), y(16 * s.n), scratch(dlm::kGemvChunks * s.n);
         for (auto& v : w) v = u(g);
         for (auto& v : x) v = u(g);
         int64_t i = 0;
@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
         for (int64_t m : {1, 2, 4, 8}) {
             double t_gemv = best_ms(20, [&] {
                 if (s.linear) dlm::linear_forward_gemv(y.data(), x.data(), next(), nullptr, m, s.k, s.n);
-                else dlm::conv1d_forward_gemv(y.data(), x.data(), next(), nullptr, m, s.k, s.n);
+                else dlm::conv1d_forward_gemv(y.data(), scratch.data(), x.data(), next(), nullptr, m, s.k, s.n);
             });
             auto dnnl = [&] {
                 if (s.linear) dlm::linear_forward(y.data(), x.data(), next(), nullptr, m, s.k, s.n);

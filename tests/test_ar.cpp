@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 
 #include "ar/generate_ar.h"
@@ -166,7 +167,8 @@ TEST(ar, gemv_kernels_match_onednn) {
             SCOPED_TRACE("k " + std::to_string(k) + " n " + std::to_string(n) + " m " + std::to_string(m));
             auto x = random_floats(m * k, 1), w = random_floats(k * n, 2), bias = random_floats(n, 3);
             std::vector<float> got(m * n), ref(m * n);
-            dlm::conv1d_forward_gemv(got.data(), x.data(), w.data(), bias.data(), m, k, n);
+            std::vector<float> scratch(dlm::kGemvChunks * n);
+            dlm::conv1d_forward_gemv(got.data(), scratch.data(), x.data(), w.data(), bias.data(), m, k, n);
             dlm::conv1d_forward(ref.data(), x.data(), w.data(), bias.data(), m, k, n);
             EXPECT_LE(rel_diff(got, ref), 1e-5);
             dlm::linear_forward_gemv(got.data(), x.data(), w.data(), nullptr, m, k, n);
@@ -181,8 +183,12 @@ TEST(ar, gemv_rows_are_independent_of_row_count) {
     const int64_t k = 96, n = 200;
     auto x = random_floats(8 * k, 4), w = random_floats(k * n, 5);
     std::vector<float> one(n), many(8 * n);
+    std::vector<float> scratch(dlm::kGemvChunks * n);
+    auto conv1d = [&](float* out, const float* inp, const float* weight, const float* bias, int64_t m, int64_t kk,
+                      int64_t nn) { dlm::conv1d_forward_gemv(out, scratch.data(), inp, weight, bias, m, kk, nn); };
     for (int which = 0; which < 2; ++which) {
-        auto f = which ? dlm::linear_forward_gemv : dlm::conv1d_forward_gemv;
+        std::function<void(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t)> f = conv1d;
+        if (which) f = dlm::linear_forward_gemv;
         f(many.data(), x.data(), w.data(), nullptr, 8, k, n);
         for (int64_t r = 0; r < 8; ++r) {
             f(one.data(), x.data() + r * k, w.data(), nullptr, 1, k, n);

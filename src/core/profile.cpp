@@ -24,6 +24,10 @@ std::map<std::string, profile_entry>& table() {
 void profile_enable(bool on) { g_on = on; }
 bool profile_enabled() { return g_on; }
 
+ProfileScope::~ProfileScope() {
+    if (name_) profile_add(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
+}
+
 void profile_reset() {
     std::lock_guard<std::mutex> lock(g_mutex);
     table().clear();

@@ -21,9 +21,9 @@ public:
     explicit ProfileScope(const char* name) : name_(profile_enabled() ? name : nullptr) {
         if (name_) t0_ = std::chrono::steady_clock::now();
     }
-    ~ProfileScope() {
-        if (name_) profile_add(name_, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count());
-    }
+    // Out of line: an inline destructor left out of line by the compiler would be a weak
+    // symbol in every kernel variant of a portable build (kernels/isa.h).
+    ~ProfileScope();
 
 private:
     const char* name_;

@@ -5,8 +5,10 @@
 #include <numeric>
 
 #include "kernels/vector_math.h"
+#include "kernels/isa.h"
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 int32_t token_argmax(const float* logits, int64_t v) {
     int64_t best = 0;
@@ -170,4 +172,5 @@ TokenChoice token_gumbel(const float* logits, int64_t v, float temperature, Rng&
     return c;
 }
 
+DLM_ISA_END
 }  // namespace dlm

@@ -6,9 +6,11 @@
 
 #include "kernels/gemm.h"
 #include "kernels/vector_math.h"
+#include "kernels/isa.h"
 
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 namespace {
 
@@ -89,4 +91,5 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, 
     }
 }
 
+DLM_ISA_END
 }  // namespace dlm

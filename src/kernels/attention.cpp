@@ -11,8 +11,10 @@
 #include "core/error.h"
 #include "kernels/dropout.h"
 #include "kernels/gemm.h"
+#include "kernels/isa.h"
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 void softmax_row(float* x, int64_t d) {
     // The max is exact in any order, so it may run in vector lanes (the exponentials'
@@ -177,4 +179,5 @@ void attention_backward(float* dq, float* dk, float* dv, float* datt, float* scr
     gemm_f32(datt, at, q, qv, dk, kv, nullptr, 1.0f);  // dk += dS^T q
 }
 
+DLM_ISA_END
 }  // namespace dlm

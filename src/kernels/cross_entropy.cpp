@@ -5,8 +5,10 @@
 #include <cmath>
 
 #include "kernels/vector_math.h"
+#include "kernels/isa.h"
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 namespace {
 
@@ -51,4 +53,5 @@ void cross_entropy_forward(float* row_loss, const float* x, const int32_t* targe
     }
 }
 
+DLM_ISA_END
 }  // namespace dlm

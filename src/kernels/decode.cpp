@@ -9,47 +9,57 @@
 #include "core/profile.h"
 #include "kernels/gemm.h"
 #include "kernels/vector_math.h"
+#include "kernels/isa.h"
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 namespace {
 
-// 16 floats (one AVX-512 register; GCC splits it on narrower targets).
-typedef float v16 __attribute__((vector_size(64)));
+// The widest float vector the build targets: 16 lanes with AVX-512, 8 with AVX2, 4
+// otherwise. Sizing the vectors (and so the register tiles below) by the target keeps
+// every accumulator in a register: 512-bit vectors on AVX2 are split by the compiler
+// into twice as many registers as the tiles were sized for, and spill.
+#if defined(__AVX512F__)
 constexpr int64_t kLanes = 16;
+#elif defined(__AVX2__)
+constexpr int64_t kLanes = 8;
+#else
+constexpr int64_t kLanes = 4;
+#endif
+typedef float vfloat __attribute__((vector_size(kLanes * 4)));
+typedef uint16_t vhalf __attribute__((vector_size(kLanes * 2)));
+typedef uint32_t vword __attribute__((vector_size(kLanes * 4)));
 
-inline v16 load(const float* p) {
-    v16 x;
+inline vfloat load(const float* p) {
+    vfloat x;
     std::memcpy(&x, p, sizeof x);
     return x;
 }
-// 16 bf16 weights widened to fp32 (a bf16 is the top half of an fp32).
-typedef uint16_t u16x16 __attribute__((vector_size(32)));
-typedef uint32_t u32x16 __attribute__((vector_size(64)));
-inline v16 load(const uint16_t* p) {
-    u16x16 h;
+// kLanes bf16 weights widened to fp32 (a bf16 is the top half of an fp32).
+inline vfloat load(const uint16_t* p) {
+    vhalf h;
     std::memcpy(&h, p, sizeof h);
-    const u32x16 w = __builtin_convertvector(h, u32x16) << 16;
-    v16 x;
+    const vword w = __builtin_convertvector(h, vword) << 16;
+    vfloat x;
     std::memcpy(&x, &w, sizeof x);
     return x;
 }
-inline void store(float* p, v16 x) { std::memcpy(p, &x, sizeof x); }
-inline float lanes_sum(v16 x) {
+inline void store(float* p, vfloat x) { std::memcpy(p, &x, sizeof x); }
+inline float lanes_sum(vfloat x) {
     float s = 0;
     for (int i = 0; i < kLanes; ++i) s += x[i];
     return s;
 }
 
-// Columns [j0, j0 + 16 W) of out[N] = inp[K] x weight[K, N] + bias: W accumulators
-// stay in registers while the rows of weight stream by once. W = 8 (512 contiguous
-// bytes per row) measured best: narrower tiles lose DRAM efficiency, wider ones
-// balance badly over two threads for N = 768.
+// Columns [j0, j0 + kLanes W) of out[N] = inp[K] x weight[K, N] + bias: W accumulators
+// stay in registers while the rows of weight stream by once (bf16 weights: the
+// kLanes-column groups of conv1d_rest_bf16).
 template <int W, typename T>
 void conv1d_tile(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n,
                  int64_t j0) {
-    v16 acc[W];
-    for (int w = 0; w < W; ++w) acc[w] = bias ? load(bias + j0 + w * kLanes) : v16{};
+    vfloat acc[W];
+    for (int w = 0; w < W; ++w) acc[w] = bias ? load(bias + j0 + w * kLanes) : vfloat{};
     for (int64_t kk = 0; kk < k; ++kk) {
         const T* wr = weight + kk * n + j0;
         const float a = inp[kk];
@@ -58,48 +68,49 @@ void conv1d_tile(float* out, const float* inp, const T* weight, const float* bia
     for (int w = 0; w < W; ++w) store(out + j0 + w * kLanes, acc[w]);
 }
 
-// The last cols < 16 columns from j0: the tile computation on zero-padded vectors, so
+// The last cols < kLanes columns from j0: the tile computation on zero-padded vectors, so
 // that every column is summed the same way (bias first, then k ascending) wherever it
 // falls.
 template <typename T>
 void conv1d_tail(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n,
                  int64_t j0, int64_t cols) {
     const auto bytes = static_cast<size_t>(cols) * sizeof(float);
-    v16 acc{};
+    vfloat acc{};
     if (bias) std::memcpy(&acc, bias + j0, bytes);
     for (int64_t kk = 0; kk < k; ++kk) {
-        v16 wv{};
+        vfloat wv{};
         for (int64_t i = 0; i < cols; ++i) wv[i] = bf16_widen(weight[kk * n + j0 + i]);
         acc += inp[kk] * wv;
     }
     std::memcpy(out + j0, &acc, bytes);
 }
 
-// bf16 weights, columns [j0, j0 + 32 W) of a matrix with row stride ld: one 64-byte
-// load holds 32 columns as 16 pairs; `<< 16` widens the even columns and
-// `& 0xffff0000` the odd ones, so the widening costs one operation per 16 weights
-// instead of two. The weights `ahead` elements on are prefetched (a hint: it never
-// faults, so the last rows need no guard).
+// bf16 weights, columns [j0, j0 + 2 kLanes W) of a matrix with row stride ld: one
+// vector load holds 2 kLanes columns as kLanes pairs; `<< 16` widens the even columns
+// and `& 0xffff0000` the odd ones, so the widening costs one operation per kLanes
+// weights instead of two. The weights `ahead` elements on are prefetched (a hint: it
+// never faults, so the last rows need no guard).
 template <int W>
 void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
                       int64_t ld, int64_t j0, int64_t ahead) {
-    v16 even[W], odd[W];
+    constexpr int64_t G = 2 * kLanes;  // columns per group
+    vfloat even[W], odd[W];
     for (int w = 0; w < W; ++w) {
         for (int i = 0; i < kLanes; ++i) {
-            even[w][i] = bias ? bias[j0 + 32 * w + 2 * i] : 0.0f;
-            odd[w][i] = bias ? bias[j0 + 32 * w + 2 * i + 1] : 0.0f;
+            even[w][i] = bias ? bias[j0 + G * w + 2 * i] : 0.0f;
+            odd[w][i] = bias ? bias[j0 + G * w + 2 * i + 1] : 0.0f;
         }
     }
-    const u32x16 high = u32x16{} + 0xffff0000u;
+    const vword high = vword{} + 0xffff0000u;
     for (int64_t kk = 0; kk < k; ++kk) {
         const uint16_t* wr = weight + kk * ld + j0;
-        for (int w = 0; w < W; ++w) __builtin_prefetch(wr + ahead + 32 * w, 0, 0);
+        for (int64_t c = 0; c < W * G; c += 32) __builtin_prefetch(wr + ahead + c, 0, 0);  // once per 64 bytes
         const float a = inp[kk];
         for (int w = 0; w < W; ++w) {
-            u32x16 pair;
-            std::memcpy(&pair, wr + 32 * w, sizeof pair);
-            const u32x16 lo = pair << 16, hi = pair & high;
-            v16 fl, fh;
+            vword pair;
+            std::memcpy(&pair, wr + G * w, sizeof pair);
+            const vword lo = pair << 16, hi = pair & high;
+            vfloat fl, fh;
             std::memcpy(&fl, &lo, sizeof fl);
             std::memcpy(&fh, &hi, sizeof fh);
             even[w] += a * fl;
@@ -108,16 +119,27 @@ void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, cons
     }
     for (int w = 0; w < W; ++w)
         for (int i = 0; i < kLanes; ++i) {
-            out[j0 + 32 * w + 2 * i] = even[w][i];
-            out[j0 + 32 * w + 2 * i + 1] = odd[w][i];
+            out[j0 + G * w + 2 * i] = even[w][i];
+            out[j0 + G * w + 2 * i + 1] = odd[w][i];
         }
 }
 
-// The bf16 GEMVs' tile: kTileCols columns = 256 bytes of each weight row, as kTileWidth
-// groups of 32 columns (wider tiles balance badly over two threads for N = 768).
-constexpr int kTileWidth = static_cast<int>(kTileCols / 32);
+// The bf16 GEMVs' tile: kTileCols columns = 256 bytes of each weight row, in passes of
+// kPassGroups groups of 2 kLanes columns: 8 accumulators, which fit the registers
+// whatever the width (AVX-512: one pass of 4 groups; AVX2: two passes of 4, the second
+// reading the tile's other half, mostly from L2). Wider tiles balance badly over two
+// threads for N = 768.
+constexpr int kPassGroups = static_cast<int>(std::min<int64_t>(4, kTileCols / (2 * kLanes)));
+constexpr int64_t kPassCols = 2 * kLanes * kPassGroups;
+static_assert(kTileCols % kPassCols == 0, "a tile is a whole number of passes");
 
-// Columns [j0, n) of a plain bf16 [K, n] block (fewer than one tile): 16-column
+void tile_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k, int64_t ld,
+               int64_t j0, int64_t ahead) {
+    for (int64_t p = 0; p < kTileCols; p += kPassCols)
+        conv1d_tile_bf16<kPassGroups>(out, inp, weight, bias, k, ld, j0 + p, ahead);
+}
+
+// Columns [j0, n) of a plain bf16 [K, n] block (fewer than one tile): kLanes-column
 // groups, then the ragged tail, each summed as the tiles are.
 void conv1d_rest_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
                       int64_t n, int64_t j0) {
@@ -128,18 +150,52 @@ void conv1d_rest_bf16(float* out, const float* inp, const uint16_t* weight, cons
     }
 }
 
-template <typename T>
-void conv1d_row(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n) {
-    constexpr int W = 8;
-    constexpr int64_t tile = W * kLanes;
-    // Work items: full tiles, then single 16-column groups, then one partial group.
-    const int64_t tiles = n / tile, groups = (n - tiles * tile) / kLanes, rest = n % kLanes;
-    const int64_t items = tiles + groups + (rest ? 1 : 0);
-#pragma omp parallel for schedule(static)
-    for (int64_t t = 0; t < items; ++t) {
-        if (t < tiles) conv1d_tile<W, T>(out, inp, weight, bias, k, n, t * tile);
-        else if (t < tiles + groups) conv1d_tile<1, T>(out, inp, weight, bias, k, n, tiles * tile + (t - tiles) * kLanes);
-        else conv1d_tail(out, inp, weight, bias, k, n, n - rest, rest);
+// One chunk of the fp32 Conv1D GEMV: part[N] = sum over rows kk in [k0, k1), ascending,
+// of inp[kk] x weight[kk, :]. R rows are folded into the partial per pass over it, so
+// it is loaded and stored once per R rows while R whole rows stream by.
+template <int R>
+void conv1d_chunk(float* part, const float* inp, const float* weight, int64_t k0, int64_t k1, int64_t n) {
+    const int64_t nv = n / kLanes * kLanes;
+    std::fill(part, part + n, 0.0f);
+    for (int64_t kk = k0; kk < k1; kk += R) {
+        const int64_t rows = std::min<int64_t>(R, k1 - kk);
+        const float* w = weight + kk * n;
+        const float* x = inp + kk;
+        if (rows == R) {
+            for (int64_t j = 0; j < nv; j += kLanes) {
+                vfloat acc = load(part + j);
+                for (int q = 0; q < R; ++q) acc += x[q] * load(w + q * n + j);
+                store(part + j, acc);
+            }
+        } else {
+            for (int64_t q = 0; q < rows; ++q)
+                for (int64_t j = 0; j < nv; j += kLanes) store(part + j, load(part + j) + x[q] * load(w + q * n + j));
+        }
+        for (int64_t j = nv; j < n; ++j)
+            for (int64_t q = 0; q < rows; ++q) part[j] += x[q] * w[q * n + j];
+    }
+}
+
+// fp32 Conv1D GEMV, one row: the K rows are cut into kGemvChunks fixed chunks, each
+// summed into its own partial row (scratch[c, N]) while its rows stream by whole, then
+// out = bias + the partials in chunk order. Whole rows read contiguously run at 21-27
+// GB/s here, against 10-15 for register tiles of columns over the same plain rows (2
+// threads); the chunks do not depend on the thread count, so neither do the sums.
+void conv1d_row_f32(float* out, float* scratch, const float* inp, const float* weight, const float* bias, int64_t k,
+                    int64_t n) {
+    const int64_t per = (k + kGemvChunks - 1) / kGemvChunks;
+#pragma omp parallel
+    {
+#pragma omp for schedule(static)
+        for (int64_t c = 0; c < kGemvChunks; ++c)
+            conv1d_chunk<8>(scratch + c * n, inp, weight, std::min(k, c * per), std::min(k, (c + 1) * per), n);
+#pragma omp for schedule(static)
+        for (int64_t j0 = 0; j0 < n; j0 += 256)
+            for (int64_t j = j0; j < std::min(n, j0 + 256); ++j) {
+                float s = bias ? bias[j] : 0.0f;
+                for (int64_t c = 0; c < kGemvChunks; ++c) s += scratch[c * n + j];
+                out[j] = s;
+            }
     }
 }
 
@@ -148,10 +204,10 @@ void conv1d_row(float* out, const float* inp, const T* weight, const float* bias
 // cache line (33 -> 40 GB/s on the LM head).
 template <int R, typename T>
 void linear_block(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t j0) {
-    v16 acc[R] = {};
+    vfloat acc[R] = {};
     const int64_t kv = k / kLanes * kLanes;
     for (int64_t kk = 0; kk < kv; kk += kLanes) {
-        const v16 x = load(inp + kk);
+        const vfloat x = load(inp + kk);
         if constexpr (sizeof(T) == 2)
             if (kk % 32 == 0)
                 for (int r = 0; r < R; ++r) __builtin_prefetch(weight + (j0 + r) * k + kk + 256, 0, 0);
@@ -178,16 +234,17 @@ void linear_row(float* out, const float* inp, const T* weight, const float* bias
 
 }  // namespace
 
-void conv1d_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
-                         int64_t k, int64_t n) {
+void conv1d_forward_gemv(float* out, float* scratch, const float* inp, const float* weight, const float* bias,
+                         int64_t m, int64_t k, int64_t n) {
     DLM_PROFILE("gemv");
-    for (int64_t r = 0; r < m; ++r) conv1d_row(out + r * n, inp + r * k, weight, bias, k, n);
+    for (int64_t r = 0; r < m; ++r) conv1d_row_f32(out + r * n, scratch, inp + r * k, weight, bias, k, n);
 }
 
 void linear_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
                          int64_t k, int64_t n) {
     DLM_PROFILE("gemv");
-    for (int64_t r = 0; r < m; ++r) linear_row<4>(out + r * n, inp + r * k, weight, bias, k, n);
+    // 8 rows in flight, as for bf16: 20 -> 22 GB/s on the LM head.
+    for (int64_t r = 0; r < m; ++r) linear_row<8>(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
 void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
@@ -199,7 +256,7 @@ void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weig
         const float* x = inp + r * k;
         // Two rows ahead: 25-38 -> 34-41 GB/s on GPT-2's matrices (one matrix at a time).
 #pragma omp parallel for schedule(static)
-        for (int64_t t = 0; t < tiles; ++t) conv1d_tile_bf16<kTileWidth>(o, x, weight, bias, k, n, t * tile, 2 * n);
+        for (int64_t t = 0; t < tiles; ++t) tile_bf16(o, x, weight, bias, k, n, t * tile, 2 * n);
         conv1d_rest_bf16(o, x, weight, bias, k, n, tiles * tile);
     }
 }
@@ -207,7 +264,7 @@ void conv1d_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weig
 void linear_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m,
                               int64_t k, int64_t n) {
     DLM_PROFILE("gemv_bf16");
-    // 8 rows in flight (4 for fp32): 28 -> 33 GB/s on the 77 MB LM head.
+    // 8 rows in flight: 28 -> 33 GB/s on the 77 MB LM head.
     for (int64_t r = 0; r < m; ++r) linear_row<8>(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
@@ -251,8 +308,7 @@ void tiled_gemv_bf16(float* out, const float* inp, const uint16_t* tiled, const 
             const float* b = bias ? bias + t * kTileCols : nullptr;
             // 8 rows (2 KB) ahead, past the tile's end into the next one: 29 -> 33 GB/s.
             if (t < tiles)
-                conv1d_tile_bf16<kTileWidth>(o + t * kTileCols, x, tiled + t * k * kTileCols, b, k, kTileCols, 0,
-                                             8 * kTileCols);
+                tile_bf16(o + t * kTileCols, x, tiled + t * k * kTileCols, b, k, kTileCols, 0, 8 * kTileCols);
             else conv1d_rest_bf16(o + full, x, tiled + full * k, b, k, n - full, 0);
         }
     }
@@ -314,4 +370,5 @@ void attention_forward_cached(float* out, float* att, const float* q, const floa
     }
 }
 
+DLM_ISA_END
 }  // namespace dlm

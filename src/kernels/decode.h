@@ -19,8 +19,11 @@ namespace dlm {
 constexpr int64_t kGemvMaxRows = 1;
 
 // GPT-2 Conv1D layout: out[M, N] = inp[M, K] x weight[K, N] + bias[N] (bias may be nullptr).
-void conv1d_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,
-                         int64_t k, int64_t n);
+// The K rows are summed in kGemvChunks fixed chunks (whole rows stream contiguously),
+// scratch[kGemvChunks * N] holding their partial sums.
+constexpr int64_t kGemvChunks = 8;
+void conv1d_forward_gemv(float* out, float* scratch, const float* inp, const float* weight, const float* bias,
+                         int64_t m, int64_t k, int64_t n);
 
 // nn.Linear layout: out[M, N] = inp[M, K] x weight[N, K]^T + bias[N] (bias may be nullptr).
 void linear_forward_gemv(float* out, const float* inp, const float* weight, const float* bias, int64_t m,

@@ -3,8 +3,10 @@
 #include "core/profile.h"
 
 #include <cmath>
+#include "kernels/isa.h"
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 namespace {
 uint32_t threshold_of(float p) {
@@ -29,4 +31,5 @@ void dropout_copy(float* out, const float* inp, int64_t n, float p, uint64_t see
     for (int64_t i = 0; i < n; ++i) out[i] = (p <= 0.0f || dropout_keep(seed, i, th)) ? inp[i] * scale : 0.0f;
 }
 
+DLM_ISA_END
 }  // namespace dlm

@@ -6,8 +6,10 @@
 #include <omp.h>
 
 #include <cstring>
+#include "kernels/isa.h"
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 namespace {
 
@@ -55,4 +57,5 @@ void embedding_backward(float* dtable, const float* dout, const int32_t* ids, in
     }
 }
 
+DLM_ISA_END
 }  // namespace dlm

@@ -5,8 +5,10 @@
 #include <omp.h>
 
 #include <cmath>
+#include "kernels/isa.h"
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 namespace {
 
@@ -95,9 +97,11 @@ void residual_layernorm_forward(float* out, float* sum, float* mean, float* rstd
     });
 }
 
+DLM_ISA_END
 }  // namespace dlm
 
 namespace dlm {
+DLM_ISA_BEGIN
 
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                         const float* weight, const float* mean, const float* rstd, int64_t n, int64_t c) {
@@ -142,4 +146,5 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
     }
 }
 
+DLM_ISA_END
 }  // namespace dlm

@@ -221,7 +221,11 @@ void Model::gemv(float* out, const float* inp, int64_t w, const float* bias, int
     const tile_spec& t = it->second;
     if (compute_dtype_ != DType::BF16) {
         if (t.transposed) linear_forward_gemv(out, inp, params_.get(w), bias, m, t.k, t.n);
-        else conv1d_forward_gemv(out, inp, params_.get(w), bias, m, t.k, t.n);
+        else {
+            if (static_cast<int64_t>(gemv_scratch_.size()) < kGemvChunks * t.n)
+                gemv_scratch_.resize(static_cast<size_t>(kGemvChunks * t.n));
+            conv1d_forward_gemv(out, gemv_scratch_.data(), inp, params_.get(w), bias, m, t.k, t.n);
+        }
     } else if (weight_tiled(w)) {
         tiled_gemv_bf16(out, inp, params_bf16_.data() + w, bias, m, t.k, t.n);
     } else if (t.transposed) {

@@ -250,6 +250,7 @@ protected:
     // once per row (decoding a token): the GEMV kernels of the compute dtype and layout.
     void gemv(float* out, const float* inp, int64_t w, const float* bias, int64_t m);
     std::map<int64_t, tile_spec> tileable_;
+    std::vector<float> gemv_scratch_;  // the fp32 Conv1D GEMV's partial sums
     std::set<int64_t> tiled_;
     bool has_f32_matrices_ = true;
     bool training_ = false;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "command.h"
@@ -56,7 +57,11 @@ void threads_apply(int threads) {
 int main(int argc, char** argv) {
     using namespace dlm::cli;
     CLI::App app{"dlm: text-diffusion language models in C++"};
-    app.set_version_flag("--version", "dlm 0.1.0");
+    // Which kernels run (and, for a bad DLM_CPU, the warning) on every command's stderr.
+    const dlm::CpuLevel level = dlm::cpu_level();
+    app.set_version_flag("--version", std::string("dlm 0.1.0 (") +
+                                          (dlm::cpu_portable_build() ? "portable build" : "native build") +
+                                          ", kernels " + dlm::cpu_level_name(level) + ")");
     app.require_subcommand(1);
     auto& table = command_table();
     std::sort(table.begin(), table.end(),

@@ -17,12 +17,18 @@ Weights are random (speed does not depend on them).
 
 Usage: /usr/bin/python3 bench/pytorch_side_by_side.py [--threads 1,2] [--dtype auto]
            [--workload diffusion,ar,train] [--reps 2] [--rounds 2] [--dlm build/dlm] [--quick]
+           [--cpu avx2]
   --dtype  comma list of auto, bf16, f32; auto (the default) is what `dlm bench --dtype auto`
            resolves it to on this machine: bf16 where the CPU has native bf16 matrix
            products, f32 where dlm would emulate them. Both sides run the resolved dtypes.
   --rounds N  PyTorch then dlm, N times in turn; each side keeps its best time (shared
               machines change speed within minutes: a slow spell then hits both sides).
   --quick  tiny shapes, one repetition: checks that the script runs, measures nothing.
+  --cpu avx2  both sides as on a CPU without AVX-512, on any CPU: oneDNN held to AVX2
+              (DNNL_MAX_CPU_ISA, which also takes away its bf16 kernels), dlm's AVX2
+              kernels (DLM_CPU; a portable build, cmake -DDLM_NATIVE=OFF, has them),
+              PyTorch's AVX2 kernels (ATEN_CPU_CAPABILITY) and OpenBLAS's Haswell ones
+              (OPENBLAS_CORETYPE). The script runs itself again with these set.
 """
 import argparse
 import ctypes
@@ -221,7 +227,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--dlm", default=os.path.join(REPO, "build", "dlm"))
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--cpu", choices=["native", "avx2"], default="native")
     a = ap.parse_args()
+    if a.cpu == "avx2" and os.environ.get("DNNL_MAX_CPU_ISA") != "AVX2":
+        # Libraries read these when they load: set them, then start again.
+        os.environ.update(DNNL_MAX_CPU_ISA="AVX2", DLM_CPU="avx2", ATEN_CPU_CAPABILITY="avx2",
+                          OPENBLAS_CORETYPE="Haswell")
+        os.execv(sys.executable, [sys.executable] + sys.argv)
     threads = [int(t) for t in a.threads.split(",")]
     dtypes = a.dtype.split(",")
     for d in dtypes:
@@ -234,7 +246,7 @@ def main():
     dtypes = dtypes_resolve(a.dlm, dtypes)
     torch.manual_seed(0)
     blas = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
-    print(f"PyTorch {torch.__version__}, fp32 matrix products through {blas}", flush=True)
+    print(f"PyTorch {torch.__version__}, fp32 matrix products through {blas}; CPU: {a.cpu}", flush=True)
     if "openblas" not in blas and "mkl" not in blas:
         print("warning: the system BLAS is not OpenBLAS: PyTorch fp32 will be far slower than it can be "
               "(scripts/install-deps.sh --dev installs libopenblas0-pthread)", file=sys.stderr, flush=True)
@@ -271,12 +283,15 @@ def main():
                             ",".join(map(str, threads)), "--reps", str(reps), "--json", out], check=True,
                            stdout=sys.stderr)
             for e in json.load(open(out))["results"]:
-                times[(e["workload"], e["dtype"], e["threads"])] = e["seconds"]
+                key = (e["workload"], e["dtype"], e["threads"])
+                times[key] = e["seconds"]
+                roofline[key] = max(roofline.get(key, 0.0), e.get("roofline_fraction", 0.0))
         return times
 
     # Shared machines slow down and speed up by tens of percent within minutes, so the
     # two sides take turns and each keeps its best: a slow spell then hits both.
     torch_times, dlm_times = {}, {}
+    roofline = {}  # dlm's best fraction of the roofline (GEMM; AR: the memory-read bound)
     for r in range(rounds):
         if rounds > 1:
             print(f"# round {r + 1} of {rounds}", flush=True)
@@ -284,19 +299,23 @@ def main():
             for key, sec in new.items():
                 best[key] = min(sec, best.get(key, sec))
 
-    print(f"\n| workload | dtype | threads | PyTorch {torch.__version__} (s) | dlm (s) | dlm speed-up |")
-    print("|---|---|---:|---:|---:|---:|")
+    def roof(key):
+        f = roofline.get(key, 0.0)
+        return f"{100 * f:.0f}%{' bw' if key[0] == 'ar' else ''}" if f > 0 else "-"
+
+    print(f"\n| workload | dtype | threads | PyTorch {torch.__version__} (s) | dlm (s) | dlm speed-up | dlm vs roofline |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for key, sec in torch_times.items():
         w, d, t = key
         mine = dlm_times.get(key)
-        print(f"| {w} | {d} | {t} | {sec:.3f} | {mine:.3f} | {sec / mine:.2f}x |" if mine else
-              f"| {w} | {d} | {t} | {sec:.3f} | - | - |")
+        print(f"| {w} | {d} | {t} | {sec:.3f} | {mine:.3f} | {sec / mine:.2f}x | {roof(key)} |" if mine else
+              f"| {w} | {d} | {t} | {sec:.3f} | - | - | - |")
     for key, mine in dlm_times.items():  # dlm-only rows (mixed-precision training)
         if key not in torch_times:
             w, d, t = key
             f32 = torch_times.get((w, "f32", t))
-            print(f"| {w} | {d} | {t} | - | {mine:.3f} | {f32 / mine:.2f}x (vs PyTorch f32) |" if f32 else
-                  f"| {w} | {d} | {t} | - | {mine:.3f} | - |")
+            print(f"| {w} | {d} | {t} | - | {mine:.3f} | {f32 / mine:.2f}x (vs PyTorch f32) | {roof(key)} |" if f32 else
+                  f"| {w} | {d} | {t} | - | {mine:.3f} | - | {roof(key)} |")
     print("\nTraining figures are per step of 8 x 256 tokens; generation per sample of 240 new tokens;"
           f" best of {rounds} round(s), the two sides in turn.")
 

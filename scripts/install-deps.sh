@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package dlm needs to build and test.
-# Usage: sudo scripts/install-deps.sh [--dev] [--browser]
+# Usage: scripts/install-deps.sh [--dev] [--browser]   (as root, or through sudo when it is needed)
 #   --dev      also installs what the reference-fixture scripts and benchmarks use
 #              (PyTorch, NumPy, matplotlib); the build and the tests never need them.
 #   --browser  also installs headless Chromium for scripts/check-html.sh (the compare
@@ -45,7 +45,13 @@ if ((${#missing[@]} == 0)); then
 fi
 
 sudo_cmd=()
-[[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+if [[ $(id -u) -ne 0 ]]; then
+  if ! command -v sudo >/dev/null; then
+    echo "install-deps: missing ${missing[*]}; run this script as root (sudo is not installed)" >&2
+    exit 1
+  fi
+  sudo_cmd=(sudo)
+fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

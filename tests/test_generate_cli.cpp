@@ -156,6 +156,13 @@ TEST(generate_cli, generation_config_sets_the_defaults) {
     dlm::file_write_atomic(ar + "/generation_config.json", R"({"eos_token_id": 50256, "max_new_tokens": 7})");
     auto r = cli_run("generate -m " + ar + " -p hello --trace " + ar + "/trace.json");
     ASSERT_EQ(r.code, 0) << r.err;
-    EXPECT_EQ(nlohmann::json::parse(dlm::file_read(ar + "/trace.json"))["stats"]["new_tokens"], 7);
+    // 7 tokens, fewer only if sampling drew <|endoftext|> (which this CPU's rounding decides).
+    const auto ar_trace = nlohmann::json::parse(dlm::file_read(ar + "/trace.json"));
+    const int64_t made = ar_trace["stats"]["new_tokens"];
+    EXPECT_GE(made, 1);
+    EXPECT_LE(made, 7);  // the default would be 240
+    if (made < 7) {
+        EXPECT_EQ(ar_trace["samples"][0]["steps"].back()["tokens"].back(), 50256) << "stopped early";
+    }
     fs::remove_all(ar);
 }

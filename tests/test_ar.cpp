@@ -16,6 +16,7 @@
 #include "io/safetensors.h"
 #include "kernels/attention.h"
 #include "kernels/decode.h"
+#include "test_util.h"
 #include "kernels/gemm.h"
 #include "models/model.h"
 
@@ -25,23 +26,6 @@ const std::string kModels = std::string(DLM_TEST_DATA) + "/models/";
 constexpr double kRelTol = 1e-4;
 
 using Seqs = std::vector<std::vector<int32_t>>;
-
-double rel_diff(const std::vector<float>& got, const std::vector<float>& ref) {
-    double d = 0, m = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-        d = std::max(d, std::isnan(got[i]) ? INFINITY : std::fabs(static_cast<double>(got[i]) - ref[i]));
-        m = std::max(m, std::fabs(static_cast<double>(ref[i])));
-    }
-    return d / std::max(m, 1e-30);
-}
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-    std::mt19937 g(seed);
-    std::uniform_real_distribution<float> u(-1, 1);
-    std::vector<float> v(n);
-    for (auto& x : v) x = u(g);
-    return v;
-}
 
 std::vector<int32_t> read_ids(const dlm::SafetensorsReader& st, const std::string& name) {
     const dlm::TensorInfo* t = st.find(name);

@@ -14,6 +14,7 @@
 #include "core/cpu.h"
 #include "gen/sampling.h"
 #include "kernels/decode.h"
+#include "test_util.h"
 #include "kernels/gemm.h"
 #include "models/model.h"
 
@@ -23,23 +24,6 @@ const std::string kModels = std::string(DLM_TEST_DATA) + "/models/";
 // Sums of up to a few thousand fp32 products in another order, with or without fused
 // multiply-adds: a few ulps of the largest value.
 constexpr double kLevelTol = 1e-5;
-
-std::vector<float> random_floats(size_t n, uint32_t seed) {
-    std::mt19937 g(seed);
-    std::uniform_real_distribution<float> u(-1, 1);
-    std::vector<float> v(n);
-    for (auto& x : v) x = u(g);
-    return v;
-}
-
-double rel_diff(const std::vector<float>& got, const std::vector<float>& ref) {
-    double d = 0, m = 0;
-    for (size_t i = 0; i < ref.size(); ++i) {
-        d = std::max(d, std::isnan(got[i]) ? INFINITY : std::fabs(static_cast<double>(got[i]) - ref[i]));
-        m = std::max(m, std::fabs(static_cast<double>(ref[i])));
-    }
-    return d / std::max(m, 1e-30);
-}
 
 // The levels this CPU can run, lowest first.
 std::vector<dlm::CpuLevel> levels_here() {
@@ -76,7 +60,9 @@ TEST(cpu_levels, the_level_in_force_is_one_the_cpu_has) {
     EXPECT_LE(static_cast<int>(l), static_cast<int>(dlm::cpu_level_supported()));
     for (auto x : {dlm::CpuLevel::v2, dlm::CpuLevel::v3, dlm::CpuLevel::v4})
         EXPECT_FALSE(std::string(dlm::cpu_level_name(x)).empty());
-    if (!dlm::cpu_portable_build()) EXPECT_EQ(dlm::cpu_level_force(dlm::CpuLevel::v2), l) << "native: one level";
+    if (!dlm::cpu_portable_build()) {
+        EXPECT_EQ(dlm::cpu_level_force(dlm::CpuLevel::v2), l) << "native: one level";
+    }
     // Asking for more than the CPU has gives its best.
     if (dlm::cpu_portable_build()) {
         EXPECT_EQ(dlm::cpu_level_force(dlm::CpuLevel::v4), dlm::cpu_level_supported());
@@ -163,12 +149,15 @@ TEST(cpu_levels, dlm_cpu_chooses_a_level_the_cpu_has) {
         EXPECT_NE(best.out.find(std::string("kernels ") + dlm::cpu_level_name(dlm::cpu_level_supported())),
                   std::string::npos)
             << best.out;
-        if (dlm::cpu_level_supported() != dlm::CpuLevel::v4)
+        if (dlm::cpu_level_supported() != dlm::CpuLevel::v4) {
             EXPECT_NE(best.err.find("supports"), std::string::npos) << "a level the CPU lacks is refused: " << best.err;
+        }
     } else {
         EXPECT_NE(r.out.find("native build"), std::string::npos) << r.out;
     }
     auto bad = cli_run("--version", "DLM_CPU=pentium");
     EXPECT_EQ(bad.code, 0);
-    if (dlm::cpu_portable_build()) EXPECT_NE(bad.err.find("DLM_CPU=pentium is not a level"), std::string::npos) << bad.err;
+    if (dlm::cpu_portable_build()) {
+        EXPECT_NE(bad.err.find("DLM_CPU=pentium is not a level"), std::string::npos) << bad.err;
+    }
 }

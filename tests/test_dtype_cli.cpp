@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_run.h"
+#include "test_util.h"
 #include "core/file.h"
 #include "kernels/gemm.h"
 #include "tiny_models.h"
@@ -51,18 +52,7 @@ std::string dtype_line(const cli_result& r) {
     return at == std::string::npos ? "" : r.err.substr(at, r.err.find('\n', at) + 1 - at);
 }
 
-// A few blocks' worth of WikiText-2 test: tokenizing the whole file each run is slow.
-const std::string& held_out_file() {
-    static const std::string path = [] {
-        std::string p = temp_path("held_out.raw");
-        std::ifstream in(kData + "/wikitext-2/wiki.test.raw");
-        std::ofstream out(p);
-        std::string line;
-        for (int i = 0; i < 40 && std::getline(in, line); ++i) out << line << "\n";
-        return p;
-    }();
-    return path;
-}
+std::string held_out_file() { return ::held_out_file(temp_path("held_out.raw")); }
 
 std::string generate_args(const std::string& model) {
     return "generate -m " + model + " -p \"Anarchism is\" -n 12 -s 3 -t 1 ";

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_run.h"
+#include "test_util.h"
 #include "core/file.h"
 #include "models/init.h"
 #include "models/model.h"
@@ -45,18 +46,7 @@ const std::string& tiny_masked_model() {
     return dir;
 }
 
-// The first lines of WikiText-2's test split: enough for a few blocks of 64 tokens.
-const std::string& held_out_file() {
-    static const std::string path = [] {
-        std::string p = temp_path("held_out.raw");
-        std::ifstream in(kData + "/wikitext-2/wiki.test.raw");
-        std::ofstream out(p);
-        std::string line;
-        for (int i = 0; i < 40 && std::getline(in, line); ++i) out << line << "\n";
-        return p;
-    }();
-    return path;
-}
+std::string held_out_file() { return ::held_out_file(temp_path("held_out.raw")); }
 
 std::string write_temp(const std::string& name, const std::string& text) {
     const std::string p = temp_path(name);

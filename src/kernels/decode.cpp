@@ -94,7 +94,7 @@ template <int W>
 void conv1d_tile_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
                       int64_t ld, int64_t j0, int64_t ahead) {
     constexpr int64_t G = 2 * kLanes;  // columns per group
-    vfloat even[W], odd[W];
+    vfloat even[W] = {}, odd[W] = {};  // every lane set below; zeroed so no level warns
     for (int w = 0; w < W; ++w) {
         for (int i = 0; i < kLanes; ++i) {
             even[w][i] = bias ? bias[j0 + G * w + 2 * i] : 0.0f;

@@ -53,10 +53,10 @@ CpuLevel level_from_environment() {
                      cpu_level_name(best));
         return best;
     }
-    if (static_cast<int>(want) > static_cast<int>(best))
-        std::fprintf(stderr, "dlm: warning: DLM_CPU=%s but this CPU supports %s at most; using %s\n", env,
-                     cpu_level_name(best), cpu_level_name(best));
-    return level_lowered(want);
+    if (static_cast<int>(want) <= static_cast<int>(best)) return want;
+    std::fprintf(stderr, "dlm: warning: DLM_CPU=%s but this CPU supports %s at most; using it\n", env,
+                 cpu_level_name(best));
+    return best;
 }
 
 std::atomic<int> g_level{0};  // 0: not chosen yet

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "kernels/vector_math.h"
 #include "kernels/isa.h"
+#include "kernels/vector_math.h"
 
 namespace dlm {
 DLM_ISA_BEGIN

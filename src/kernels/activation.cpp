@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "kernels/gemm.h"
-#include "kernels/vector_math.h"
 #include "kernels/isa.h"
+#include "kernels/vector_math.h"
 
 
 namespace dlm {

@@ -8,8 +8,8 @@
 #include "core/error.h"
 #include "core/profile.h"
 #include "kernels/gemm.h"
-#include "kernels/vector_math.h"
 #include "kernels/isa.h"
+#include "kernels/vector_math.h"
 
 namespace dlm {
 DLM_ISA_BEGIN
@@ -52,28 +52,21 @@ inline float lanes_sum(vfloat x) {
     return s;
 }
 
-// Columns [j0, j0 + kLanes W) of out[N] = inp[K] x weight[K, N] + bias: W accumulators
-// stay in registers while the rows of weight stream by once (bf16 weights: the
-// kLanes-column groups of conv1d_rest_bf16).
-template <int W, typename T>
-void conv1d_tile(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n,
-                 int64_t j0) {
-    vfloat acc[W];
-    for (int w = 0; w < W; ++w) acc[w] = bias ? load(bias + j0 + w * kLanes) : vfloat{};
-    for (int64_t kk = 0; kk < k; ++kk) {
-        const T* wr = weight + kk * n + j0;
-        const float a = inp[kk];
-        for (int w = 0; w < W; ++w) acc[w] += a * load(wr + w * kLanes);
-    }
-    for (int w = 0; w < W; ++w) store(out + j0 + w * kLanes, acc[w]);
+// Columns [j0, j0 + kLanes) of out[N] = inp[K] x weight[K, N] + bias, bf16 weights:
+// one accumulator while the rows of weight stream by once (the kLanes-column groups of
+// conv1d_rest_bf16).
+void conv1d_group_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
+                       int64_t n, int64_t j0) {
+    vfloat acc = bias ? load(bias + j0) : vfloat{};
+    for (int64_t kk = 0; kk < k; ++kk) acc += inp[kk] * load(weight + kk * n + j0);
+    store(out + j0, acc);
 }
 
-// The last cols < kLanes columns from j0: the tile computation on zero-padded vectors, so
-// that every column is summed the same way (bias first, then k ascending) wherever it
-// falls.
-template <typename T>
-void conv1d_tail(float* out, const float* inp, const T* weight, const float* bias, int64_t k, int64_t n,
-                 int64_t j0, int64_t cols) {
+// The last cols < kLanes columns from j0: the group computation on zero-padded vectors,
+// so that every column is summed the same way (bias first, then k ascending) wherever
+// it falls.
+void conv1d_tail_bf16(float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t k,
+                      int64_t n, int64_t j0, int64_t cols) {
     const auto bytes = static_cast<size_t>(cols) * sizeof(float);
     vfloat acc{};
     if (bias) std::memcpy(&acc, bias + j0, bytes);
@@ -145,8 +138,8 @@ void conv1d_rest_bf16(float* out, const float* inp, const uint16_t* weight, cons
                       int64_t n, int64_t j0) {
     for (int64_t j = j0; j < n; j += kLanes) {
         const int64_t cols = std::min<int64_t>(kLanes, n - j);
-        if (cols == kLanes) conv1d_tile<1, uint16_t>(out, inp, weight, bias, k, n, j);
-        else conv1d_tail(out, inp, weight, bias, k, n, j, cols);
+        if (cols == kLanes) conv1d_group_bf16(out, inp, weight, bias, k, n, j);
+        else conv1d_tail_bf16(out, inp, weight, bias, k, n, j, cols);
     }
 }
 

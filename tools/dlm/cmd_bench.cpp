@@ -109,10 +109,11 @@ void bench_cmd(const bench_options& o) {
     report["bf16_emulated"] = bf16_emulated;
     report["bf16_native"] = !bf16_emulated;
     report["dtypes"] = dtypes;  // --dtype as run: what auto chose here
-    report["kernels"] = cpu_level_name(cpu_level());
+    const char* kernels = cpu_level_name(cpu_level());
+    report["kernels"] = kernels;
     report["portable_build"] = cpu_portable_build();
-    fmt::print("# {} build, kernels {}; oneDNN bf16 {}\n", cpu_portable_build() ? "portable" : "native",
-               cpu_level_name(cpu_level()), bf16_emulated ? "emulated" : "native");
+    fmt::print("# {} build, kernels {}; oneDNN bf16 {}\n", cpu_portable_build() ? "portable" : "native", kernels,
+               bf16_emulated ? "emulated" : "native");
     fmt::print("{:<10} {:>5} {:>7} {:>9} {:>14} {:>8} {:>9} {:>9} {:>10}\n", "workload", "dtype", "threads", "seconds",
                "throughput", "GFLOP/s", "roofline", "peak MB", "over wts");
     if (bf16_emulated && std::find(dtypes.begin(), dtypes.end(), "bf16") != dtypes.end())

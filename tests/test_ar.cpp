@@ -194,6 +194,47 @@ TEST(ar, gemv_rows_are_independent_of_row_count) {
     }
 }
 
+// fp32 column tiles: packing puts each element where tiled_index says and unpacking
+// restores the plain layout exactly; the tiled GEMV sums each column as the plain Conv1D
+// GEMV does (bit for bit) and the nn.Linear one to summation order; the tiled product
+// (prompts, batches) and the embedding gather from a tiled table agree with the plain ones.
+TEST(ar, tiled_f32_layout_matches_the_plain_layout) {
+    for (auto [k, n] : {std::pair<int64_t, int64_t>{768, 2304}, {96, 200}, {33, 17}, {64, 384}, {50, 130}, {3, 64}}) {
+        for (bool transposed : {false, true}) {
+            SCOPED_TRACE("k " + std::to_string(k) + " n " + std::to_string(n) + (transposed ? " transposed" : ""));
+            const auto plain = random_floats(k * n, 9), x = random_floats(3 * k, 10), bias = random_floats(n, 11);
+            std::vector<float> tiled = plain, scratch(dlm::tiled_pack_scratch(k, n, transposed, dlm::kTileColsF32));
+            dlm::tiled_pack_f32(tiled.data(), scratch.data(), k, n, transposed);
+            for (int64_t kk = 0; kk < k; ++kk)
+                for (int64_t j = 0; j < n; ++j)
+                    ASSERT_EQ(tiled[dlm::tiled_index(kk, j, k, n, dlm::kTileColsF32)],
+                              transposed ? plain[j * k + kk] : plain[kk * n + j]) << kk << ", " << j;
+            std::vector<float> got(3 * n), ref(3 * n), gemv_scratch(dlm::kGemvChunks * n);
+            dlm::tiled_gemv_f32(got.data(), x.data(), tiled.data(), bias.data(), 3, k, n);
+            if (transposed) {
+                dlm::linear_forward_gemv(ref.data(), x.data(), plain.data(), bias.data(), 3, k, n);
+                EXPECT_LE(rel_diff(got, ref), 1e-5);
+            } else {
+                dlm::conv1d_forward_gemv(ref.data(), gemv_scratch.data(), x.data(), plain.data(), bias.data(), 3, k, n);
+                EXPECT_EQ(got, ref) << "the tiled GEMV sums as the plain one";
+            }
+            dlm::tiled_forward_f32(got.data(), x.data(), tiled.data(), bias.data(), 3, k, n);
+            if (transposed) dlm::linear_forward(ref.data(), x.data(), plain.data(), bias.data(), 3, k, n);
+            else dlm::conv1d_forward(ref.data(), x.data(), plain.data(), bias.data(), 3, k, n);
+            EXPECT_LE(rel_diff(got, ref), 1e-5);
+            const std::vector<int32_t> ids = {0, static_cast<int32_t>(n - 1), static_cast<int32_t>(n / 2)};
+            std::vector<float> e_got(3 * k, 1.0f), e_ref(3 * k, 1.0f);
+            dlm::tiled_columns_gather_f32(e_got.data(), ids.data(), tiled.data(), 3, k, n, true);
+            for (int i = 0; i < 3; ++i)
+                for (int64_t kk = 0; kk < k; ++kk)
+                    e_ref[i * k + kk] += transposed ? plain[ids[i] * k + kk] : plain[kk * n + ids[i]];
+            EXPECT_EQ(e_got, e_ref);
+            dlm::tiled_unpack_f32(tiled.data(), scratch.data(), k, n, transposed);
+            EXPECT_EQ(tiled, plain) << "unpacking restores the plain layout";
+        }
+    }
+}
+
 TEST(ar, cached_attention_matches_attention_forward) {
     const int64_t B = 2, NH = 3, HD = 8, C = NH * HD, cap = 11, t0 = 6, Tq = 3;
     auto q = random_floats(B * Tq * C, 6), k = random_floats(B * cap * C, 7), v = random_floats(B * cap * C, 8);
@@ -245,6 +286,66 @@ TEST(ar, left_padded_sample_equals_sample_alone) {
     const int64_t last = 3;
     m->logits({&last, 1}, la.data());
     EXPECT_LE(rel_diff(lb, la), kRelTol);
+}
+
+// fp32 decoding tiles GPT-2's matrices in the arena itself (prompt through oneDNN on the
+// tiles, tokens through the tiled GEMV, embeddings gathered from the tiled tied table):
+// the logits of the plain layout to summation order, and everything that reads the arena
+// afterwards (save, bf16 copies, training) sees the plain layout.
+TEST(ar, gpt2_fp32_tiles_match_the_plain_layout) {
+    const std::string dir = kModels + "tiny-gpt2";
+    auto m = dlm::model_load(dir);
+    const int64_t T = 12, V = m->config().vocab_size, L = m->config().num_layers;
+    std::vector<int32_t> ids(T);
+    for (int64_t t = 0; t < T; ++t) ids[t] = static_cast<int32_t>(5 + 83 * t % 990);
+    auto decode = [&](dlm::Model& model) {
+        std::vector<float> logits;
+        dlm::KvCache cache;
+        model.kv_cache_init(cache, 1, T);
+        model.forward_cached(cache, ids.data(), nullptr, 4);
+        for (int64_t t = 4; t < T; ++t) {
+            model.forward_cached(cache, ids.data() + t, nullptr, 1);
+            std::vector<float> l(V);
+            model.logits(std::vector<int64_t>{0}, l.data());
+            logits.insert(logits.end(), l.begin(), l.end());
+        }
+        return logits;
+    };
+    m->prepack_set(false);
+    const auto plain = decode(*m);
+    EXPECT_EQ(m->prepacked_count(), 0);
+    m->prepack_set(true);
+    const auto tiled = decode(*m);
+    EXPECT_EQ(m->prepacked_count(), 4 * L + 1);
+    EXPECT_LE(rel_diff(tiled, plain), 1e-5);
+
+    // save() writes the plain layout while the arena is tiled.
+    const std::string out = ::testing::TempDir() + "/dlm_tiles_saved";
+    m->save(out);
+    auto fresh = dlm::model_load(dir), saved = dlm::model_load(out);
+    ASSERT_EQ(saved->params().size(), fresh->params().size());
+    EXPECT_EQ(0, std::memcmp(saved->params().get(0), fresh->params().get(0), fresh->params().size() * sizeof(float)));
+    EXPECT_EQ(m->prepacked_count(), 4 * L + 1) << "saving leaves the tiles in place";
+
+    // bf16 copies are rounded from the plain layout: the same logits as a fresh model's.
+    m->compute_dtype_set(dlm::DType::BF16);
+    fresh->compute_dtype_set(dlm::DType::BF16);
+    EXPECT_EQ(decode(*m), decode(*fresh));
+    m->compute_dtype_set(dlm::DType::F32);
+    fresh->compute_dtype_set(dlm::DType::F32);
+
+    // Training after decoding: the plain layout again, the same loss and gradients.
+    decode(*m);
+    EXPECT_EQ(m->prepacked_count(), 4 * L + 1);
+    std::vector<int32_t> targets(T, dlm::kIgnoreTarget);
+    for (int64_t t = 0; t + 1 < T; ++t) targets[t] = ids[t + 1];
+    const dlm::TrainInput in{{ids.data(), nullptr, nullptr, 1, T}, targets.data(), nullptr, false, 0};
+    m->params().grads_zero();
+    fresh->params().grads_zero();
+    EXPECT_EQ(m->forward_backward(in), fresh->forward_backward(in));
+    EXPECT_EQ(m->prepacked_count(), 0);
+    EXPECT_EQ(0, std::memcmp(m->params().grads().data(), fresh->params().grads().data(), fresh->params().size() * sizeof(float)));
+    EXPECT_EQ(0, std::memcmp(m->params().get(0), fresh->params().get(0), fresh->params().size() * sizeof(float)));
 }
 
 TEST(ar, gpt2_logits_at_few_rows_equal_full_rows) {

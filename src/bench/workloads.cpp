@@ -51,6 +51,23 @@ double best_seconds(int reps, F&& f) {
     return best;
 }
 
+// One pass of streaming reads over data[n] (n a multiple of 64): many partial sums per
+// thread, so memory, not the latency of one add chain, is the limit.
+float read_pass(const float* data, int64_t n) {
+    DLM_ASSERT(n % 64 == 0);
+    float total = 0;
+#pragma omp parallel reduction(+ : total)
+    {
+        float acc[64] = {};
+#pragma omp for schedule(static)
+        for (int64_t i = 0; i < n; i += 64)
+#pragma omp simd
+            for (int j = 0; j < 64; ++j) acc[j] += data[i + j];
+        for (float x : acc) total += x;
+    }
+    return total;
+}
+
 // The folder bench_models_prepare writes a shape's random checkpoint to.
 std::string bench_model_dir(const ModelConfig& c) {
     const char* tmp = std::getenv("TMPDIR");
@@ -142,14 +159,51 @@ BenchWorkloadResult bench_ar(const std::string& dtype, int reps, bool prepack) {
     o.max_new_tokens = tokens;
     o.eos_id = -1;  // always the full length
     BenchWorkloadResult r;
-    r.seconds = best_seconds(reps, [&] { ar_generate(*model, {ids}, o); });
+    // The read bound is measured here, between the repetitions, on the same threads:
+    // shared hosts' memory bandwidth drifts by a third within minutes and jumps within
+    // seconds, so a bound measured once, earlier, or in a short burst says little about
+    // a run. Streaming reads fill the gaps between repetitions (each about half a
+    // repetition long, their mean rate, not their best); a repetition is set against the
+    // mean of the reads on both sides, and the fraction reported is the median over the
+    // repetitions.
+    const std::vector<float> probe(size_t{64} << 20, 1.0f);  // 256 MB, far past any cache
+    const int64_t probe_n = static_cast<int64_t>(probe.size());
+    auto reads = [&](double seconds) {  // mean GB/s of whole passes over `seconds`
+        const auto t0 = clock_type::now();
+        int passes = 0;
+        float sink = 0;
+        do {
+            sink += read_pass(probe.data(), probe_n);
+            ++passes;
+        } while (seconds_since(t0) < seconds);
+        return (sink == -1.0f ? 0.0 : 1.0) * passes * static_cast<double>(probe_n) * 4.0 / seconds_since(t0) / 1e9;
+    };
+    const auto w0 = clock_type::now();
+    ar_generate(*model, {ids}, o);  // warm-up
+    const double warm = seconds_since(w0);
+    r.seconds = 1e30;
+    std::vector<double> fractions;
+    double before = reads(warm / 2);
     const double C = static_cast<double>(c.hidden_size), F = static_cast<double>(c.intermediate_size);
     const double L = static_cast<double>(c.num_layers), V = static_cast<double>(c.vocab_size);
+    const double wb = dtype == "bf16" ? 2.0 : 4.0;
+    r.weight_bytes = static_cast<double>(tokens) * wb * (L * (4 * C * C + 2 * C * F) + V * C);
+    for (int rep = 0; rep < std::max(1, reps); ++rep) {
+        const auto t0 = clock_type::now();
+        ar_generate(*model, {ids}, o);
+        const double s = seconds_since(t0);
+        r.seconds = std::min(r.seconds, s);
+        const double after = reads(s / 2);
+        fractions.push_back(r.weight_bytes / s / ((before + after) / 2 * 1e9));
+        r.read_bandwidth = std::max(r.read_bandwidth, (before + after) / 2);
+        before = after;
+    }
+    std::sort(fractions.begin(), fractions.end());
+    r.read_bound_fraction = fractions[fractions.size() / 2];
+    r.probe_bytes = static_cast<double>(probe.size() * sizeof(float));
     r.flops = forward_flops(c, 1, prompt, 1);
     for (int64_t t = 1; t < tokens; ++t)  // each decoding step: one token against prompt + t keys
         r.flops += 2 * L * (4 * C * C + 2 * C * F) + 4 * L * static_cast<double>(prompt + t) * C + 2 * C * V;
-    const double wb = dtype == "bf16" ? 2.0 : 4.0;
-    r.weight_bytes = static_cast<double>(tokens) * wb * (L * (4 * C * C + 2 * C * F) + V * C);
     r.items = static_cast<double>(tokens);
     r.unit = "tokens";
     r.model_bytes = static_cast<double>(model->parameter_count()) * wb;
@@ -219,24 +273,15 @@ BenchWorkloadResult bench_tokenizer(const std::string& tokenizer_dir, const std:
     return r;
 }
 
-double memory_read_bandwidth(int reps) {
-    const int64_t n = int64_t{128} << 20;
-    std::vector<float> big(static_cast<size_t>(n), 1.0f);
+double memory_read_bandwidth(const float* data, int64_t n, int reps) {
     float sink = 0;
-    const double s = best_seconds(reps, [&] {
-        float total = 0;
-#pragma omp parallel reduction(+ : total)
-        {
-            float acc[64] = {};
-#pragma omp for schedule(static)
-            for (int64_t i = 0; i < n; i += 64)
-#pragma omp simd
-                for (int j = 0; j < 64; ++j) acc[j] += big[static_cast<size_t>(i + j)];
-            for (float x : acc) total += x;
-        }
-        sink += total;
-    });
+    const double s = best_seconds(reps, [&] { sink += read_pass(data, n); });
     return (sink == -1.0f ? 0.0 : 1.0) * static_cast<double>(n) * 4.0 / s / 1e9;
+}
+
+double memory_read_bandwidth(int reps) {
+    const std::vector<float> big(size_t{128} << 20, 1.0f);
+    return memory_read_bandwidth(big.data(), static_cast<int64_t>(big.size()), reps);
 }
 
 Roofline roofline_measure() {

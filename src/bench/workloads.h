@@ -27,6 +27,9 @@ struct BenchWorkloadResult {
     double items = 0;         // tokens (or MB for the tokenizer) per repetition
     std::string unit;         // what items counts: "tokens", "MB"
     double model_bytes = 0;   // the model's weights as stored for compute (0: no model)
+    double read_bandwidth = 0;  // GB/s of streaming reads measured between the repetitions (ar: the best pair)
+    double read_bound_fraction = 0;  // ar: the median over repetitions of (weight bytes / time) / that rate
+    double probe_bytes = 0;     // resident bytes of that measurement's buffer (not the workload's)
     std::string detail;       // one line about the workload
 };
 
@@ -51,6 +54,8 @@ Roofline roofline_measure();
 // GB/s of streaming reads over 512 MB (best of `reps`): many partial sums per thread,
 // so memory, not the latency of one add chain, is the limit.
 double memory_read_bandwidth(int reps = 3);
+// The same over data[n] (n a multiple of 64), a buffer the caller keeps.
+double memory_read_bandwidth(const float* data, int64_t n, int reps);
 
 ModelConfig bench_config_roberta_base();
 ModelConfig bench_config_gpt2_small();

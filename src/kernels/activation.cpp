@@ -2,6 +2,7 @@
 
 #include "core/profile.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/gemm.h"
@@ -49,15 +50,33 @@ namespace {
 
 // The shared loop of the bias + GELU kernels: v = x + bias per row, then
 // store(k, v, act(v)) at flat index k; the variants differ only in what they store.
+// Work items are pieces of kGeluPiece columns of a row, so that one row (a decoding
+// step) spreads over the threads too; each piece is one vectorised loop whose ragged
+// end falls at the same columns whatever the row count or thread count, and so does
+// the choice between the vector and the scalar libm function.
+constexpr int64_t kGeluPiece = 256;
+
 template <class Store>
 void bias_gelu_rows(const float* x, const float* bias, int64_t n, int64_t c, Activation act, Store store) {
-    const bool erf_form = act == Activation::gelu_erf;
+    const int64_t pieces = (c + kGeluPiece - 1) / kGeluPiece;
 #pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < c; ++j) {
-            const float v = x[i * c + j] + bias[j];
-            store(i * c + j, v, erf_form ? gelu_erf(v) : gelu_tanh(v));
+    for (int64_t item = 0; item < n * pieces; ++item) {
+        const int64_t i = item / pieces, j0 = item % pieces * kGeluPiece, j1 = std::min(c, j0 + kGeluPiece);
+        const float* xr = x + i * c;
+        if (act == Activation::gelu_erf) {
+#pragma omp simd
+            for (int64_t j = j0; j < j1; ++j) {
+                const float v = xr[j] + bias[j];
+                store(i * c + j, v, gelu_erf(v));
+            }
+        } else {
+#pragma omp simd
+            for (int64_t j = j0; j < j1; ++j) {
+                const float v = xr[j] + bias[j];
+                store(i * c + j, v, gelu_tanh(v));
+            }
         }
+    }
 }
 
 }  // namespace

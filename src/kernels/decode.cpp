@@ -169,6 +169,58 @@ void conv1d_chunk(float* part, const float* inp, const float* weight, int64_t k0
     }
 }
 
+// fp32 tiles (and the plain GEMV's chunks): out[j] = bias[j], then + the sum of each of
+// kGemvChunks fixed chunks of rows in turn, each chunk summed from zero, k ascending.
+// conv1d_row_f32 sums every column this way, so the tiled and plain GEMVs agree bit for bit.
+inline int64_t chunk_begin(int64_t c, int64_t k) {
+    return std::min(k, c * ((k + kGemvChunks - 1) / kGemvChunks));
+}
+
+// G kLanes-column groups from w (row stride ld) into out[G kLanes]: G accumulators while
+// the rows stream by; each chunk's sums are added to out as they complete.
+template <int G>
+void group_f32(float* out, const float* inp, const float* w, const float* bias, int64_t k, int64_t ld) {
+    for (int g = 0; g < G; ++g) store(out + g * kLanes, bias ? load(bias + g * kLanes) : vfloat{});
+    for (int64_t c = 0; c < kGemvChunks; ++c) {
+        vfloat acc[G] = {};
+        for (int64_t kk = chunk_begin(c, k); kk < chunk_begin(c + 1, k); ++kk) {
+            const float a = inp[kk];
+            const float* row = w + kk * ld;
+            for (int g = 0; g < G; ++g) acc[g] += a * load(row + g * kLanes);
+        }
+        for (int g = 0; g < G; ++g) store(out + g * kLanes, load(out + g * kLanes) + acc[g]);
+    }
+}
+
+// The last cols < kLanes columns of a block with row stride ld: group_f32 on zero-padded
+// vectors, so that the ragged columns are summed (and contracted to FMAs) as the others.
+void columns_f32(float* out, const float* inp, const float* w, const float* bias, int64_t k, int64_t ld,
+                 int64_t cols) {
+    const auto bytes = static_cast<size_t>(cols) * sizeof(float);
+    vfloat total{};
+    if (bias) std::memcpy(&total, bias, bytes);
+    for (int64_t c = 0; c < kGemvChunks; ++c) {
+        vfloat acc{};
+        for (int64_t kk = chunk_begin(c, k); kk < chunk_begin(c + 1, k); ++kk) {
+            vfloat wv{};
+            std::memcpy(&wv, w + kk * ld, bytes);
+            acc += inp[kk] * wv;
+        }
+        total += acc;
+    }
+    std::memcpy(out, &total, bytes);
+}
+
+// One fp32 tile: kTileColsF32 columns = 256 bytes of each row, as the bf16 tile, in
+// passes of up to 8 accumulators (AVX-512: one pass of 4; AVX2: one of 8; SSE: two of 8).
+constexpr int kGroupsF32 = static_cast<int>(std::min<int64_t>(8, kTileColsF32 / kLanes));
+static_assert(kTileColsF32 % (kGroupsF32 * kLanes) == 0, "an fp32 tile is a whole number of passes");
+
+void tile_f32(float* out, const float* inp, const float* w, const float* bias, int64_t k, int64_t ld) {
+    for (int64_t p = 0; p < kTileColsF32; p += kGroupsF32 * kLanes)
+        group_f32<kGroupsF32>(out + p, inp, w + p, bias ? bias + p : nullptr, k, ld);
+}
+
 // fp32 Conv1D GEMV, one row: the K rows are cut into kGemvChunks fixed chunks, each
 // summed into its own partial row (scratch[c, N]) while its rows stream by whole, then
 // out = bias + the partials in chunk order. Whole rows read contiguously run at 21-27
@@ -176,12 +228,11 @@ void conv1d_chunk(float* part, const float* inp, const float* weight, int64_t k0
 // threads); the chunks do not depend on the thread count, so neither do the sums.
 void conv1d_row_f32(float* out, float* scratch, const float* inp, const float* weight, const float* bias, int64_t k,
                     int64_t n) {
-    const int64_t per = (k + kGemvChunks - 1) / kGemvChunks;
 #pragma omp parallel
     {
 #pragma omp for schedule(static)
         for (int64_t c = 0; c < kGemvChunks; ++c)
-            conv1d_chunk<8>(scratch + c * n, inp, weight, std::min(k, c * per), std::min(k, (c + 1) * per), n);
+            conv1d_chunk<8>(scratch + c * n, inp, weight, chunk_begin(c, k), chunk_begin(c + 1, k), n);
 #pragma omp for schedule(static)
         for (int64_t j0 = 0; j0 < n; j0 += 256)
             for (int64_t j = j0; j < std::min(n, j0 + 256); ++j) {
@@ -261,31 +312,57 @@ void linear_forward_gemv_bf16(float* out, const float* inp, const uint16_t* weig
     for (int64_t r = 0; r < m; ++r) linear_row<8>(out + r * n, inp + r * k, weight, bias, k, n);
 }
 
-int64_t tiled_pack_scratch(int64_t k, int64_t n, bool transposed) {
-    // An nn.Linear weight's tile t is made of rows [128 t, 128 t + 128), which occupy
-    // exactly the tile's place: one tile of scratch. A Conv1D tile gathers a slab of
-    // every row: the whole matrix.
-    return transposed ? std::min(n, kTileCols) * k : k * n;
+int64_t tiled_pack_scratch(int64_t k, int64_t n, bool transposed, int64_t tile_cols) {
+    // An nn.Linear weight's tile t is made of rows [tile_cols t, tile_cols (t + 1)), which
+    // occupy exactly the tile's place: one tile of scratch. A Conv1D tile gathers a slab
+    // of every row: the whole matrix.
+    return transposed ? std::min(n, tile_cols) * k : k * n;
 }
 
-void tiled_pack_bf16(uint16_t* w, uint16_t* scratch, int64_t k, int64_t n, bool transposed) {
+namespace {
+
+// In place, plain -> tiled (pack) or tiled -> plain (!pack), for either element type.
+template <typename T>
+void tiles_permute(T* w, T* scratch, int64_t k, int64_t n, bool transposed, int64_t tile_cols, bool pack) {
     if (!transposed) {
-        std::memcpy(scratch, w, static_cast<size_t>(k * n) * sizeof(uint16_t));
+        std::memcpy(scratch, w, static_cast<size_t>(k * n) * sizeof(T));
 #pragma omp parallel for schedule(static)
         for (int64_t kk = 0; kk < k; ++kk)
-            for (int64_t j = 0; j < n; ++j) w[tiled_index(kk, j, k, n)] = scratch[kk * n + j];
+            for (int64_t j = 0; j < n; ++j) {
+                const int64_t t = tiled_index(kk, j, k, n, tile_cols);
+                if (pack) w[t] = scratch[kk * n + j];
+                else w[kk * n + j] = scratch[t];
+            }
         return;
     }
-    // Block by block (128 rows of the [N, K] weight, or the last N % 128): copy the
-    // rows out, write them back as columns.
-    for (int64_t j0 = 0; j0 < n; j0 += kTileCols) {
-        const int64_t cols = std::min(kTileCols, n - j0);
-        uint16_t* block = w + j0 * k;
-        std::memcpy(scratch, block, static_cast<size_t>(cols * k) * sizeof(uint16_t));
-        for (int64_t kb = 0; kb < k; kb += 32)  // 32 source values (a cache line) per column
+    // Block by block (tile_cols rows of the [N, K] weight, or the last ones): copy the
+    // block out, write it back transposed. 32 values of a row (a cache line or two) per
+    // column at a time.
+    for (int64_t j0 = 0; j0 < n; j0 += tile_cols) {
+        const int64_t cols = std::min(tile_cols, n - j0);
+        T* block = w + j0 * k;
+        std::memcpy(scratch, block, static_cast<size_t>(cols * k) * sizeof(T));
+        for (int64_t kb = 0; kb < k; kb += 32)
             for (int64_t j = 0; j < cols; ++j)
-                for (int64_t kk = kb; kk < std::min(k, kb + 32); ++kk) block[kk * cols + j] = scratch[j * k + kk];
+                for (int64_t kk = kb; kk < std::min(k, kb + 32); ++kk) {
+                    if (pack) block[kk * cols + j] = scratch[j * k + kk];
+                    else block[j * k + kk] = scratch[kk * cols + j];
+                }
     }
+}
+
+}  // namespace
+
+void tiled_pack_bf16(uint16_t* w, uint16_t* scratch, int64_t k, int64_t n, bool transposed) {
+    tiles_permute(w, scratch, k, n, transposed, kTileCols, true);
+}
+
+void tiled_pack_f32(float* w, float* scratch, int64_t k, int64_t n, bool transposed) {
+    tiles_permute(w, scratch, k, n, transposed, kTileColsF32, true);
+}
+
+void tiled_unpack_f32(float* w, float* scratch, int64_t k, int64_t n, bool transposed) {
+    tiles_permute(w, scratch, k, n, transposed, kTileColsF32, false);
 }
 
 void tiled_gemv_bf16(float* out, const float* inp, const uint16_t* tiled, const float* bias, int64_t m, int64_t k,
@@ -316,6 +393,44 @@ void tiled_columns_gather_bf16(float* out, const int32_t* ids, const uint16_t* t
         float* o = out + i * k;
         for (int64_t kk = 0; kk < k; ++kk) {
             const float v = bf16_widen(tiled[tiled_index(kk, j, k, n)]);
+            o[kk] = accumulate ? o[kk] + v : v;
+        }
+    }
+}
+
+void tiled_gemv_f32(float* out, const float* inp, const float* tiled, const float* bias, int64_t m, int64_t k,
+                    int64_t n) {
+    DLM_PROFILE("gemv");
+    const int64_t tiles = n / kTileColsF32, full = tiles * kTileColsF32, rest = n - full;
+    // The rest block in kLanes groups, then the ragged columns: one item each, after the tiles.
+    const int64_t groups = rest / kLanes, items = tiles + groups + (rest % kLanes ? 1 : 0);
+    for (int64_t r = 0; r < m; ++r) {
+        float* o = out + r * n;
+        const float* x = inp + r * k;
+#pragma omp parallel for schedule(static)
+        for (int64_t t = 0; t < items; ++t) {
+            if (t < tiles) {
+                tile_f32(o + t * kTileColsF32, x, tiled + t * k * kTileColsF32, bias ? bias + t * kTileColsF32 : nullptr,
+                         k, kTileColsF32);
+            } else {
+                const int64_t j = (t - tiles) * kLanes;  // into the rest block [K, rest]
+                const float* b = bias ? bias + full + j : nullptr;
+                if (t < tiles + groups) group_f32<1>(o + full + j, x, tiled + full * k + j, b, k, rest);
+                else columns_f32(o + full + j, x, tiled + full * k + j, b, k, rest, rest - j);
+            }
+        }
+    }
+}
+
+void tiled_columns_gather_f32(float* out, const int32_t* ids, const float* tiled, int64_t count, int64_t k, int64_t n,
+                              bool accumulate) {
+    DLM_PROFILE("embedding");
+    for (int64_t i = 0; i < count; ++i) {
+        const int64_t j = ids[i];
+        DLM_ASSERT(j >= 0 && j < n);
+        float* o = out + i * k;
+        for (int64_t kk = 0; kk < k; ++kk) {
+            const float v = tiled[tiled_index(kk, j, k, n, kTileColsF32)];
             o[kk] = accumulate ? o[kk] + v : v;
         }
     }

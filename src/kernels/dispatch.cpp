@@ -55,7 +55,19 @@ DLM_DISPATCH(void, linear_forward_gemv_bf16,
              (float* out, const float* inp, const uint16_t* weight, const float* bias, int64_t m, int64_t k,
               int64_t n),
              (out, inp, weight, bias, m, k, n))
-DLM_DISPATCH(int64_t, tiled_pack_scratch, (int64_t k, int64_t n, bool transposed), (k, n, transposed))
+DLM_DISPATCH(int64_t, tiled_pack_scratch, (int64_t k, int64_t n, bool transposed, int64_t tile_cols),
+             (k, n, transposed, tile_cols))
+DLM_DISPATCH(void, tiled_pack_f32, (float* w, float* scratch, int64_t k, int64_t n, bool transposed),
+             (w, scratch, k, n, transposed))
+DLM_DISPATCH(void, tiled_unpack_f32, (float* w, float* scratch, int64_t k, int64_t n, bool transposed),
+             (w, scratch, k, n, transposed))
+DLM_DISPATCH(void, tiled_gemv_f32,
+             (float* out, const float* inp, const float* tiled, const float* bias, int64_t m, int64_t k, int64_t n),
+             (out, inp, tiled, bias, m, k, n))
+DLM_DISPATCH(void, tiled_columns_gather_f32,
+             (float* out, const int32_t* ids, const float* tiled, int64_t count, int64_t k, int64_t n,
+              bool accumulate),
+             (out, ids, tiled, count, k, n, accumulate))
 DLM_DISPATCH(void, tiled_pack_bf16, (uint16_t * w, uint16_t* scratch, int64_t k, int64_t n, bool transposed),
              (w, scratch, k, n, transposed))
 DLM_DISPATCH(void, tiled_gemv_bf16,

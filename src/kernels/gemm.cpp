@@ -323,6 +323,26 @@ void tiled_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const 
     }
 }
 
+void tiled_forward_f32(float* out, const float* inp, const float* tiled, const float* bias, int64_t n, int64_t c,
+                       int64_t oc) {
+    DLM_PROFILE("linear");
+    if (bias)
+        for (int64_t r = 0; r < n; ++r) std::memcpy(out + r * oc, bias, static_cast<size_t>(oc) * sizeof(float));
+    const float beta = bias ? 1.0f : 0.0f;
+    const int64_t tc = kTileColsF32, tiles = oc / tc, full = tiles * tc;
+    const gemm_view a = gemm_matrix(n, c, c);
+    if (tiles > 0) {
+        const gemm_view b{tiles, 1, c, tc, c * tc, c * tc, tc, 1};
+        const gemm_view d{tiles, 1, n, tc, tc, tc, oc, 1};
+        gemm_f32(inp, a, tiled, b, out, d, nullptr, beta);
+    }
+    if (oc > full) {
+        const int64_t rest = oc - full;
+        const gemm_view d{1, 1, n, rest, n * oc, n * oc, oc, 1};
+        gemm_f32(inp, a, tiled + full * c, gemm_matrix(c, rest, rest), out + full, d, nullptr, beta);
+    }
+}
+
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,
                     int64_t c, int64_t oc) {
     DLM_PROFILE("linear");

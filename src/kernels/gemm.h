@@ -99,6 +99,9 @@ void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp
 // the last OC % 128 columns.
 void tiled_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* tiled, const float* bias,
                         int64_t n, int64_t c, int64_t oc);
+// The same on fp32 tiles of kTileColsF32 columns (kernels/decode.h).
+void tiled_forward_f32(float* out, const float* inp, const float* tiled, const float* bias, int64_t n, int64_t c,
+                       int64_t oc);
 
 // Linear layer as in torch.nn.Linear: out[N, OC] = inp[N, C] x weight[OC, C]^T + bias[OC].
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,

@@ -362,8 +362,7 @@ private:
     void conv1d_mm(float* out, const float* inp, int64_t w, const float* b, int64_t n, int64_t ic, int64_t oc,
                    bool streamed) {
         if (streamed) gemv(out, inp, w, b, n);
-        else if (compute_dtype_ == DType::BF16) conv1d(out, inp, w, b, n, ic, oc);
-        else conv1d_forward(out, inp, params_.get(w), b, n, ic, oc);
+        else conv1d(out, inp, w, b, n, ic, oc);
     }
 
     // Embeddings of ids at positions_, the blocks and ln_f on N rows (acts_ laid out);

@@ -127,6 +127,8 @@ void Model::compute_dtype_set(DType t) {
                  config_.architecture, dtype_name(t));
         return;
     }
+    if (t == compute_dtype_ && t == DType::F32) return;  // keeps fp32 tiles
+    arena_untile();
     compute_dtype_ = t;
     if (t == DType::F32) {
         packed_clear();
@@ -138,7 +140,18 @@ void Model::compute_dtype_set(DType t) {
     bf16_copies_write();
 }
 
+void Model::arena_untile() {
+    if (compute_dtype_ != DType::F32 || tiled_.empty()) return;  // the tiles are in the bf16 copies, or none
+    for (int64_t w : tiled_) {
+        const tile_spec& t = tileable_.at(w);
+        std::vector<float> scratch(static_cast<size_t>(tiled_pack_scratch(t.k, t.n, t.transposed, kTileColsF32)));
+        tiled_unpack_f32(params_.get(w), scratch.data(), t.k, t.n, t.transposed);
+    }
+    tiled_.clear();
+}
+
 void Model::bf16_copies_write() {
+    arena_untile();  // reads the plain fp32 layout
     packed_clear();  // written plain
     tiled_.clear();
     params_bf16_.resize(static_cast<size_t>(params_.size()));
@@ -150,6 +163,7 @@ void Model::bf16_copies_write() {
 void Model::prepack_set(bool on) {
     prepack_ = on;
     if (!on) packed_copies_.clear();  // the plain copies are still there
+    if (!on) arena_untile();
     if (on || (packed_.empty() && tiled_.empty())) return;
     if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: its packed weights cannot be unpacked", config_.architecture);
     compute_dtype_set(DType::BF16);  // plain copies again
@@ -162,6 +176,7 @@ void Model::train_dtype_set(DType t) {
 
 Model::TrainScope Model::train_scope() {
     if (!has_f32_matrices_) fail("this {} was loaded for bf16 inference only: load it in fp32 to train", config_.architecture);
+    arena_untile();  // the backward and the optimizer read the plain layout
     TrainScope scope{this, compute_dtype_};
     // The master weights changed since the last step: round them again (cheap next to the step).
     if (train_dtype_ == DType::BF16) bf16_copies_write();
@@ -198,6 +213,8 @@ void Model::embedding_lookup(float* out, const int32_t* ids, int64_t table, int6
     DLM_ASSERT_MSG(!train || has_f32_matrices_, "training a model loaded for bf16 inference only");
     if (!train && compute_dtype_ == DType::BF16 && tiled_.count(table))  // a tied LM head, tiled
         tiled_columns_gather_bf16(out, ids, params_bf16_.data() + table, n, c, tileable_.at(table).n, accumulate);
+    else if (!train && tiled_.count(table))
+        tiled_columns_gather_f32(out, ids, params_.get(table), n, c, tileable_.at(table).n, accumulate);
     else if (!train && compute_dtype_ == DType::BF16)
         embedding_forward_bf16(out, ids, params_bf16_.data() + table, n, c, accumulate);
     else
@@ -207,10 +224,15 @@ void Model::embedding_lookup(float* out, const int32_t* ids, int64_t table, int6
 bool Model::weight_tiled(int64_t w) {
     if (tiled_.count(w)) return true;
     const auto it = tileable_.find(w);
-    if (it == tileable_.end() || compute_dtype_ != DType::BF16 || training_ || !prepack_) return false;
+    if (it == tileable_.end() || training_ || !prepack_) return false;
     const tile_spec& t = it->second;
-    std::vector<uint16_t> scratch(static_cast<size_t>(tiled_pack_scratch(t.k, t.n, t.transposed)));
-    tiled_pack_bf16(params_bf16_.data() + w, scratch.data(), t.k, t.n, t.transposed);
+    if (compute_dtype_ == DType::BF16) {
+        std::vector<uint16_t> scratch(static_cast<size_t>(tiled_pack_scratch(t.k, t.n, t.transposed)));
+        tiled_pack_bf16(params_bf16_.data() + w, scratch.data(), t.k, t.n, t.transposed);
+    } else {  // in the fp32 arena itself: arena_untile restores the plain layout when needed
+        std::vector<float> scratch(static_cast<size_t>(tiled_pack_scratch(t.k, t.n, t.transposed, kTileColsF32)));
+        tiled_pack_f32(params_.get(w), scratch.data(), t.k, t.n, t.transposed);
+    }
     tiled_.insert(w);
     return true;
 }
@@ -220,7 +242,8 @@ void Model::gemv(float* out, const float* inp, int64_t w, const float* bias, int
     DLM_ASSERT_MSG(it != tileable_.end(), "gemv on a weight the model did not declare tileable");
     const tile_spec& t = it->second;
     if (compute_dtype_ != DType::BF16) {
-        if (t.transposed) linear_forward_gemv(out, inp, params_.get(w), bias, m, t.k, t.n);
+        if (weight_tiled(w)) tiled_gemv_f32(out, inp, params_.get(w), bias, m, t.k, t.n);
+        else if (t.transposed) linear_forward_gemv(out, inp, params_.get(w), bias, m, t.k, t.n);
         else {
             if (static_cast<int64_t>(gemv_scratch_.size()) < kGemvChunks * t.n)
                 gemv_scratch_.resize(static_cast<size_t>(kGemvChunks * t.n));
@@ -279,6 +302,8 @@ void Model::linear(float* out, const float* inp, int64_t w, const float* bias, i
             }
         }
         linear_forward_bf16(out, a16, inp, params_bf16_.data() + w, bias, n, c, oc);
+    } else if (weight_tiled(w)) {
+        tiled_forward_f32(out, inp, params_.get(w), bias, n, c, oc);
     } else {
         linear_forward(out, inp, params_.get(w), bias, n, c, oc);
     }
@@ -289,6 +314,8 @@ void Model::conv1d(float* out, const float* inp, int64_t w, const float* bias, i
         uint16_t* a16 = act_bf16_room(n * c);
         if (weight_tiled(w)) tiled_forward_bf16(out, a16, inp, params_bf16_.data() + w, bias, n, c, oc);
         else conv1d_forward_bf16(out, a16, inp, params_bf16_.data() + w, bias, n, c, oc);
+    } else if (weight_tiled(w)) {
+        tiled_forward_f32(out, inp, params_.get(w), bias, n, c, oc);
     } else {
         conv1d_forward(out, inp, params_.get(w), bias, n, c, oc);
     }
@@ -341,7 +368,19 @@ void Model::save(const std::string& dir, DType dtype) const {
     std::filesystem::create_directories(dir, ec);
     if (ec) fail("{}: cannot create folder: {}", dir, ec.message());
     std::vector<TensorToWrite> ts;
-    for (auto& e : params_.entries()) ts.push_back({e.name, e.shape, params_.get(e.offset)});
+    std::vector<std::vector<float>> plain;  // tiled fp32 matrices, in their plain layout again
+    plain.reserve(tiled_.size());
+    for (auto& e : params_.entries()) {
+        const float* data = params_.get(e.offset);
+        if (compute_dtype_ == DType::F32 && tiled_.count(e.offset)) {
+            const tile_spec& t = tileable_.at(e.offset);
+            std::vector<float> scratch(static_cast<size_t>(tiled_pack_scratch(t.k, t.n, t.transposed, kTileColsF32)));
+            plain.emplace_back(data, data + e.numel());
+            tiled_unpack_f32(plain.back().data(), scratch.data(), t.k, t.n, t.transposed);
+            data = plain.back().data();
+        }
+        ts.push_back({e.name, e.shape, data});
+    }
     // Weights first, config last: a folder whose config.json is new has new weights.
     safetensors_write(dir + "/model.safetensors", ts, dtype);
     config_save(config_, dir + "/config.json");

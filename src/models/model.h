@@ -194,6 +194,9 @@ protected:
     [[nodiscard]] TrainScope train_scope();
     // (Re)writes the plain bf16 copies of all matrices from the fp32 arena.
     void bf16_copies_write();
+    // fp32 inference tiles decoding's matrices in the arena itself (weight_tiled): this
+    // puts them back in the plain layout, before anything else reads the arena.
+    void arena_untile();
     // The bf16 backward's scratch, at least n elements.
     uint16_t* grad_scratch(int64_t n);
     // Rows with a target (row ids, targets, weights), validated against the vocabulary.
@@ -233,11 +236,13 @@ protected:
     }
 
     // Weights a causal model streams once per decoded token (its matrices and LM head):
-    // in bf16 inference (prepack on) their copies are rewritten in place into column
-    // tiles (kernels/decode.h) on first use, which every reader then follows: gemv,
-    // linear, conv1d and the tied embedding lookup. [K, N] is the product's shape
-    // (transposed: stored as an nn.Linear weight [N, K]). Any rewrite of the bf16 copies
-    // (training, dtype switches, prepack off) clears tiled_.
+    // in inference (prepack on) they are rewritten in place into column tiles
+    // (kernels/decode.h) on first use, in the compute dtype's storage (the bf16 copies,
+    // or the fp32 arena itself), which every reader then follows: gemv, linear, conv1d
+    // and the tied embedding lookup. [K, N] is the product's shape (transposed: stored
+    // as an nn.Linear weight [N, K]). tiled_ lists them; training, dtype switches and
+    // prepack off put the plain layout back (arena_untile) or drop the bf16 copies, and
+    // save() writes the plain layout.
     struct tile_spec {
         int64_t k, n;
         bool transposed;

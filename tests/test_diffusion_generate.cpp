@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "diffusion/generate.h"
+#include "models/model.h"
 
 namespace {
 
@@ -35,8 +36,21 @@ public:
             o[10 + t % 50] = t % 2 == 0 ? 20.0f : 0.5f;
         }
     }
-    int64_t calls = 0, last_seq = 0;
+    // The cache: the same logits (they depend on the position only), with the calls
+    // recorded; a span pass may only ask for rows inside its span.
+    void logits_kv(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) override {
+        ++kv_calls;
+        logits(ids, batch, seq, rows, out);
+    }
+    void logits_span(const int32_t* ids, int64_t batch, int64_t seq, int64_t q0, int64_t q1,
+                     std::span<const int64_t> rows, float* out) override {
+        spans.push_back({q0, q1});
+        for (int64_t r : rows) EXPECT_TRUE(r % seq >= q0 && r % seq < q1) << "row " << r << " outside the span";
+        logits(ids, batch, seq, rows, out);
+    }
+    int64_t calls = 0, last_seq = 0, kv_calls = 0;
     std::vector<int64_t> rows_asked, last_rows;
+    std::vector<std::pair<int64_t, int64_t>> spans;
     bool asked_masked = true;
 };
 
@@ -213,6 +227,70 @@ TEST(diffusion_generate, same_seed_same_output_and_batch_equals_alone) {
         o.batch = 1;
         o.seed = 8;
         EXPECT_NE(dlm::diffusion_generate(fake, start, o).tokens, a.tokens) << dlm::sampler_name(k);
+    }
+}
+
+// With a cache, a block's first pass refreshes it (the whole window) and its later passes
+// run only the block (dual) or the block and what follows (prefix), asking only for
+// still-masked rows; with logits that do not depend on the rest of the canvas the
+// tokens are those of no cache.
+TEST(diffusion_generate, cache_refreshes_once_per_block_and_runs_only_the_span) {
+    const auto start = prompt_then_masks(4, 24);
+    for (auto k : {dlm::SamplerKind::remask, dlm::SamplerKind::confidence, dlm::SamplerKind::lowconf}) {
+        auto o = options(k, 4);
+        o.block = 8;
+        o.batch = 2;
+        o.seed = 3;
+        FakeDenoiser plain;
+        const auto ref = dlm::diffusion_generate(plain, start, o);
+        EXPECT_EQ(plain.kv_calls, 0);
+        EXPECT_TRUE(plain.spans.empty());
+        for (auto mode : {dlm::CacheMode::dual, dlm::CacheMode::prefix}) {
+            SCOPED_TRACE(std::string(dlm::sampler_name(k)) + ", cache " + dlm::cache_name(mode));
+            FakeDenoiser fake;
+            o.cache = mode;
+            const auto got = dlm::diffusion_generate(fake, start, o);
+            EXPECT_EQ(got.tokens, ref.tokens);
+            EXPECT_EQ(got.stats.forward_passes, ref.stats.forward_passes);
+            EXPECT_EQ(fake.kv_calls, 3) << "one refresh per block";
+            EXPECT_EQ(fake.kv_calls + static_cast<int64_t>(fake.spans.size()), got.stats.forward_passes);
+            for (auto [q0, q1] : fake.spans) {
+                EXPECT_TRUE(q0 == 4 || q0 == 12 || q0 == 20) << q0;
+                EXPECT_EQ(q1, mode == dlm::CacheMode::dual ? q0 + 8 : 28);
+            }
+            if (k != dlm::SamplerKind::remask) EXPECT_TRUE(fake.asked_masked);
+        }
+        o.cache = dlm::CacheMode::none;
+    }
+    EXPECT_EQ(dlm::cache_parse("dual"), dlm::CacheMode::dual);
+    EXPECT_THROW(dlm::cache_parse("full"), dlm::Error);
+}
+
+// On a real model: a block finished in its first pass (threshold 0 commits every masked
+// position) only ever sees the refreshed cache, so any cache mode gives the tokens of
+// no cache; with more passes per block the tokens may differ (the cache is stale
+// inside a block) but the canvas is still filled and the prompt kept.
+TEST(diffusion_generate, cache_on_a_real_model) {
+    auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/tiny-roberta");
+    dlm::ModelDenoiser den(*m);
+    const int32_t mask = static_cast<int32_t>(m->config().vocab_size - 1);
+    std::vector<int32_t> start = {0, 17, 230, 41};
+    start.insert(start.end(), 20, mask);
+    auto o = options(dlm::SamplerKind::confidence, 0);
+    o.mask_id = mask;
+    o.block = 8;
+    o.seed = 5;
+    o.threshold = 0.0f;
+    const auto none = dlm::diffusion_generate(den, start, o);
+    for (auto mode : {dlm::CacheMode::dual, dlm::CacheMode::prefix}) {
+        o.cache = mode;
+        o.threshold = 0.0f;
+        EXPECT_EQ(dlm::diffusion_generate(den, start, o).tokens, none.tokens) << dlm::cache_name(mode);
+        o.threshold = 2.0f;  // one token per pass: 8 passes per block, 7 of them on the cache
+        const auto r = dlm::diffusion_generate(den, start, o);
+        EXPECT_EQ(r.stats.forward_passes, 20);
+        EXPECT_EQ(std::count(r.tokens[0].begin(), r.tokens[0].end(), mask), 0);
+        EXPECT_TRUE(std::equal(start.begin(), start.begin() + 4, r.tokens[0].begin()));
     }
 }
 

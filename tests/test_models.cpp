@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "core/error.h"
 #include "core/file.h"
 #include "io/safetensors.h"
 #include "models/model.h"
@@ -119,6 +120,53 @@ TEST(models, logits_at_selected_rows_equal_full_rows) {
         EXPECT_NEAR(some[j], full[7 * V + j], 1e-5);
         EXPECT_NEAR(some[V + j], full[3 * V + j], 1e-5);
     }
+}
+
+// The encoder key/value cache (diffusion block decoding): forward_kv computes what
+// forward computes (bit for bit) and keeps the keys and values; right after it, a span
+// run against them gives the full forward's rows (to the GEMMs' blocking, 1e-5 of the
+// largest logit), for a span inside the canvas (dual cache) and one reaching its end
+// (prefix cache), in fp32 and bf16, for RoBERTa and BERT. A causal LM has no such cache.
+TEST(models, encoder_kv_span_matches_the_full_forward) {
+    for (const std::string name : {"tiny-roberta", "tiny-bert"})
+        for (auto dt : {dlm::DType::F32, dlm::DType::BF16}) {
+            SCOPED_TRACE(name + (dt == dlm::DType::BF16 ? " bf16" : " f32"));
+            auto m = dlm::model_load(kModels + name);
+            m->compute_dtype_set(dt);
+            const int64_t B = 2, T = 24, V = m->config().vocab_size;
+            std::vector<int32_t> ids(B * T);
+            for (int64_t i = 0; i < B * T; ++i) ids[i] = static_cast<int32_t>((i * 53 + 11) % V);
+            std::vector<int64_t> all(B * T);
+            std::iota(all.begin(), all.end(), 0);
+            std::vector<float> full(B * T * V), kept(B * T * V);
+            m->forward({ids.data(), nullptr, nullptr, B, T});
+            m->logits(all, full.data());
+            dlm::EncoderKv kv;
+            m->forward_kv(kv, {ids.data(), nullptr, nullptr, B, T});
+            m->logits(all, kept.data());
+            EXPECT_EQ(kept, full);
+            for (auto [q0, q1] : {std::pair<int64_t, int64_t>{8, 16}, {5, 24}, {0, 3}}) {
+                const int64_t S = q1 - q0;
+                m->forward_span(kv, ids.data(), q0, q1);
+                std::vector<int64_t> rows(B * S);
+                std::iota(rows.begin(), rows.end(), 0);
+                std::vector<float> got(B * S * V), ref(B * S * V);
+                m->logits(rows, got.data());
+                for (int64_t b = 0; b < B; ++b)
+                    std::copy_n(full.begin() + (b * T + q0) * V, S * V, ref.begin() + b * S * V);
+                double md = 0, mr = 0;
+                for (size_t i = 0; i < ref.size(); ++i) {
+                    md = std::max(md, std::fabs(double(got[i]) - ref[i]));
+                    mr = std::max(mr, std::fabs(double(ref[i])));
+                }
+                EXPECT_LE(md, 1e-5 * mr) << "span [" << q0 << ", " << q1 << ")";
+            }
+            EXPECT_THROW(m->forward_span(kv, ids.data(), 10, 30), dlm::Error);
+        }
+    auto gpt2 = dlm::model_load(kModels + "tiny-gpt2");
+    std::vector<int32_t> ids(8, 5);
+    dlm::EncoderKv kv;
+    EXPECT_THROW(gpt2->forward_kv(kv, {ids.data(), nullptr, nullptr, 1, 8}), dlm::Error);
 }
 
 // The same for row counts around the head's 32-row groups (whole groups straight into

@@ -16,6 +16,49 @@ void ModelDenoiser::logits(const int32_t* ids, int64_t batch, int64_t seq, std::
     m_.logits(rows, out);
 }
 
+void Denoiser::logits_kv(const int32_t*, int64_t, int64_t, std::span<const int64_t>, float*) {
+    fail("this denoiser has no key/value cache: use --cache none");
+}
+
+void Denoiser::logits_span(const int32_t*, int64_t, int64_t, int64_t, int64_t, std::span<const int64_t>, float*) {
+    fail("this denoiser has no key/value cache: use --cache none");
+}
+
+void ModelDenoiser::logits_kv(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows,
+                              float* out) {
+    m_.forward_kv(kv_, {ids, nullptr, nullptr, batch, seq});
+    m_.logits(rows, out);
+}
+
+void ModelDenoiser::logits_span(const int32_t* ids, int64_t batch, int64_t seq, int64_t q0, int64_t q1,
+                                std::span<const int64_t> rows, float* out) {
+    DLM_ASSERT(kv_.batch == batch && kv_.seq == seq);
+    m_.forward_span(kv_, ids, q0, q1);
+    span_rows_.resize(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const int64_t b = rows[i] / seq, t = rows[i] % seq;
+        DLM_ASSERT(t >= q0 && t < q1);
+        span_rows_[i] = b * (q1 - q0) + (t - q0);
+    }
+    m_.logits(span_rows_, out);
+}
+
+CacheMode cache_parse(const std::string& name) {
+    if (name == "none") return CacheMode::none;
+    if (name == "prefix") return CacheMode::prefix;
+    if (name == "dual") return CacheMode::dual;
+    fail("unknown cache '{}' (none, prefix, dual)", name);
+}
+
+const char* cache_name(CacheMode c) {
+    switch (c) {
+        case CacheMode::none: return "none";
+        case CacheMode::prefix: return "prefix";
+        case CacheMode::dual: return "dual";
+    }
+    return "?";
+}
+
 SamplerKind sampler_parse(const std::string& name) {
     if (name == "remask") return SamplerKind::remask;
     if (name == "confidence") return SamplerKind::confidence;
@@ -74,6 +117,7 @@ struct block_run {
     GenerationStats& stats;
     clock_type::time_point t0;
     int64_t w0 = 0, w1 = 0;                   // the window [w0, w1)
+    bool block_first = true;                  // the next pass is this block's first (the cache's refresh)
     std::vector<int64_t> positions;           // this block's positions to fill
     std::vector<int64_t> step_of;             // per sample: steps taken so far (all blocks)
     std::vector<int32_t> canvas;
@@ -95,16 +139,31 @@ struct block_run {
 
     // Logits at rows[i] = (sample, position) for the given samples, compacted into a
     // batch of just those samples. Returns a pointer to row i's logits.
+    // With a cache every pass runs the whole batch (the cache holds every sample's keys
+    // and values); the rows are still only the given samples'.
     const float* forward(const std::vector<int64_t>& samples, const std::vector<std::vector<int64_t>>& pos) {
         const int64_t W = wlen(), V = model.vocab_size();
-        canvas.resize(static_cast<size_t>(samples.size() * W));
-        std::vector<int64_t> rows;
-        for (size_t i = 0; i < samples.size(); ++i) {
-            std::copy(seqs[samples[i]].begin() + w0, seqs[samples[i]].begin() + w1, canvas.begin() + i * W);
-            for (int64_t p : pos[i]) rows.push_back(static_cast<int64_t>(i) * W + (p - w0));
+        const bool cached = opt.cache != CacheMode::none;
+        const int64_t nb = cached ? static_cast<int64_t>(seqs.size()) : static_cast<int64_t>(samples.size());
+        canvas.resize(static_cast<size_t>(nb * W));
+        for (int64_t i = 0; i < nb; ++i) {
+            const auto& sq = seqs[cached ? i : samples[i]];
+            std::copy(sq.begin() + w0, sq.begin() + w1, canvas.begin() + i * W);
         }
+        std::vector<int64_t> rows;
+        for (size_t i = 0; i < samples.size(); ++i)
+            for (int64_t p : pos[i]) rows.push_back((cached ? samples[i] : static_cast<int64_t>(i)) * W + (p - w0));
         logits_reserve(rows.size() * static_cast<size_t>(V));
-        model.logits(canvas.data(), static_cast<int64_t>(samples.size()), W, rows, logits.data());
+        if (!cached) {
+            model.logits(canvas.data(), nb, W, rows, logits.data());
+        } else if (block_first) {
+            model.logits_kv(canvas.data(), nb, W, rows, logits.data());
+            block_first = false;
+        } else {
+            const int64_t q0 = positions.front() - w0;
+            const int64_t q1 = opt.cache == CacheMode::dual ? positions.back() + 1 - w0 : W;
+            model.logits_span(canvas.data(), nb, W, q0, q1, rows, logits.data());
+        }
         ++stats.forward_passes;
         // The <mask> token is never a prediction: a sampled mask would undo the step.
         if (opt.mask_id < V)
@@ -307,7 +366,7 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<std::vecto
     std::vector<std::vector<int32_t>> seqs = starts;
     std::vector<Rng> rngs;
     for (int64_t b = 0; b < B; ++b) rngs.push_back(Rng::derive(opt.seed, static_cast<uint64_t>(opt.first_stream + b)));
-    block_run run{model, opt, on_step, seqs, rngs, res.stats, clock_type::now(), 0, 0, {}, {}, {}, {}};
+    block_run run{model, opt, on_step, seqs, rngs, res.stats, clock_type::now(), 0, 0, true, {}, {}, {}, {}};
     run.step_of.assign(static_cast<size_t>(B), 0);
 
     for (size_t i0 = 0; i0 < fill.size(); i0 += static_cast<size_t>(blk)) {
@@ -325,6 +384,7 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<std::vecto
             fail("block of {} positions spans more than the window of {} tokens: use a smaller --block", run.positions.size(),
                  opt.window);
         const int64_t steps_before = res.stats.forward_passes;
+        run.block_first = true;
         if (opt.sampler == SamplerKind::remask) sample_remask(run);
         else sample_committing(run);
         res.stats.steps += res.stats.forward_passes - steps_before;

@@ -25,6 +25,13 @@
 //
 // Only the logits the sampler reads are computed: remask reads every position of the
 // current block, the others only its still-masked positions.
+//
+// Key/value cache (cache != none; Fast-dLLM's scheme): a block's first pass runs the whole
+// window and keeps every layer's keys and values; its later passes run the layers only
+// on the block (dual: keys and values of the prefix and of the masked suffix from the
+// cache) or on the block and everything after it (prefix: only the prefix's from the
+// cache). Exact at a block's first pass, approximate after it: the cached keys and
+// values do not see the tokens committed since. none runs the whole window every pass.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +54,13 @@ public:
     // ids[B, T]; rows are b * T + t; out[rows.size(), V].
     virtual void logits(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows,
                         float* out) = 0;
+    // The cache (see the top of this file): logits_kv is logits() that also keeps the
+    // keys and values of the whole canvas; logits_span computes only positions [q0, q1)
+    // of every sample against them. rows stay b * T + t, inside the span. The default
+    // throws dlm::Error (a denoiser without a cache).
+    virtual void logits_kv(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out);
+    virtual void logits_span(const int32_t* ids, int64_t batch, int64_t seq, int64_t q0, int64_t q1,
+                             std::span<const int64_t> rows, float* out);
 };
 
 // The Denoiser of a loaded masked LM (attention mask all ones, as the recipe).
@@ -55,12 +69,20 @@ public:
     explicit ModelDenoiser(Model& m) : m_(m) {}
     int64_t vocab_size() const override { return m_.config().vocab_size; }
     void logits(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) override;
+    void logits_kv(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) override;
+    void logits_span(const int32_t* ids, int64_t batch, int64_t seq, int64_t q0, int64_t q1,
+                     std::span<const int64_t> rows, float* out) override;
 
 private:
     Model& m_;
+    EncoderKv kv_;
+    std::vector<int64_t> span_rows_;
 };
 
 enum class SamplerKind { remask, confidence, lowconf };
+enum class CacheMode { none, prefix, dual };
+CacheMode cache_parse(const std::string& name);  // throws dlm::Error for unknown names
+const char* cache_name(CacheMode c);
 SamplerKind sampler_parse(const std::string& name);  // throws dlm::Error for unknown names
 const char* sampler_name(SamplerKind k);
 
@@ -70,6 +92,7 @@ struct DiffusionOptions {
     float threshold = 0.9f;     // confidence
     SamplingParams sampling{1.0f, 50, 0.95f};
     int64_t block = 0;          // semi-AR block length (0: all positions at once)
+    CacheMode cache = CacheMode::none;  // keys and values kept over a block's passes
     int64_t window = 256;       // tokens the model sees at once
     uint64_t seed = 0;
     int64_t batch = 1;          // samples generated together; sample i uses stream (seed, i)

@@ -119,6 +119,14 @@ void Model::load_weights(const SafetensorsReader& st, bool bf16_only) {
                      st.path().c_str(), unused.size(), config_.architecture.c_str(), unused[0].c_str());
 }
 
+void Model::forward_kv(EncoderKv&, const ForwardInput&) {
+    fail("{} has no encoder key/value cache: it is not a bidirectional encoder", config_.architecture);
+}
+
+void Model::forward_span(EncoderKv&, const int32_t*, int64_t, int64_t) {
+    fail("{} has no encoder key/value cache: it is not a bidirectional encoder", config_.architecture);
+}
+
 void Model::compute_dtype_set(DType t) {
     if (t != DType::F32 && t != DType::BF16) fail("compute dtype must be F32 or BF16, not {}", dtype_name(t));
     if (!has_f32_matrices_) {

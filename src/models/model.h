@@ -90,6 +90,12 @@ struct KvCache {
     std::vector<int32_t> mask;                    // [B, capacity] 1 = real token
 };
 
+// Keys and values of an encoder's canvas, per layer (Model::forward_kv).
+struct EncoderKv {
+    int64_t batch = 0, seq = 0;
+    HugePageVector<float> kv;  // [L, B, T, 2C]: each position's key, then its value
+};
+
 class Model {
 public:
     virtual ~Model() = default;
@@ -150,6 +156,17 @@ public:
     // prompts of different lengths in a batch). Position ids follow HF generation:
     // cumsum(attention_mask) - 1, and 1 at padding.
     virtual void forward_cached(KvCache& cache, const int32_t* ids, const int32_t* mask, int64_t T);
+
+    // Block decoding of an encoder with a key/value cache (Fast-dLLM's prefix and dual
+    // caches). forward_kv(kv, in) is forward(in) (no padding mask) that also keeps every
+    // layer's keys and values of the B x T canvas in kv. forward_span(kv, ids, q0, q1)
+    // then runs the layers on positions [q0, q1) of each sample only (ids[B, T]: the whole
+    // canvas, which gives the positions): their queries attend to all T positions, with
+    // fresh keys and values on [q0, q1) (written over the kept ones) and kv's elsewhere.
+    // Afterwards hidden() holds the span's final states [B, q1 - q0, C] and logits(rows)
+    // takes rows b * (q1 - q0) + (t - q0). Encoders only: the defaults throw dlm::Error.
+    virtual void forward_kv(EncoderKv& kv, const ForwardInput& in);
+    virtual void forward_span(EncoderKv& kv, const int32_t* ids, int64_t q0, int64_t q1);
 
     // Writes config.json and model.safetensors into dir (atomically, file by file).
     void save(const std::string& dir, DType dtype = DType::F32) const;

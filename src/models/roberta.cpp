@@ -118,6 +118,22 @@ public:
 
     void forward(const ForwardInput& in) override { forward_impl(in, false, false, 0); }
 
+    void forward_kv(EncoderKv& kv, const ForwardInput& in) override {
+        if (in.mask) fail("forward_kv: the key/value cache takes canvases without padding (mask nullptr)");
+        const auto& c = config_;
+        kv.batch = in.batch;
+        kv.seq = in.seq;
+        kv.kv.resize(static_cast<size_t>(c.num_layers * in.batch * in.seq * 2 * c.hidden_size));
+        forward_impl(in, false, false, 0, &kv);
+    }
+
+    void forward_span(EncoderKv& kv, const int32_t* ids, int64_t q0, int64_t q1) override {
+        if (kv.batch < 1) fail("forward_span: the key/value cache is empty (call forward_kv first)");
+        if (q0 < 0 || q1 <= q0 || q1 > kv.seq)
+            fail("forward_span: span [{}, {}) is not inside the cached canvas of {} positions", q0, q1, kv.seq);
+        forward_impl({ids, nullptr, nullptr, kv.batch, kv.seq}, false, false, 0, &kv, q0, q1);
+    }
+
     const float* hidden() const override { return hidden_state(config_.num_layers); }
 
     const float* hidden_state(int64_t l) const override {
@@ -259,10 +275,12 @@ private:
 
     // Lays out the saved activations: one slot per layer when training, one shared
     // slot otherwise. Buffers only grow, so steady-state steps do not allocate.
-    void acts_layout(int64_t B, int64_t T, bool train) {
+    // Tk: the keys each query sees (T, or the whole canvas for a span).
+    void acts_layout(int64_t B, int64_t T, bool train, int64_t Tk = 0) {
         const auto& c = config_;
+        if (Tk == 0) Tk = T;
         const int64_t N = B * T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_heads;
-        const int64_t slot = N * 3 * C + B * NH * T * T + 4 * N * C + 2 * N * F + 4 * N;
+        const int64_t slot = N * 3 * C + B * NH * T * Tk + 4 * N * C + 2 * N * F + 4 * N;
         const int64_t slots = train ? c.num_layers : 1;
         if (static_cast<int64_t>(acts_buf_.size()) < slot * slots) acts_buf_.resize(static_cast<size_t>(slot * slots));
         acts_.resize(static_cast<size_t>(c.num_layers));
@@ -275,7 +293,7 @@ private:
             };
             encoder_acts& A = acts_[l];
             A.qkv = take(N * 3 * C);
-            A.att = take(B * NH * T * T);
+            A.att = take(B * NH * T * Tk);
             A.ctx = take(N * C);
             A.sum1 = take(N * C);
             A.mid = take(N * C);
@@ -289,16 +307,20 @@ private:
         }
     }
 
-    void forward_impl(const ForwardInput& in, bool train, bool dropout, uint64_t seed) {
+    // kv (inference only): keep every layer's keys and values in it (q1 == 0), or run
+    // only the span [q0, q1) of each sample against it (forward_span).
+    void forward_impl(const ForwardInput& in, bool train, bool dropout, uint64_t seed, EncoderKv* kv = nullptr,
+                      int64_t q0 = 0, int64_t q1 = 0) {
         const auto& c = config_;
-        const int64_t B = in.batch, T = in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
-        const int64_t F = c.intermediate_size, L = c.num_layers;
+        const bool span = q1 > 0;
+        const int64_t B = in.batch, T = in.seq, S = span ? q1 - q0 : T, N = B * S, C = c.hidden_size;
+        const int64_t NH = c.num_heads, F = c.intermediate_size, L = c.num_layers;
         check_ids(in);
         denormals_flush_enable();
         B_ = B;
-        T_ = T;
+        T_ = S;
         // Position ids (create_position_ids_from_input_ids in HF for RoBERTa).
-        positions_.resize(static_cast<size_t>(N));
+        positions_.resize(static_cast<size_t>(B * T));
         for (int64_t b = 0; b < B; ++b) {
             int32_t count = 0;
             for (int64_t t = 0; t < T; ++t) {
@@ -317,17 +339,27 @@ private:
                          out, b, t, c.max_positions, c.max_positions - (roberta_ ? c.pad_token_id + 1 : 0));
             }
         }
+        const int32_t* ids = in.ids;
+        if (span) {  // the span's ids and positions, gathered from the canvas
+            span_ids_.resize(static_cast<size_t>(N));
+            for (int64_t b = 0; b < B; ++b)
+                for (int64_t i = 0; i < S; ++i) {
+                    span_ids_[b * S + i] = in.ids[b * T + q0 + i];
+                    positions_[b * S + i] = positions_[b * T + q0 + i];  // b * S + i <= b * T + q0 + i
+                }
+            ids = span_ids_.data();
+        }
         states_.resize(static_cast<size_t>((L + 1) * N * C));
         emb_sum_.resize(static_cast<size_t>(N * C));
         emb_mean_.resize(static_cast<size_t>(N));
         emb_rstd_.resize(static_cast<size_t>(N));
         proj_.resize(static_cast<size_t>(N * C));
-        acts_layout(B, T, train);
+        acts_layout(B, S, train, T);
         const float p_hidden = dropout ? c.hidden_dropout : 0.0f;
         if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
 
         float* e = emb_sum_.data();
-        embedding_lookup(e, in.ids, word_, N, C, false, train);
+        embedding_lookup(e, ids, word_, N, C, false, train);
         embedding_lookup(e, positions_.data(), pos_, N, C, true, train);
         type_ids_.assign(static_cast<size_t>(N), 0);  // token type 0 everywhere
         embedding_lookup(e, type_ids_.data(), type_, N, C, true, train);
@@ -342,9 +374,24 @@ private:
             const float* xin = states_.data() + l * N * C;
             float* xout = states_.data() + (l + 1) * N * C;
             matmul(train, A.qkv, xin, P.qkv_w, params_.get(P.qkv_b), N, C, 3 * C);
-            attention_shape as = attn_shape(B, T, dropout, seed, l);
-            attention(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C, in.mask,
-                      as, train);
+            if (kv) {
+                // Each row's key and value (adjacent in qkv) into the cache: all of the
+                // canvas when filling it, the span's fresh ones over the kept ones.
+                float* kvl = kv->kv.data() + l * B * T * 2 * C;
+                for (int64_t b = 0; b < B; ++b)
+                    for (int64_t i = 0; i < S; ++i)
+                        std::memcpy(kvl + (b * T + q0 + i) * 2 * C, A.qkv + (b * S + i) * 3 * C + C,
+                                    static_cast<size_t>(2 * C) * sizeof(float));
+            }
+            if (span) {
+                const float* kvl = kv->kv.data() + l * B * T * 2 * C;
+                attention_shape as{B, S, T, NH, c.head_dim(), 3 * C, 2 * C, false, 0};
+                attention(A.ctx, A.att, nullptr, A.qkv, kvl, kvl + C, nullptr, as, false);
+            } else {
+                attention_shape as = attn_shape(B, T, dropout, seed, l);
+                attention(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
+                          in.mask, as, train);
+            }
             matmul(train, proj_.data(), A.ctx, P.attn_out_w, params_.get(P.attn_out_b), N, C, C);
             if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_attn_out));
             residual_layernorm_forward(A.mid, A.sum1, A.mean1, A.rstd1, proj_.data(), xin, params_.get(P.attn_ln_w),
@@ -423,7 +470,7 @@ private:
     std::vector<encoder_layer> layers_;
 
     int64_t B_ = 0, T_ = 0;
-    std::vector<int32_t> positions_, type_ids_;
+    std::vector<int32_t> positions_, type_ids_, span_ids_;
     std::vector<float> states_, emb_sum_, emb_mean_, emb_rstd_, proj_, scratch_, acts_buf_;
     std::vector<encoder_acts> acts_;
     std::vector<float> head_in_, head_pre_, head_act_buf_, head_out_, head_mean_, head_rstd_, head_din_, head_d_;

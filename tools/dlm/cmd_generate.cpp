@@ -20,14 +20,15 @@ namespace dlm::cli {
 namespace {
 
 struct generate_options {
-    std::string model, prompt, sampler = "remask", trace, dtype = "auto";
+    std::string model, prompt, sampler = "remask", trace, dtype = "auto", cache = "none";
     int64_t length = 0, steps = 10, block = 0, top_k = 50, batch = 1;
     float threshold = 0.9f, temp = 1.0f, top_p = 0.95f;
     uint64_t seed = 0;
     int threads = 0;
     bool animate = false;
     // Which options the user gave (defaults depend on the sampler and model kind).
-    CLI::Option *o_length, *o_steps, *o_block, *o_top_k, *o_threshold, *o_temp, *o_top_p, *o_sampler, *o_dtype;
+    CLI::Option *o_length, *o_steps, *o_block, *o_top_k, *o_threshold, *o_temp, *o_top_p, *o_sampler, *o_dtype,
+        *o_cache;
 };
 
 void print_texts(const std::vector<std::string>& texts) {
@@ -50,6 +51,7 @@ void generate_diffusion(const generate_options& o, const GenerationDefaults& g, 
     d.seed = o.seed;
     d.batch = o.batch;
     if (o.o_block->count()) d.block = o.block;
+    if (o.o_cache->count()) d.cache = cache_parse(o.cache);
     if (o.o_threshold->count()) d.threshold = o.threshold;
     if (o.o_steps->count()) d.steps = o.steps;
     if (o.o_temp->count()) d.sampling.temperature = o.temp;
@@ -115,7 +117,7 @@ void generate_cmd(const generate_options& o_in) {
     auto model = model_load(o.model, dtype_option_resolve(o.dtype));
     const GenerationDefaults g = generation_defaults_load(o.model);
     if (model->config().is_causal()) {
-        for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps})
+        for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps, o.o_cache})
             if (opt->count())
                 fail("{} applies to diffusion (masked-LM) models; {} is a causal LM ({})", opt->get_name(), o.model,
                      model->config().architecture);
@@ -141,6 +143,10 @@ command_registration reg(40, "generate", "Generate text: diffusion denoising (ma
     o->o_top_k = sub.add_option("--top-k", o->top_k, "Top-k sampling (remask 50; 0 = off)");
     o->o_top_p = sub.add_option("--top-p", o->top_p, "Top-p sampling (remask 0.95; 1 = off)");
     o->o_block = sub.add_option("--block", o->block, "Semi-autoregressive block length (0 = whole canvas)");
+    o->o_cache = sub.add_option("--cache", o->cache,
+                                "Keys and values kept over a block's passes: none (every pass runs the whole window), "
+                                "prefix (later passes run the block and what follows), dual (only the block)")
+                     ->check(CLI::IsMember({"none", "prefix", "dual"}));
     sub.add_option("-s,--seed", o->seed, "Random seed (same seed, same output)")->capture_default_str();
     sub.add_option("-b,--batch", o->batch, "Samples generated together")->capture_default_str();
     add_threads_option(sub, o->threads);

@@ -120,7 +120,40 @@ ModelConfig bench_config_train() {
     return config_parse(j, "6L-384H RoBERTa");
 }
 
-BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool prepack) {
+namespace {
+
+// The model's denoiser, counting the matrix-product FLOPs of what it is asked (a span
+// pass: its rows against the whole canvas's keys).
+class counting_denoiser final : public Denoiser {
+public:
+    counting_denoiser(Model& m) : inner_(m), c_(m.config()) {}
+    int64_t vocab_size() const override { return inner_.vocab_size(); }
+    void logits(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) override {
+        flops += forward_flops(c_, batch, seq, static_cast<double>(rows.size()));
+        inner_.logits(ids, batch, seq, rows, out);
+    }
+    void logits_kv(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) override {
+        flops += forward_flops(c_, batch, seq, static_cast<double>(rows.size()));
+        inner_.logits_kv(ids, batch, seq, rows, out);
+    }
+    void logits_span(const int32_t* ids, int64_t batch, int64_t seq, int64_t q0, int64_t q1,
+                     std::span<const int64_t> rows, float* out) override {
+        const int64_t S = q1 - q0;
+        flops += forward_flops(c_, batch, S, static_cast<double>(rows.size())) +
+                 4.0 * static_cast<double>(batch * S * c_.num_layers * (seq - S) * c_.hidden_size);
+        inner_.logits_span(ids, batch, seq, q0, q1, rows, out);
+    }
+    double flops = 0;
+
+private:
+    ModelDenoiser inner_;
+    const ModelConfig& c_;
+};
+
+}  // namespace
+
+BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool prepack, int64_t block,
+                                    const std::string& cache) {
     const ModelConfig c = bench_config_roberta_base();
     auto model = bench_model_load(c, dtype);
     model->prepack_set(prepack);
@@ -132,19 +165,23 @@ BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool pre
     o.steps = steps;
     o.mask_id = mask_id;
     o.window = T;
-    ModelDenoiser den(*model);
+    o.block = block;
+    o.cache = cache_parse(cache);
+    counting_denoiser den(*model);
     BenchWorkloadResult r;
-    r.seconds = best_seconds(reps, [&] { diffusion_generate(den, start, o); });
-    // The remask sampler runs the LM head only at the positions it keeps each step.
-    r.flops = 0;
-    for (int64_t s = 0; s < steps; ++s) {
-        const int64_t n = T - prompt, kept = n - static_cast<int64_t>(std::llround(remask_rate(s, steps) * n));
-        r.flops += forward_flops(c, 1, T, static_cast<double>(kept));
-    }
+    // The remask sampler runs the LM head only at the positions it keeps each step; the
+    // count is the same every repetition (the random streams restart with the seed).
+    r.seconds = best_seconds(reps, [&] {
+        den.flops = 0;
+        diffusion_generate(den, start, o);
+    });
+    r.flops = den.flops;
     r.items = static_cast<double>(T - prompt);
     r.unit = "tokens";
     r.model_bytes = static_cast<double>(model->parameter_count()) * (dtype == "bf16" ? 2 : 4);
-    r.detail = fmt::format("roberta-base shape, remask, {} steps, {} tokens ({} prompt)", steps, T, prompt);
+    r.detail = fmt::format("roberta-base shape, remask, {} steps{}, {} tokens ({} prompt){}", steps,
+                           block > 0 ? fmt::format(" per block of {}", block) : "", T, prompt,
+                           o.cache != CacheMode::none ? fmt::format(", {} cache", cache) : "");
     return r;
 }
 

@@ -40,7 +40,10 @@ struct BenchWorkloadResult {
 void bench_models_prepare();
 // prepack: bf16 weights prepacked (the default; false for comparison): oneDNN's blocked
 // layout for the encoder (diffusion), column tiles for decoding (ar).
-BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool prepack = true);
+// block, cache: semi-autoregressive blocks (0: the whole canvas) and the key/value cache
+// (none, prefix, dual), as `dlm generate --block --cache`.
+BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool prepack = true, int64_t block = 0,
+                                    const std::string& cache = "none");
 BenchWorkloadResult bench_ar(const std::string& dtype, int reps, bool prepack = true);
 BenchWorkloadResult bench_train(const std::string& dtype, int reps);
 BenchWorkloadResult bench_tokenizer(const std::string& tokenizer_dir, const std::string& text_file, int reps);

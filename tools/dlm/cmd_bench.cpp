@@ -31,6 +31,8 @@ struct bench_options {
     std::vector<std::string> dtypes = {"auto"};
     std::vector<int> threads = {1, 2};
     int reps = 3;
+    int64_t block = 0;
+    std::string cache = "none";
     bool profile = false, no_prepack = false;
     std::string json;
 };
@@ -113,6 +115,8 @@ void bench_cmd(const bench_options& o) {
     const char* kernels = cpu_level_name(cpu_level());
     report["kernels"] = kernels;
     report["portable_build"] = cpu_portable_build();
+    report["block"] = o.block;  // diffusion
+    report["cache"] = o.cache;
     fmt::print("# {} build, kernels {}; oneDNN bf16 {}\n", cpu_portable_build() ? "portable" : "native", kernels,
                bf16_emulated ? "emulated" : "native");
     fmt::print("{:<10} {:>5} {:>7} {:>9} {:>14} {:>8} {:>9} {:>9} {:>10}\n", "workload", "dtype", "threads", "seconds",
@@ -145,7 +149,7 @@ void bench_cmd(const bench_options& o) {
                     omp_set_num_threads(threads);
                     denormals_flush_enable();
                     profile_enable(o.profile);
-                    BenchWorkloadResult r = w == "diffusion" ? bench_diffusion(dt, o.reps, !o.no_prepack)
+                    BenchWorkloadResult r = w == "diffusion" ? bench_diffusion(dt, o.reps, !o.no_prepack, o.block, o.cache)
                                             : w == "ar"      ? bench_ar(dt, o.reps, !o.no_prepack)
                                             : w == "train"   ? bench_train(dt, o.reps)
                                                              : bench_tokenizer(tok_dir, text, o.reps);
@@ -202,6 +206,10 @@ command_registration reg(60, "bench", "Benchmark the standard workloads against 
         ->capture_default_str();
     sub.add_option("-t,--threads", o->threads, "Thread counts to run (comma list)")->delimiter(',')->capture_default_str();
     sub.add_option("--reps", o->reps, "Timed repetitions per workload (after one warm-up); the best counts")->capture_default_str();
+    sub.add_option("--block", o->block, "diffusion: semi-autoregressive blocks of this many positions (0: the whole canvas)")
+        ->check(CLI::NonNegativeNumber);
+    sub.add_option("--cache", o->cache, "diffusion: key/value cache over a block's passes (none, prefix, dual)")
+        ->check(CLI::IsMember({"none", "prefix", "dual"}));
     sub.add_flag("--no-prepack", o->no_prepack, "Keep the plain bf16 weight layout (diffusion: no oneDNN blocking; AR: no column tiles), to measure what prepacking gains");
     sub.add_flag("--profile", o->profile, "Print a per-kernel time breakdown of each workload");
     sub.add_option("--json", o->json, "Write every figure as JSON to this file");

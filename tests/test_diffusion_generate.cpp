@@ -126,6 +126,42 @@ TEST(diffusion_generate, confidence_commits_sure_positions_and_at_least_one) {
     EXPECT_TRUE(fake.asked_masked) << "logits were computed at positions that were not masked";
 }
 
+// The other commit rules on the same canvas: factor 1 and an entropy bound of 0.5 nats
+// commit the 10 sure positions first (confidence ~1, entropy ~0), then one unsure
+// position per step (top probability 0.03, entropy ~4.1 nats, so neither rule takes it
+// and at least one is committed); a large factor or bound takes everything at once. A
+// step's commits are the most confident first, so they are the threshold rule's here.
+TEST(diffusion_generate, factor_and_entropy_rules_commit_by_confidence) {
+    auto start = prompt_then_masks(4, 20);
+    struct rule_case {
+        dlm::CommitRule rule;
+        float value;
+        size_t first, steps;
+    };
+    for (auto [rule, value, first, steps] : {rule_case{dlm::CommitRule::factor, 1.0f, 10, 11},
+                                              rule_case{dlm::CommitRule::entropy, 0.5f, 10, 11},
+                                              rule_case{dlm::CommitRule::factor, 100.0f, 20, 1},
+                                              rule_case{dlm::CommitRule::entropy, 1000.0f, 20, 1}}) {
+        SCOPED_TRACE(std::string(dlm::commit_name(rule)) + " " + std::to_string(value));
+        FakeDenoiser fake;
+        auto o = options(dlm::SamplerKind::confidence, 0);
+        o.sampling = {0.8f, 0, 1.0f};
+        o.commit = rule;
+        o.factor = value;
+        o.entropy_bound = value;
+        std::vector<size_t> counts;
+        auto res = dlm::diffusion_generate(fake, start, o,
+                                           [&](const dlm::GenerationStep& s) { counts.push_back(s.committed.size()); });
+        ASSERT_EQ(counts.size(), steps);
+        EXPECT_EQ(counts[0], first);
+        for (size_t i = 1; i < counts.size(); ++i) EXPECT_EQ(counts[i], 1u);
+        EXPECT_EQ(count_masks(res.tokens[0]), 0);
+        EXPECT_EQ(res.stats.forward_passes, static_cast<int64_t>(steps));
+    }
+    EXPECT_EQ(dlm::commit_parse("entropy"), dlm::CommitRule::entropy);
+    EXPECT_THROW(dlm::commit_parse("greedy"), dlm::Error);
+}
+
 TEST(diffusion_generate, confidence_finishes_within_the_step_budget) {
     FakeDenoiser fake;
     auto start = prompt_then_masks(4, 20);

@@ -3,6 +3,8 @@
 // the causal model and as the scorer), and bad input.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -170,6 +172,39 @@ TEST(eval_generation, report_end_to_end_on_tiny_models) {
         ASSERT_TRUE(fs::exists(plot)) << r.err;
         EXPECT_GT(fs::file_size(plot), 5000u);
     }
+}
+
+// The block decoding sweep: block x cache x commit rule, each a row with its tokens per
+// pass; the AR twin (--ar) as one more row on the same prompts, its continuations
+// re-encoded with the diffusion model's tokenizer.
+TEST(eval_generation, block_cache_and_commit_sweep_with_the_ar_twin) {
+    const std::string json = temp_path("sweep.json");
+    auto r = cli_run("eval generation -m " + tiny_diffusion_model() + " -f " + kData +
+                     "/corpus/wikiextractor -n 3 -b 2 --new-tokens 16 --sampler confidence --block 8"
+                     " --cache none,dual --commit threshold,factor,entropy --factor 1,4 --entropy-bound 1"
+                     " --ar " + tiny_ar_model() + " -q -t 1 --json " + json);
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = json_read(json);
+    // reference + twin + 2 caches x (threshold 0.9 + 2 factors + 1 entropy bound)
+    ASSERT_EQ(j["settings"].size(), 10u);
+    EXPECT_EQ(j["settings"][1]["method"], "autoregressive");
+    EXPECT_EQ(j["settings"][1]["model"], tiny_ar_model());
+    EXPECT_GT(j["settings"][1]["new_tokens_per_sample"].get<double>(), 0.0);
+    std::set<std::string> labels;
+    for (size_t i = 2; i < j["settings"].size(); ++i) {
+        auto& s = j["settings"][i];
+        labels.insert(s["label"].get<std::string>());
+        EXPECT_EQ(s["block"], 8);
+        EXPECT_EQ(s["new_tokens_per_sample"].get<double>(), 16.0) << s["label"];
+        EXPECT_EQ(s["share_with_mask"].get<double>(), 0.0) << s["label"];
+        EXPECT_NEAR(s["tokens_per_pass"].get<double>(), 16.0 / s["forward_passes_per_sample"].get<double>(), 1e-9);
+        EXPECT_GE(s["tokens_per_pass"].get<double>(), 1.0) << s["label"];
+    }
+    EXPECT_EQ(labels.size(), 8u) << "every row its own label";
+    EXPECT_TRUE(labels.count("confidence, factor 4, block 8, dual cache"));
+    EXPECT_TRUE(labels.count("confidence, entropy <= 1, block 8"));
+    EXPECT_NE(cli_run("eval generation -m " + tiny_ar_model() + " -f " + kData + "/corpus/wikiextractor --ar " +
+                      tiny_ar_model() + " -q").code, 0);
 }
 
 TEST(eval_generation, samples_do_not_depend_on_the_batch) {

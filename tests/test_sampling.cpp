@@ -120,3 +120,27 @@ TEST(sampling, top_prob_without_a_draw_equals_the_drawn_one) {
         EXPECT_GT(top, 0.0f);
     }
 }
+
+// The entropy rule's measure against a double-precision softmax: uniform (and with a
+// masked id at -inf), one-hot, and a long row at two temperatures.
+TEST(sampling, entropy_matches_the_softmax) {
+    auto reference = [](const std::vector<float>& l, double t) {
+        const auto p = softmax(l, t);
+        double h = 0;
+        for (double x : p)
+            if (x > 0) h -= x * std::log(x);
+        return h;
+    };
+    std::vector<float> uniform(1000, 0.5f), sharp(64, 0.0f), long_row(50265);
+    sharp[3] = 40.0f;
+    sharp[5] = -INFINITY;
+    for (size_t j = 0; j < long_row.size(); ++j) long_row[j] = static_cast<float>(std::sin(0.37 * j) * 4.0);
+    EXPECT_NEAR(dlm::token_entropy(uniform.data(), 1000, 1.0f), std::log(1000.0), 1e-4);
+    uniform[7] = -INFINITY;  // a masked id: probability 0, no term
+    EXPECT_NEAR(dlm::token_entropy(uniform.data(), 1000, 1.0f), std::log(999.0), 1e-4);
+    EXPECT_NEAR(dlm::token_entropy(sharp.data(), 64, 1.0f), reference(sharp, 1.0), 1e-5);
+    for (float t : {1.0f, 0.7f})
+        EXPECT_NEAR(dlm::token_entropy(long_row.data(), 50265, t), reference(long_row, t), 1e-4 * reference(long_row, t))
+            << "temperature " << t;
+    EXPECT_NEAR(dlm::token_entropy(kLogits.data(), 6, 0.0f), reference(kLogits, 1.0), 1e-5) << "greedy: temperature 1";
+}

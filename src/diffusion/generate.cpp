@@ -43,6 +43,22 @@ void ModelDenoiser::logits_span(const int32_t* ids, int64_t batch, int64_t seq, 
     m_.logits(span_rows_, out);
 }
 
+CommitRule commit_parse(const std::string& name) {
+    if (name == "threshold") return CommitRule::threshold;
+    if (name == "factor") return CommitRule::factor;
+    if (name == "entropy") return CommitRule::entropy;
+    fail("unknown commit rule '{}' (threshold, factor, entropy)", name);
+}
+
+const char* commit_name(CommitRule r) {
+    switch (r) {
+        case CommitRule::threshold: return "threshold";
+        case CommitRule::factor: return "factor";
+        case CommitRule::entropy: return "entropy";
+    }
+    return "?";
+}
+
 CacheMode cache_parse(const std::string& name) {
     if (name == "none") return CacheMode::none;
     if (name == "prefix") return CacheMode::prefix;
@@ -91,6 +107,10 @@ DiffusionOptions diffusion_options_for_model(const GenerationDefaults& g, const 
     if (g.steps) d.steps = *g.steps;
     if (g.threshold) d.threshold = *g.threshold;
     if (g.block) d.block = *g.block;
+    if (g.cache) d.cache = cache_parse(*g.cache);
+    if (g.commit) d.commit = commit_parse(*g.commit);
+    if (g.factor) d.factor = *g.factor;
+    if (g.entropy_bound) d.entropy_bound = *g.entropy_bound;
     sampling_defaults_apply(d.sampling, g);
     return d;
 }
@@ -275,6 +295,7 @@ void sample_committing(block_run& r) {
             const auto& m = pos[i];
             const int64_t n = static_cast<int64_t>(m.size());
             std::vector<TokenChoice> ch(static_cast<size_t>(n));
+            std::vector<float> entropy(r.opt.commit == CommitRule::entropy && !lowconf ? static_cast<size_t>(n) : 0);
             const uint64_t step_seed = r.rngs[b].next();
             // lowconf ranks by the drawn token's probability, so it draws everywhere;
             // confidence ranks by the largest probability, which needs no draw, and draws
@@ -289,6 +310,7 @@ void sample_committing(block_run& r) {
                     ch[j] = token_gumbel(row, V, r.opt.sampling.temperature, rng, scratch);
                 } else {
                     ch[j].top_prob = token_top_prob(row, V, r.opt.sampling, scratch);
+                    if (!entropy.empty()) entropy[j] = token_entropy(row, V, r.opt.sampling.temperature);
                 }
             }
             std::vector<int64_t> order(static_cast<size_t>(n));
@@ -300,7 +322,15 @@ void sample_committing(block_run& r) {
                 k = plan[b][s];
             } else {
                 k = 0;
-                for (int64_t j = 0; j < n; ++j) k += ch[j].top_prob >= r.opt.threshold;
+                if (r.opt.commit == CommitRule::threshold) {
+                    for (int64_t j = 0; j < n; ++j) k += ch[j].top_prob >= r.opt.threshold;
+                } else if (r.opt.commit == CommitRule::factor) {
+                    // (n + 1)(1 - c_n) grows with n (c_n falls): the rule holds for a prefix.
+                    while (k < n && static_cast<double>(k + 2) * (1.0 - ch[order[k]].top_prob) < r.opt.factor) ++k;
+                } else {
+                    double sum = 0;
+                    while (k < n && (sum += entropy[order[k]]) <= r.opt.entropy_bound) ++k;
+                }
                 k = std::max<int64_t>(k, 1);
                 if (S > 0) k = std::max(k, S - s > 0 ? (n + (S - s) - 1) / (S - s) : n);
             }

@@ -9,10 +9,15 @@
 //              (0.9, 0.8, ..., 0.0 for 10); each step samples every position to fill
 //              (top-k / top-p / temperature), then re-masks a random fraction equal to
 //              the step's rate; the last step reveals everything.
-//   confidence threshold parallel decoding (Fast-dLLM): each step commits every masked
-//              position whose top probability (at the temperature) reaches `threshold`,
-//              at least one, and enough to finish within `steps` when steps > 0;
-//              committed tokens stay.
+//   confidence parallel decoding: each step ranks the masked positions by their top
+//              probability (at the temperature) and commits the first k, at least one,
+//              and enough to finish the block within `steps` when steps > 0 (at least
+//              ceil(masked / steps left)); committed tokens stay. k by `commit`:
+//                threshold  those whose top probability reaches `threshold` (Fast-dLLM)
+//                factor     the largest n with (n + 1)(1 - c_n) < `factor`, c_n the n-th
+//                           largest top probability (Fast-dLLM's factor rule)
+//                entropy    the largest n whose entropies (of the first n) sum to at most
+//                           `entropy_bound` nats (EB-sampler)
 //   lowconf    low-confidence remasking (LLaDA): `steps` steps, each commits the k most
 //              confident masked positions (k splits the masks evenly over the steps);
 //              candidates by Gumbel-max sampling at the temperature.
@@ -81,6 +86,9 @@ private:
 
 enum class SamplerKind { remask, confidence, lowconf };
 enum class CacheMode { none, prefix, dual };
+enum class CommitRule { threshold, factor, entropy };
+CommitRule commit_parse(const std::string& name);  // throws dlm::Error for unknown names
+const char* commit_name(CommitRule r);
 CacheMode cache_parse(const std::string& name);  // throws dlm::Error for unknown names
 const char* cache_name(CacheMode c);
 SamplerKind sampler_parse(const std::string& name);  // throws dlm::Error for unknown names
@@ -90,6 +98,9 @@ struct DiffusionOptions {
     SamplerKind sampler = SamplerKind::remask;
     int64_t steps = 10;         // per block; confidence: an upper bound (0 = as many as needed)
     float threshold = 0.9f;     // confidence
+    CommitRule commit = CommitRule::threshold;  // confidence: how many to commit per step
+    float factor = 1.0f;        // confidence, commit factor
+    float entropy_bound = 0.5f;  // confidence, commit entropy (nats)
     SamplingParams sampling{1.0f, 50, 0.95f};
     int64_t block = 0;          // semi-AR block length (0: all positions at once)
     CacheMode cache = CacheMode::none;  // keys and values kept over a block's passes

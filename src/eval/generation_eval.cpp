@@ -50,12 +50,30 @@ std::vector<EvalPrompt> eval_prompts_pick(const Corpus& corpus, const Tokenizer&
 }
 
 std::string GenSetting::label() const {
-    if (method == "confidence")
-        return steps > 0 ? fmt::format("confidence, threshold {:g}, at most {} steps", threshold, steps)
-                         : fmt::format("confidence, threshold {:g}", threshold);
-    if (method == "remask" || method == "lowconf") return fmt::format("{}, {} steps", method, steps);
-    if (method == "reference") return "reference (held-out text)";
-    return method;
+    std::string s;
+    if (method == "confidence") {
+        s = commit == "factor"    ? fmt::format("confidence, factor {:g}", factor)
+            : commit == "entropy" ? fmt::format("confidence, entropy <= {:g}", entropy_bound)
+                                  : fmt::format("confidence, threshold {:g}", threshold);
+        if (steps > 0) s += fmt::format(", at most {} steps", steps);
+    } else if (method == "remask" || method == "lowconf") {
+        s = fmt::format("{}, {} steps", method, steps);
+    } else if (method == "reference") {
+        return "reference (held-out text)";
+    } else {
+        return model.empty() ? method : fmt::format("{} ({})", method, model);
+    }
+    if (block > 0) s += fmt::format(", block {}", block);
+    if (cache != "none") s += fmt::format(", {} cache", cache);
+    return s;
+}
+
+std::string GenSetting::curve() const {
+    std::string s = method;
+    if (method == "confidence") s += steps > 0 ? "-steps" : "-" + commit;
+    if (block > 0) s += fmt::format("-block{}", block);
+    if (cache != "none") s += "-" + cache;
+    return s;
 }
 
 GenSettingResult generation_setting_evaluate(const GenSetting& setting, std::span<const EvalPrompt> prompts,
@@ -91,6 +109,7 @@ GenSettingResult generation_setting_evaluate(const GenSetting& setting, std::spa
         r.forward_passes_per_sample = static_cast<double>(passes) / static_cast<double>(n);
         r.new_tokens_per_sample = static_cast<double>(new_tokens) / static_cast<double>(n);
     }
+    r.tokens_per_pass = passes > 0 ? static_cast<double>(new_tokens) / static_cast<double>(passes) : 0.0;
     r.tokens_per_second = r.seconds > 0 && setting.method != "reference" ? new_tokens / r.seconds : 0.0;
     r.metrics = text_metrics_tokens(conts, token_classes_make(tok));
     for (const auto& c : conts) r.texts.push_back(tok.decode(c, true));
@@ -129,13 +148,20 @@ nlohmann::ordered_json generation_report_json(const GenerationReport& r) {
         s["method"] = x.setting.method;
         s["steps"] = x.setting.steps;
         s["threshold"] = x.setting.threshold;
+        s["block"] = x.setting.block;
+        s["cache"] = x.setting.cache;
+        s["commit"] = x.setting.commit;
+        s["factor"] = x.setting.factor;
+        s["entropy_bound"] = x.setting.entropy_bound;
         s["label"] = x.setting.label();
+        s["model"] = x.setting.model.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(x.setting.model);
         s["samples"] = x.samples;
         s["seconds"] = x.seconds;
         s["seconds_per_sample"] = x.seconds_per_sample;
         s["forward_passes_per_sample"] = x.forward_passes_per_sample;
         s["tokens_per_second"] = x.tokens_per_second;
         s["new_tokens_per_sample"] = x.new_tokens_per_sample;
+        s["tokens_per_pass"] = x.tokens_per_pass;
         s["gen_perplexity"] = x.perplexity ? number_or_null(x.perplexity->perplexity) : nullptr;
         s["mean_sample_perplexity"] = x.perplexity ? number_or_null(x.perplexity->mean_sample_perplexity) : nullptr;
         s["scored_tokens"] = x.perplexity ? x.perplexity->tokens_total : 0;
@@ -158,13 +184,14 @@ std::string generation_report_markdown(const GenerationReport& r) {
                       r.seed);
     md += r.scorer.empty() ? " No scorer (pass --scorer DIR for generative perplexity).\n\n"
                            : fmt::format(" Generative perplexity scored by {}.\n\n", r.scorer);
-    md += "| setting | passes/sample | s/sample | tokens/s | gen. PPL | entropy (bits) | distinct-1/2/3 | rep. 4-grams | "
-          "with mask | with special |\n";
-    md += "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|\n";
+    md += "| setting | passes/sample | tokens/pass | s/sample | tokens/s | gen. PPL | entropy (bits) | distinct-1/2/3 | "
+          "rep. 4-grams | with mask | with special |\n";
+    md += "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|\n";
     for (const auto& x : r.results) {
         const bool ref = x.setting.method == "reference";
-        md += fmt::format("| {} | {} | {} | {} | {} | {:.2f} | {:.3f} / {:.3f} / {:.3f} | {:.3f} | {:.0f}% | {:.0f}% |\n",
+        md += fmt::format("| {} | {} | {} | {} | {} | {} | {:.2f} | {:.3f} / {:.3f} / {:.3f} | {:.3f} | {:.0f}% | {:.0f}% |\n",
                           x.setting.label(), ref ? "-" : fmt::format("{:.1f}", x.forward_passes_per_sample),
+                          ref ? "-" : fmt::format("{:.2f}", x.tokens_per_pass),
                           ref ? "-" : fmt::format("{:.3f}", x.seconds_per_sample),
                           ref ? "-" : fmt::format("{:.0f}", x.tokens_per_second),
                           x.perplexity ? fmt::format("{:.2f}", x.perplexity->perplexity) : "-",
@@ -192,8 +219,7 @@ PlotResult generation_report_plot(const GenerationReport& r, const std::string& 
             reference = quality(x);
             continue;
         }
-        std::string name = x.setting.method;
-        if (x.setting.method == "confidence") name = x.setting.steps > 0 ? "confidence-steps" : "confidence-threshold";
+        const std::string name = x.setting.curve();
         if (!curves.count(name)) order.push_back(name);
         curves[name].push_back(&x);
     }

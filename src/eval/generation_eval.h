@@ -56,8 +56,16 @@ std::vector<EvalPrompt> eval_prompts_pick(const Corpus& corpus, const Tokenizer&
 struct GenSetting {
     std::string method;
     int64_t steps = 0;        // diffusion: steps per block (confidence: a budget, 0 = none)
-    double threshold = 0;     // confidence
-    std::string label() const;  // "remask, 10 steps", "confidence, threshold 0.9", ...
+    double threshold = 0;     // confidence, commit "threshold"
+    int64_t block = 0;        // diffusion: semi-autoregressive block (0: the whole canvas)
+    std::string cache = "none";        // diffusion: none, prefix, dual
+    std::string commit = "threshold";  // confidence: threshold, factor, entropy
+    double factor = 0, entropy_bound = 0;  // confidence, commit factor / entropy
+    std::string model;        // autoregressive: the model's folder when not the one evaluated (the AR twin)
+    // "remask, 10 steps", "confidence, threshold 0.9, block 32, dual cache", ...
+    std::string label() const;
+    // The plot's curve: the method and everything but the swept value.
+    std::string curve() const;
 };
 
 // Generates continuations for a batch of prompts: one id list per prompt (the new
@@ -81,7 +89,7 @@ struct GenSettingResult {
     std::optional<GenPerplexity> perplexity;  // with a scorer
     double seconds = 0;                       // generation wall time, all samples
     double seconds_per_sample = 0, forward_passes_per_sample = 0, tokens_per_second = 0;
-    double new_tokens_per_sample = 0;
+    double new_tokens_per_sample = 0, tokens_per_pass = 0;
     std::vector<std::string> texts;           // continuations, decoded without special tokens
 };
 
@@ -105,9 +113,11 @@ struct GenerationReport {
 
 // {"format": "dlm-eval-generation-1", "model", "architecture", "scorer" (or null),
 //  "files", "prompts", "prompt_tokens", "new_tokens", "batch", "threads", "seed",
-//  "dtype", "sampling", "settings": [{"method", "steps", "threshold", "label",
-//  "samples", "seconds", "seconds_per_sample", "forward_passes_per_sample",
-//  "tokens_per_second", "new_tokens_per_sample", "gen_perplexity" (null without a
+//  "dtype", "sampling", "settings": [{"method", "steps", "threshold", "block", "cache",
+//  "commit", "factor", "entropy_bound", "label", "model" (the AR twin's folder, or
+//  null), "samples", "seconds", "seconds_per_sample", "forward_passes_per_sample",
+//  "tokens_per_second", "new_tokens_per_sample", "tokens_per_pass" (new tokens per
+//  forward pass), "gen_perplexity" (null without a
 //  scorer), "mean_sample_perplexity", "scored_tokens", "unigram_entropy_bits",
 //  "distinct": [d1, d2, d3], "distinct_mean": [...], "repeated_4gram_rate",
 //  "share_with_mask", "share_with_special", "texts": [...]}, ...]}

@@ -48,6 +48,10 @@ GenerationDefaults generation_defaults_load(const std::string& folder) {
     g.steps = value_get<int64_t>(j, "diffusion_steps", path);
     g.threshold = value_get<float>(j, "diffusion_threshold", path);
     g.block = value_get<int64_t>(j, "diffusion_block", path);
+    g.cache = value_get<std::string>(j, "diffusion_cache", path);
+    g.commit = value_get<std::string>(j, "diffusion_commit", path);
+    g.factor = value_get<float>(j, "diffusion_factor", path);
+    g.entropy_bound = value_get<float>(j, "diffusion_entropy_bound", path);
     // HF: do_sample false means greedy decoding whatever the temperature says.
     if (auto sample = value_get<bool>(j, "do_sample", path); sample && !*sample) g.temperature = 0.0f;
 
@@ -58,6 +62,12 @@ GenerationDefaults generation_defaults_load(const std::string& folder) {
     if (g.steps) range_check(*g.steps >= 0, path, "diffusion_steps", "at least 0");
     if (g.threshold) range_check(*g.threshold > 0 && *g.threshold <= 1, path, "diffusion_threshold", "in (0, 1]");
     if (g.block) range_check(*g.block >= 0, path, "diffusion_block", "at least 0");
+    if (g.factor) range_check(*g.factor > 0, path, "diffusion_factor", "above 0");
+    if (g.entropy_bound) range_check(*g.entropy_bound >= 0, path, "diffusion_entropy_bound", "at least 0");
+    if (g.cache && *g.cache != "none" && *g.cache != "prefix" && *g.cache != "dual")
+        fail("{}: key 'diffusion_cache' must be none, prefix or dual (got '{}')", path, *g.cache);
+    if (g.commit && *g.commit != "threshold" && *g.commit != "factor" && *g.commit != "entropy")
+        fail("{}: key 'diffusion_commit' must be threshold, factor or entropy (got '{}')", path, *g.commit);
     if (g.sampler && *g.sampler != "remask" && *g.sampler != "confidence" && *g.sampler != "lowconf")
         fail("{}: key 'diffusion_sampler' must be remask, confidence or lowconf (got '{}')", path, *g.sampler);
     return g;

@@ -8,6 +8,9 @@
 //   diffusion_steps     denoising steps per block (--steps)
 //   diffusion_threshold confidence sampler's threshold (--threshold)
 //   diffusion_block     semi-autoregressive block length (--block)
+//   diffusion_cache     key/value cache over a block's passes: none, prefix, dual (--cache)
+//   diffusion_commit    confidence sampler's commit rule: threshold, factor, entropy (--commit)
+//   diffusion_factor, diffusion_entropy_bound   that rule's parameter (--factor, --entropy-bound)
 // Every other key (bos_token_id, ...) is left to its owner.
 #pragma once
 
@@ -20,9 +23,9 @@
 namespace dlm {
 
 struct GenerationDefaults {
-    std::optional<std::string> sampler;
+    std::optional<std::string> sampler, cache, commit;
     std::optional<int64_t> steps, block, top_k, max_new_tokens;
-    std::optional<float> threshold, temperature, top_p;
+    std::optional<float> threshold, temperature, top_p, factor, entropy_bound;
 };
 
 // Reads folder/generation_config.json; a folder without one gives no defaults. Throws

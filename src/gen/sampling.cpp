@@ -63,6 +63,20 @@ float token_top_prob(const float* logits, int64_t v, const SamplingParams& p, Sa
     return 1.0f / softmax_normaliser(logits, v, logits_max(logits, v), 1.0f / p.temperature);
 }
 
+float token_entropy(const float* logits, int64_t v, float temperature) {
+    // H = log Z - sum(e^z z) / Z with z = (l - max) / T: one pass, two sums.
+    const float inv_t = temperature > 0 ? 1.0f / temperature : 1.0f;
+    const float mx = logits_max(logits, v);
+    float z_sum = 0, ez_sum = 0;
+#pragma omp simd reduction(+ : z_sum, ez_sum)
+    for (int64_t j = 0; j < v; ++j) {
+        const float z = (logits[j] - mx) * inv_t, e = expf(z);
+        z_sum += e;
+        ez_sum += e > 0.0f ? e * z : 0.0f;  // a -inf logit (a masked id): 0, not 0 x -inf
+    }
+    return std::max(0.0f, std::log(z_sum) - ez_sum / z_sum);
+}
+
 TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p, Rng& rng, SamplingScratch& s) {
     TokenChoice c;
     if (p.temperature <= 0) {

@@ -38,6 +38,10 @@ TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p
 // a sampler that ranks positions by it draws only at the positions it keeps.
 float token_top_prob(const float* logits, int64_t v, const SamplingParams& p, SamplingScratch& s);
 
+// Entropy (nats) of softmax(logits / temperature) (temperature <= 0: 1), the
+// distribution token_top_prob's probability is taken from.
+float token_entropy(const float* logits, int64_t v, float temperature);
+
 // Argmax of logits[V].
 int32_t token_argmax(const float* logits, int64_t v);
 

@@ -17,6 +17,7 @@ void TraceRecorder::record(const GenerationStep& s) {
     samples_[s.sample].push_back({{"step", s.step},
                                   {"t", std::round(s.seconds * 1e4) / 1e4},
                                   {"tokens", std::vector<int32_t>(s.tokens.begin(), s.tokens.end())},
+                                  {"commits", s.committed.size()},  // tokens this pass committed
                                   {"committed", std::vector<int64_t>(s.committed.begin(), s.committed.end())},
                                   {"changed", std::vector<int64_t>(s.changed.begin(), s.changed.end())}});
 }

@@ -154,6 +154,7 @@ DLM_DISPATCH(void, dropout_copy, (float* out, const float* inp, int64_t n, float
 DLM_DISPATCH(TokenChoice, token_sample,
              (const float* logits, int64_t v, const SamplingParams& p, Rng& rng, SamplingScratch& s),
              (logits, v, p, rng, s))
+DLM_DISPATCH(float, token_entropy, (const float* logits, int64_t v, float temperature), (logits, v, temperature))
 DLM_DISPATCH(float, token_top_prob, (const float* logits, int64_t v, const SamplingParams& p, SamplingScratch& s),
              (logits, v, p, s))
 DLM_DISPATCH(int32_t, token_argmax, (const float* logits, int64_t v), (logits, v))

@@ -159,18 +159,18 @@ void likelihood_cmd(const likelihood_options& o) {
 // ---- dlm eval generation ----------------------------------------------------------
 
 struct generation_options {
-    std::string model, tokenizer, scorer, scorer_tokenizer, format = "auto", json, markdown, plot, dtype = "auto";
-    std::vector<std::string> files, samplers = {"remask"};
-    std::vector<int64_t> steps;
-    std::vector<double> thresholds = {0.9};
-    int64_t prompts = 32, prompt_tokens = 16, new_tokens = 0, batch = 8, top_k = 50, block = 0;
+    std::string model, tokenizer, scorer, scorer_tokenizer, format = "auto", json, markdown, plot, dtype = "auto", ar;
+    std::vector<std::string> files, samplers = {"remask"}, caches = {"none"}, commits = {"threshold"};
+    std::vector<int64_t> steps, blocks = {0};
+    std::vector<double> thresholds = {0.9}, factors = {1.0}, entropy_bounds = {0.5};
+    int64_t prompts = 32, prompt_tokens = 16, new_tokens = 0, batch = 8, top_k = 50;
     float temp = 1.0f, top_p = 0.95f;
     uint64_t seed = 0;
     int threads = 0;
     bool quiet = false;
     CLI::Option *o_steps = nullptr, *o_thresholds = nullptr, *o_samplers = nullptr, *o_temp = nullptr,
                 *o_top_k = nullptr, *o_top_p = nullptr, *o_block = nullptr, *o_prompt_tokens = nullptr,
-                *o_new_tokens = nullptr;
+                *o_new_tokens = nullptr, *o_caches = nullptr, *o_commits = nullptr;
 };
 
 // A tokenizer folder, with the hint to pass one when the model folder has none.
@@ -190,19 +190,53 @@ std::vector<GenSetting> generation_settings(const generation_options& o, bool ca
         out.push_back({"autoregressive", 0, 0});
         return out;
     }
-    const bool steps_given = o.o_steps->count() > 0, thresholds_given = o.o_thresholds->count() > 0;
-    for (const auto& name : o.samplers) {
-        const SamplerKind k = sampler_parse(name);
-        if (k == SamplerKind::confidence) {
-            if (steps_given)
-                for (int64_t s : o.steps) out.push_back({name, s, o.thresholds[0]});
-            if (thresholds_given || !steps_given)
-                for (double t : o.thresholds) out.push_back({name, 0, t});
-        } else {
-            const std::vector<int64_t> steps = steps_given ? o.steps : std::vector<int64_t>{diffusion_options_default(k).steps};
-            for (int64_t s : steps) out.push_back({name, s, 0});
-        }
+    if (!o.ar.empty()) {
+        GenSetting twin{"autoregressive", 0, 0};
+        twin.model = o.ar;
+        out.push_back(twin);
     }
+    const bool steps_given = o.o_steps->count() > 0, thresholds_given = o.o_thresholds->count() > 0;
+    // block x cache x (sampler sweeps); the confidence sampler's commit rules each sweep
+    // their own parameter (a step budget applies to the first rule's first value).
+    for (int64_t block : o.blocks)
+        for (const auto& cache : o.caches)
+            for (const auto& name : o.samplers) {
+                const SamplerKind k = sampler_parse(name);
+                GenSetting base{name, 0, 0};
+                base.block = block;
+                base.cache = cache;
+                auto add = [&](int64_t steps, auto&& set) {
+                    GenSetting g = base;
+                    g.steps = steps;
+                    set(g);
+                    out.push_back(g);
+                };
+                if (k != SamplerKind::confidence) {
+                    const std::vector<int64_t> steps =
+                        steps_given ? o.steps : std::vector<int64_t>{diffusion_options_default(k).steps};
+                    for (int64_t s : steps) add(s, [](GenSetting&) {});
+                    continue;
+                }
+                const std::string& first = o.commits[0];
+                auto first_value = [&](GenSetting& g) {
+                    g.commit = first;
+                    g.threshold = o.thresholds[0];
+                    g.factor = o.factors[0];
+                    g.entropy_bound = o.entropy_bounds[0];
+                };
+                if (steps_given)
+                    for (int64_t s : o.steps) add(s, first_value);
+                if (thresholds_given || !steps_given || o.commits.size() > 1)
+                    for (const auto& commit : o.commits) {
+                        if (commit == "threshold")
+                            for (double t : o.thresholds) add(0, [&](GenSetting& g) { g.threshold = t; });
+                        else if (commit == "factor")
+                            for (double f : o.factors) add(0, [&](GenSetting& g) { g.commit = commit, g.factor = f; });
+                        else
+                            for (double e : o.entropy_bounds)
+                                add(0, [&](GenSetting& g) { g.commit = commit, g.entropy_bound = e; });
+                    }
+            }
     return out;
 }
 
@@ -215,13 +249,19 @@ void generation_cmd(const generation_options& o) {
         if (s < 0) fail("--steps: {} is negative", s);
     for (double t : o.thresholds)
         if (!(t > 0 && t <= 1)) fail("--threshold: {} is not in (0, 1]", t);
+    for (int64_t b : o.blocks)
+        if (b < 0) fail("--block: {} is negative", b);
+    for (double f : o.factors)
+        if (!(f > 0)) fail("--factor: {} is not above 0", f);
+    for (double e : o.entropy_bounds)
+        if (!(e >= 0)) fail("--entropy-bound: {} is negative", e);
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work
 
     auto model = model_load(o.model, dtype);
     const ModelConfig& c = model->config();
     const bool causal = c.is_causal();
     if (causal)
-        for (auto* opt : {o.o_samplers, o.o_steps, o.o_thresholds, o.o_block})
+        for (auto* opt : {o.o_samplers, o.o_steps, o.o_thresholds, o.o_block, o.o_caches, o.o_commits})
             if (opt->count())
                 fail("{} applies to diffusion (masked-LM) models; {} is a causal LM ({})", opt->get_name(), o.model,
                      c.architecture);
@@ -256,7 +296,7 @@ void generation_cmd(const generation_options& o) {
     const int64_t new_tokens = o.o_new_tokens->count() ? o.new_tokens : block - 1 - prompt_tokens;
     if (new_tokens < 1)
         fail("--prompt-tokens {} leaves no room to generate in the model's {} tokens", prompt_tokens, block);
-    if (!causal && o.block == 0 && 1 + prompt_tokens + new_tokens > block)
+    if (!causal && *std::min_element(o.blocks.begin(), o.blocks.end()) == 0 && 1 + prompt_tokens + new_tokens > block)
         fail("a prompt of {} tokens + {} new tokens does not fit the model's window of {} (use --block for semi-autoregressive generation)",
              prompt_tokens, new_tokens, block);
 
@@ -292,11 +332,43 @@ void generation_cmd(const generation_options& o) {
     };
     dtype_option_report(o.dtype);
     ModelDenoiser denoiser(*model);
+    // The AR twin (--ar): its own tokenizer; its continuations are re-encoded with the
+    // evaluated model's, so that both are measured on the same tokens.
+    std::unique_ptr<Model> twin;
+    std::optional<Tokenizer> twin_tok;
+    if (!o.ar.empty()) {
+        if (causal) fail("--ar names the AR twin of a diffusion model; {} is itself a causal LM", o.model);
+        twin = model_load(o.ar, dtype);
+        if (!twin->config().is_causal()) fail("--ar {}: {} is not a causal LM", o.ar, twin->config().architecture);
+        twin_tok.emplace(tokenizer_for(o.ar, false, "--ar"));
+    }
     bool noted = false;
     for (const auto& setting : settings) {
         gen_batch_fn generate;
         int64_t first = 0;  // the first prompt's index in this batch: its random stream
-        if (setting.method == "autoregressive") {
+        if (setting.method == "autoregressive" && twin) {
+            ArOptions a;
+            a.max_new_tokens = new_tokens;
+            a.sampling = sampling_for(a.sampling);
+            a.seed = o.seed;
+            a.eos_id = twin_tok->eos_id();
+            rep.sampling["autoregressive"] = sampling_json(a.sampling);
+            generate = [&, a](std::span<const EvalPrompt> batch) mutable {
+                std::vector<std::vector<int32_t>> ids;
+                for (const auto& p : batch) ids.push_back(twin_tok->encode(p.text, false));
+                a.batch = static_cast<int64_t>(batch.size());
+                a.first_stream = first;
+                GenBatchOutput out;
+                out.forward_passes.assign(batch.size(), 0);
+                ArResult r = ar_generate(*twin, ids, a, [&](const GenerationStep& s) { ++out.forward_passes[s.sample]; });
+                for (size_t i = 0; i < batch.size(); ++i) {
+                    const std::vector<int32_t> cont(r.tokens[i].begin() + r.prompt_len[i], r.tokens[i].end());
+                    out.continuations.push_back(tok.encode(twin_tok->decode(cont, true), false));
+                }
+                first += a.batch;
+                return out;
+            };
+        } else if (setting.method == "autoregressive") {
             ArOptions a;
             a.max_new_tokens = new_tokens;
             a.sampling = sampling_for(a.sampling);
@@ -323,7 +395,11 @@ void generation_cmd(const generation_options& o) {
             d.sampling = sampling_for(d.sampling);
             d.mask_id = tok.mask_id();
             d.seed = o.seed;
-            d.block = o.block;
+            d.block = setting.block;
+            d.cache = cache_parse(setting.cache);
+            d.commit = commit_parse(setting.commit);
+            d.factor = static_cast<float>(setting.factor);
+            d.entropy_bound = static_cast<float>(setting.entropy_bound);
             rep.sampling[setting.method] = sampling_json(d.sampling);
             generate = [&, d](std::span<const EvalPrompt> batch) mutable {
                 std::vector<std::vector<int32_t>> starts;
@@ -385,7 +461,17 @@ void generation_add(CLI::App& sub) {
     o->o_temp = g->add_option("--temp", o->temp, "Temperature (default: each method's, as dlm generate)");
     o->o_top_k = g->add_option("--top-k", o->top_k, "Top-k (default: each method's)");
     o->o_top_p = g->add_option("--top-p", o->top_p, "Top-p (default: each method's)");
-    o->o_block = g->add_option("--block", o->block, "Semi-autoregressive block length (0 = whole canvas)");
+    o->o_block = g->add_option("--block", o->blocks, "Semi-autoregressive block lengths to sweep (0 = whole canvas), e.g. 0,32")
+                     ->delimiter(',')->capture_default_str();
+    o->o_caches = g->add_option("--cache", o->caches, "Key/value caches to sweep: none, prefix, dual (comma list)")
+                      ->delimiter(',')->check(CLI::IsMember({"none", "prefix", "dual"}))->capture_default_str();
+    o->o_commits = g->add_option("--commit", o->commits, "confidence: commit rules to sweep: threshold (--threshold), "
+                                                         "factor (--factor), entropy (--entropy-bound)")
+                       ->delimiter(',')->check(CLI::IsMember({"threshold", "factor", "entropy"}))->capture_default_str();
+    g->add_option("--factor", o->factors, "confidence, commit factor: factors to sweep, e.g. 1,2,4")->delimiter(',')->capture_default_str();
+    g->add_option("--entropy-bound", o->entropy_bounds, "confidence, commit entropy: bounds (nats) to sweep, e.g. 0.5,1,2")
+        ->delimiter(',')->capture_default_str();
+    g->add_option("--ar", o->ar, "The AR twin (a causal LM folder): generates on the same prompts, as one more row");
     g->add_option("-b,--batch", o->batch, "Samples generated together")->capture_default_str();
     g->add_option("-s,--seed", o->seed, "Seed (sample i uses stream i whatever the batch)")->capture_default_str();
     add_dtype_option(*g, o->dtype, "Matrix products of the generator in bf16 or f32 (the scorer runs in f32)");

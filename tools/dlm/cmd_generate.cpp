@@ -20,15 +20,15 @@ namespace dlm::cli {
 namespace {
 
 struct generate_options {
-    std::string model, prompt, sampler = "remask", trace, dtype = "auto", cache = "none";
+    std::string model, prompt, sampler = "remask", trace, dtype = "auto", cache = "none", commit = "threshold";
     int64_t length = 0, steps = 10, block = 0, top_k = 50, batch = 1;
-    float threshold = 0.9f, temp = 1.0f, top_p = 0.95f;
+    float threshold = 0.9f, temp = 1.0f, top_p = 0.95f, factor = 1.0f, entropy_bound = 0.5f;
     uint64_t seed = 0;
     int threads = 0;
     bool animate = false;
     // Which options the user gave (defaults depend on the sampler and model kind).
     CLI::Option *o_length, *o_steps, *o_block, *o_top_k, *o_threshold, *o_temp, *o_top_p, *o_sampler, *o_dtype,
-        *o_cache;
+        *o_cache, *o_commit, *o_factor, *o_entropy_bound;
 };
 
 void print_texts(const std::vector<std::string>& texts) {
@@ -52,6 +52,9 @@ void generate_diffusion(const generate_options& o, const GenerationDefaults& g, 
     d.batch = o.batch;
     if (o.o_block->count()) d.block = o.block;
     if (o.o_cache->count()) d.cache = cache_parse(o.cache);
+    if (o.o_commit->count()) d.commit = commit_parse(o.commit);
+    if (o.o_factor->count()) d.factor = o.factor;
+    if (o.o_entropy_bound->count()) d.entropy_bound = o.entropy_bound;
     if (o.o_threshold->count()) d.threshold = o.threshold;
     if (o.o_steps->count()) d.steps = o.steps;
     if (o.o_temp->count()) d.sampling.temperature = o.temp;
@@ -117,7 +120,8 @@ void generate_cmd(const generate_options& o_in) {
     auto model = model_load(o.model, dtype_option_resolve(o.dtype));
     const GenerationDefaults g = generation_defaults_load(o.model);
     if (model->config().is_causal()) {
-        for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps, o.o_cache})
+        for (auto* opt : {o.o_sampler, o.o_threshold, o.o_block, o.o_steps, o.o_cache, o.o_commit, o.o_factor,
+                          o.o_entropy_bound})
             if (opt->count())
                 fail("{} applies to diffusion (masked-LM) models; {} is a causal LM ({})", opt->get_name(), o.model,
                      model->config().architecture);
@@ -139,6 +143,16 @@ command_registration reg(40, "generate", "Generate text: diffusion denoising (ma
     o->o_length = sub.add_option("-n,--length", o->length, "Tokens to generate (default: fill the window; causal LMs 240)");
     o->o_steps = sub.add_option("--steps", o->steps, "Denoising steps per block (remask 10, lowconf 64; confidence: at most, default unbounded)");
     o->o_threshold = sub.add_option("--threshold", o->threshold, "confidence: commit positions at least this sure")->capture_default_str();
+    o->o_commit = sub.add_option("--commit", o->commit,
+                                 "confidence: tokens committed per step by threshold (--threshold), factor "
+                                 "(Fast-dLLM: largest n with (n+1)(1-c_n) < --factor) or entropy (summed "
+                                 "entropy of the committed <= --entropy-bound)")
+                      ->check(CLI::IsMember({"threshold", "factor", "entropy"}));
+    o->o_factor = sub.add_option("--factor", o->factor, "confidence, --commit factor: the factor f")
+                      ->check(CLI::PositiveNumber)->capture_default_str();
+    o->o_entropy_bound = sub.add_option("--entropy-bound", o->entropy_bound,
+                                        "confidence, --commit entropy: the bound in nats")
+                             ->check(CLI::NonNegativeNumber)->capture_default_str();
     o->o_temp = sub.add_option("--temp", o->temp, "Temperature (remask 1.0, others and causal LMs 0.8; 0 = greedy)");
     o->o_top_k = sub.add_option("--top-k", o->top_k, "Top-k sampling (remask 50; 0 = off)");
     o->o_top_p = sub.add_option("--top-p", o->top_p, "Top-p sampling (remask 0.95; 1 = off)");

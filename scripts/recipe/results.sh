@@ -60,6 +60,16 @@ done
   --json "$out/generation-ar.json" --markdown "$out/generation-ar.md" >/dev/null
 cat "$out/generation-diffusion.md" "$out/generation-ar.md" >>"$md"
 
+# Block decoding (the choice of dlm-diffusion's default, README "Block decoding"): the
+# one-token-per-pass whole-canvas setting with the AR twin on the same prompts, the dual
+# cache's sweep over commit rules and step caps, and no cache / prefix cache at two points.
+gen=("$dlm" eval generation -m "$diff" -f "$wiki12" --scorer "$ar" -n "$prompts" -q --sampler confidence --threshold 0.9)
+"${gen[@]}" --block 0 --cache none --ar "$ar" --json "$out/block-sweep-base.json" --markdown "$out/block-sweep-base.md" >/dev/null
+"${gen[@]}" --block 32 --cache dual --commit threshold,factor,entropy --factor 1,2,4,8 --entropy-bound 1,2,4 \
+  --steps 16,8,4 --json "$out/block-sweep-dual.json" --markdown "$out/block-sweep-dual.md" >/dev/null
+"${gen[@]}" --block 32 --cache none,prefix --steps 8 --json "$out/block-sweep-none.json" \
+  --markdown "$out/block-sweep-none.md" >/dev/null
+
 # Samples: the same prompts and seed for both models, each under the command that made it.
 sample() {  # title, then the arguments of dlm generate
   local title=$1; shift

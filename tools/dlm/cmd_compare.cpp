@@ -148,7 +148,7 @@ void compare_cmd(const compare_options& o_in) {
     dopt.mask_id = dt.mask_id();
     dopt.window = dp.window;
     dopt.seed = o.seed;
-    if (static_cast<int64_t>(dp.tokens.size()) > dp.window) dopt.block = 64;
+    if (static_cast<int64_t>(dp.tokens.size()) > dp.window && dopt.block == 0) dopt.block = 64;
     TraceRecorder dtr("diffusion", o.diffusion, sampler_name(dopt.sampler), o.prompt, 1);
     ModelDenoiser den(*dm);
     fmt::print(stderr, "dlm: diffusion ({} sampler)...\n", sampler_name(dopt.sampler));
@@ -162,6 +162,8 @@ void compare_cmd(const compare_options& o_in) {
     d.trace = dtr.to_json(dt, {d.text}, dr.stats);
     d.model = o.diffusion;
     d.settings = fmt::format("{} sampler, {} steps", sampler_name(dopt.sampler), dr.stats.steps);
+    if (dopt.block > 0) d.settings += fmt::format(", blocks of {}", dopt.block);
+    if (dopt.cache != CacheMode::none) d.settings += fmt::format(", {} cache", cache_name(dopt.cache));
     d.mask_id = dt.mask_id();
     d.prompt_len = dp.prompt_len;
 

@@ -310,15 +310,11 @@ BenchWorkloadResult bench_tokenizer(const std::string& tokenizer_dir, const std:
     return r;
 }
 
-double memory_read_bandwidth(const float* data, int64_t n, int reps) {
-    float sink = 0;
-    const double s = best_seconds(reps, [&] { sink += read_pass(data, n); });
-    return (sink == -1.0f ? 0.0 : 1.0) * static_cast<double>(n) * 4.0 / s / 1e9;
-}
-
 double memory_read_bandwidth(int reps) {
     const std::vector<float> big(size_t{128} << 20, 1.0f);
-    return memory_read_bandwidth(big.data(), static_cast<int64_t>(big.size()), reps);
+    float sink = 0;
+    const double s = best_seconds(reps, [&] { sink += read_pass(big.data(), static_cast<int64_t>(big.size())); });
+    return (sink == -1.0f ? 0.0 : 1.0) * static_cast<double>(big.size()) * 4.0 / s / 1e9;
 }
 
 Roofline roofline_measure() {

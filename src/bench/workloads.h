@@ -57,8 +57,6 @@ Roofline roofline_measure();
 // GB/s of streaming reads over 512 MB (best of `reps`): many partial sums per thread,
 // so memory, not the latency of one add chain, is the limit.
 double memory_read_bandwidth(int reps = 3);
-// The same over data[n] (n a multiple of 64), a buffer the caller keeps.
-double memory_read_bandwidth(const float* data, int64_t n, int reps);
 
 ModelConfig bench_config_roberta_base();
 ModelConfig bench_config_gpt2_small();

@@ -1,6 +1,7 @@
 #include "diffusion/generate.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <numeric>
@@ -43,53 +44,34 @@ void ModelDenoiser::logits_span(const int32_t* ids, int64_t batch, int64_t seq, 
     m_.logits(span_rows_, out);
 }
 
-CommitRule commit_parse(const std::string& name) {
-    if (name == "threshold") return CommitRule::threshold;
-    if (name == "factor") return CommitRule::factor;
-    if (name == "entropy") return CommitRule::entropy;
-    fail("unknown commit rule '{}' (threshold, factor, entropy)", name);
+namespace {
+
+// The names of an option's values, in the order of the enum's values.
+constexpr std::array<const char*, 3> kSamplerNames = {"remask", "confidence", "lowconf"};
+constexpr std::array<const char*, 3> kCacheNames = {"none", "prefix", "dual"};
+constexpr std::array<const char*, 3> kCommitNames = {"threshold", "factor", "entropy"};
+
+template <typename E, size_t N>
+E enum_parse(const std::string& name, const std::array<const char*, N>& names, const char* what) {
+    for (size_t i = 0; i < N; ++i)
+        if (name == names[i]) return static_cast<E>(i);
+    fail("unknown {} '{}' ({})", what, name, fmt::join(names, ", "));
 }
 
-const char* commit_name(CommitRule r) {
-    switch (r) {
-        case CommitRule::threshold: return "threshold";
-        case CommitRule::factor: return "factor";
-        case CommitRule::entropy: return "entropy";
-    }
-    return "?";
+template <typename E, size_t N>
+const char* enum_name(E e, const std::array<const char*, N>& names) {
+    const auto i = static_cast<size_t>(e);
+    return i < N ? names[i] : "?";
 }
 
-CacheMode cache_parse(const std::string& name) {
-    if (name == "none") return CacheMode::none;
-    if (name == "prefix") return CacheMode::prefix;
-    if (name == "dual") return CacheMode::dual;
-    fail("unknown cache '{}' (none, prefix, dual)", name);
-}
+}  // namespace
 
-const char* cache_name(CacheMode c) {
-    switch (c) {
-        case CacheMode::none: return "none";
-        case CacheMode::prefix: return "prefix";
-        case CacheMode::dual: return "dual";
-    }
-    return "?";
-}
-
-SamplerKind sampler_parse(const std::string& name) {
-    if (name == "remask") return SamplerKind::remask;
-    if (name == "confidence") return SamplerKind::confidence;
-    if (name == "lowconf") return SamplerKind::lowconf;
-    fail("unknown sampler '{}' (remask, confidence, lowconf)", name);
-}
-
-const char* sampler_name(SamplerKind k) {
-    switch (k) {
-        case SamplerKind::remask: return "remask";
-        case SamplerKind::confidence: return "confidence";
-        case SamplerKind::lowconf: return "lowconf";
-    }
-    return "?";
-}
+CommitRule commit_parse(const std::string& name) { return enum_parse<CommitRule>(name, kCommitNames, "commit rule"); }
+const char* commit_name(CommitRule r) { return enum_name(r, kCommitNames); }
+CacheMode cache_parse(const std::string& name) { return enum_parse<CacheMode>(name, kCacheNames, "cache"); }
+const char* cache_name(CacheMode c) { return enum_name(c, kCacheNames); }
+SamplerKind sampler_parse(const std::string& name) { return enum_parse<SamplerKind>(name, kSamplerNames, "sampler"); }
+const char* sampler_name(SamplerKind k) { return enum_name(k, kSamplerNames); }
 
 DiffusionOptions diffusion_options_default(SamplerKind k) {
     DiffusionOptions d;

@@ -84,6 +84,8 @@ private:
     std::vector<int64_t> span_rows_;
 };
 
+// Their names (the *_parse / *_name functions) are tables in generate.cpp in the order
+// of the values: a new value goes into both.
 enum class SamplerKind { remask, confidence, lowconf };
 enum class CacheMode { none, prefix, dual };
 enum class CommitRule { threshold, factor, entropy };

@@ -276,6 +276,25 @@ void linear_row(float* out, const float* inp, const T* weight, const float* bias
 }
 
 
+// out[I, K] (=, or += when accumulate) columns ids[i] of a [K, N] matrix in tiles of
+// tile_cols columns, widened to fp32.
+inline float to_f32(float x) { return x; }
+inline float to_f32(uint16_t x) { return bf16_widen(x); }
+
+template <typename T>
+void columns_gather(float* out, const int32_t* ids, const T* tiled, int64_t count, int64_t k, int64_t n,
+                    int64_t tile_cols, bool accumulate) {
+    for (int64_t i = 0; i < count; ++i) {
+        const int64_t j = ids[i];
+        DLM_ASSERT(j >= 0 && j < n);
+        float* o = out + i * k;
+        for (int64_t kk = 0; kk < k; ++kk) {
+            const float v = to_f32(tiled[tiled_index(kk, j, k, n, tile_cols)]);
+            o[kk] = accumulate ? o[kk] + v : v;
+        }
+    }
+}
+
 }  // namespace
 
 void conv1d_forward_gemv(float* out, float* scratch, const float* inp, const float* weight, const float* bias,
@@ -387,15 +406,7 @@ void tiled_gemv_bf16(float* out, const float* inp, const uint16_t* tiled, const 
 void tiled_columns_gather_bf16(float* out, const int32_t* ids, const uint16_t* tiled, int64_t count, int64_t k,
                                int64_t n, bool accumulate) {
     DLM_PROFILE("embedding");
-    for (int64_t i = 0; i < count; ++i) {
-        const int64_t j = ids[i];
-        DLM_ASSERT(j >= 0 && j < n);
-        float* o = out + i * k;
-        for (int64_t kk = 0; kk < k; ++kk) {
-            const float v = bf16_widen(tiled[tiled_index(kk, j, k, n)]);
-            o[kk] = accumulate ? o[kk] + v : v;
-        }
-    }
+    columns_gather(out, ids, tiled, count, k, n, kTileCols, accumulate);
 }
 
 void tiled_gemv_f32(float* out, const float* inp, const float* tiled, const float* bias, int64_t m, int64_t k,
@@ -425,15 +436,7 @@ void tiled_gemv_f32(float* out, const float* inp, const float* tiled, const floa
 void tiled_columns_gather_f32(float* out, const int32_t* ids, const float* tiled, int64_t count, int64_t k, int64_t n,
                               bool accumulate) {
     DLM_PROFILE("embedding");
-    for (int64_t i = 0; i < count; ++i) {
-        const int64_t j = ids[i];
-        DLM_ASSERT(j >= 0 && j < n);
-        float* o = out + i * k;
-        for (int64_t kk = 0; kk < k; ++kk) {
-            const float v = tiled[tiled_index(kk, j, k, n, kTileColsF32)];
-            o[kk] = accumulate ? o[kk] + v : v;
-        }
-    }
+    columns_gather(out, ids, tiled, count, k, n, kTileColsF32, accumulate);
 }
 
 void attention_forward_cached(float* out, float* att, const float* q, const float* k, const float* v,

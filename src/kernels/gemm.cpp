@@ -301,46 +301,45 @@ void conv1d_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const
     gemm_bf16(inp_bf16, gemm_matrix(n, c, c), weight, gemm_matrix(c, oc, oc), out, gemm_matrix(n, oc, oc), bias);
 }
 
-void tiled_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* tiled, const float* bias,
-                        int64_t n, int64_t c, int64_t oc) {
-    DLM_PROFILE("linear_bf16");
-    if (inp) f32_to_bf16_convert(inp_bf16, inp, n * c);
-    // The bias first, then both products accumulate onto it.
+namespace {
+
+// out[N, OC] = inp[N, C] x tiled[C, OC] + bias, tiles of tile_cols columns: the bias
+// first, then one batched product over the tiles (the input broadcast to each) and a
+// plain one over the last OC % tile_cols columns, both accumulating onto it. product is
+// gemm_f32 or gemm_bf16 on the operands' type.
+template <typename T, typename Product>
+void tiles_product(float* out, const T* inp, const T* tiled, const float* bias, int64_t n, int64_t c, int64_t oc,
+                   int64_t tile_cols, Product product) {
     if (bias)
         for (int64_t r = 0; r < n; ++r) std::memcpy(out + r * oc, bias, static_cast<size_t>(oc) * sizeof(float));
     const float beta = bias ? 1.0f : 0.0f;
-    const int64_t tiles = oc / kTileCols, full = tiles * kTileCols;
+    const int64_t tc = tile_cols, tiles = oc / tc, full = tiles * tc;
     const gemm_view a = gemm_matrix(n, c, c);
     if (tiles > 0) {
-        const gemm_view b{tiles, 1, c, kTileCols, c * kTileCols, c * kTileCols, kTileCols, 1};
-        const gemm_view d{tiles, 1, n, kTileCols, kTileCols, kTileCols, oc, 1};
-        gemm_bf16(inp_bf16, a, tiled, b, out, d, nullptr, beta);
+        const gemm_view b{tiles, 1, c, tc, c * tc, c * tc, tc, 1};
+        const gemm_view d{tiles, 1, n, tc, tc, tc, oc, 1};
+        product(inp, a, tiled, b, out, d, nullptr, beta);
     }
     if (oc > full) {
         const int64_t rest = oc - full;
         const gemm_view d{1, 1, n, rest, n * oc, n * oc, oc, 1};
-        gemm_bf16(inp_bf16, a, tiled + full * c, gemm_matrix(c, rest, rest), out + full, d, nullptr, beta);
+        product(inp, a, tiled + full * c, gemm_matrix(c, rest, rest), out + full, d, nullptr, beta);
     }
+}
+
+}  // namespace
+
+void tiled_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* tiled, const float* bias,
+                        int64_t n, int64_t c, int64_t oc) {
+    DLM_PROFILE("linear_bf16");
+    if (inp) f32_to_bf16_convert(inp_bf16, inp, n * c);
+    tiles_product(out, static_cast<const uint16_t*>(inp_bf16), tiled, bias, n, c, oc, kTileCols, gemm_bf16);
 }
 
 void tiled_forward_f32(float* out, const float* inp, const float* tiled, const float* bias, int64_t n, int64_t c,
                        int64_t oc) {
     DLM_PROFILE("linear");
-    if (bias)
-        for (int64_t r = 0; r < n; ++r) std::memcpy(out + r * oc, bias, static_cast<size_t>(oc) * sizeof(float));
-    const float beta = bias ? 1.0f : 0.0f;
-    const int64_t tc = kTileColsF32, tiles = oc / tc, full = tiles * tc;
-    const gemm_view a = gemm_matrix(n, c, c);
-    if (tiles > 0) {
-        const gemm_view b{tiles, 1, c, tc, c * tc, c * tc, tc, 1};
-        const gemm_view d{tiles, 1, n, tc, tc, tc, oc, 1};
-        gemm_f32(inp, a, tiled, b, out, d, nullptr, beta);
-    }
-    if (oc > full) {
-        const int64_t rest = oc - full;
-        const gemm_view d{1, 1, n, rest, n * oc, n * oc, oc, 1};
-        gemm_f32(inp, a, tiled + full * c, gemm_matrix(c, rest, rest), out + full, d, nullptr, beta);
-    }
+    tiles_product(out, inp, tiled, bias, n, c, oc, kTileColsF32, gemm_f32);
 }
 
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,

@@ -134,6 +134,13 @@ TEST(generate_cli, generation_config_sets_the_defaults) {
     auto b = run(R"({"do_sample": false, "diffusion_sampler": "confidence", "max_new_tokens": 10})", "-s 99");
     EXPECT_EQ(a["samples"][0]["text"], b["samples"][0]["text"]);
     EXPECT_EQ(a["sampler"], "confidence");
+    // The block-decoding keys: blocks of 4 with the dual cache, a factor rule too strict
+    // for this small model's confidences (it would need one above 0.9995), and a step cap
+    // of 2 per block: 12 tokens take 6 passes of 2 commits each (the trace counts them).
+    t = run(R"({"diffusion_sampler": "confidence", "diffusion_block": 4, "diffusion_cache": "dual",
+                "diffusion_commit": "factor", "diffusion_factor": 0.001, "diffusion_steps": 2, "max_new_tokens": 12})", "-s 3");
+    ASSERT_EQ(t["samples"][0]["steps"].size(), 6u);
+    for (auto& st : t["samples"][0]["steps"]) EXPECT_EQ(st["commits"], 2);
 
     auto expect_err = [&](const std::string& config, const std::string& part) {
         dlm::file_write_atomic(d + "/generation_config.json", config);
@@ -147,6 +154,10 @@ TEST(generate_cli, generation_config_sets_the_defaults) {
     expect_err(R"({"top_p": 1.5})", "'top_p' must be in (0, 1]");
     expect_err(R"({"max_new_tokens": 0})", "'max_new_tokens'");
     expect_err(R"({"temperature": )", "invalid JSON");
+    expect_err(R"({"diffusion_cache": "full"})", "'diffusion_cache' must be none, prefix or dual");
+    expect_err(R"({"diffusion_commit": "greedy"})", "'diffusion_commit' must be threshold, factor or entropy");
+    expect_err(R"({"diffusion_factor": 0})", "'diffusion_factor'");
+    expect_err(R"({"diffusion_entropy_bound": -1})", "'diffusion_entropy_bound'");
     fs::remove_all(d);
 
     // A causal LM reads HF's keys the same way.

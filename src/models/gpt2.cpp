@@ -38,7 +38,8 @@ namespace dlm {
 namespace {
 
 struct gpt2_block {
-    int64_t ln1_w, ln1_b, attn_w, attn_b, proj_w, proj_b, ln2_w, ln2_b, fc_w, fc_b, fc_proj_w, fc_proj_b;
+    int64_t ln1_w, ln1_b, ln2_w, ln2_b;
+    Linear *attn, *proj, *fc, *fc_proj;  // Conv1D [in, out]
 };
 
 // What one block's forward leaves for its backward (shared slot in inference).
@@ -64,37 +65,34 @@ public:
     explicit Gpt2Model(const ModelConfig& c) : Model(c) {
         const int64_t C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
         auto& p = params_;
-        wte_ = p.declare(kPrefix + "wte.weight", {V, C});
-        wpe_ = p.declare(kPrefix + "wpe.weight", {c.max_positions, C});
+        // Every matrix is streamed once per decoded token: column tiles in inference.
+        auto conv1d = [&](const std::string& name, int64_t in, int64_t out) {
+            const int64_t w = p.declare(name + ".weight", {in, out});
+            return arena_.linear_add(w, p.declare(name + ".bias", {out}), in, out, WeightLayout::in_out,
+                                     WeightUse::streamed);
+        };
+        const int64_t wte = p.declare(kPrefix + "wte.weight", {V, C});
+        wpe_ = arena_.embedding_add(p.declare(kPrefix + "wpe.weight", {c.max_positions, C}), c.max_positions, C);
         for (int64_t i = 0; i < c.num_layers; ++i) {
             const std::string h = fmt::format("{}h.{}.", kPrefix, i);
             gpt2_block b;
             b.ln1_w = p.declare(h + "ln_1.weight", {C});
             b.ln1_b = p.declare(h + "ln_1.bias", {C});
-            b.attn_w = p.declare(h + "attn.c_attn.weight", {C, 3 * C});
-            b.attn_b = p.declare(h + "attn.c_attn.bias", {3 * C});
-            b.proj_w = p.declare(h + "attn.c_proj.weight", {C, C});
-            b.proj_b = p.declare(h + "attn.c_proj.bias", {C});
+            b.attn = conv1d(h + "attn.c_attn", C, 3 * C);
+            b.proj = conv1d(h + "attn.c_proj", C, C);
             b.ln2_w = p.declare(h + "ln_2.weight", {C});
             b.ln2_b = p.declare(h + "ln_2.bias", {C});
-            b.fc_w = p.declare(h + "mlp.c_fc.weight", {C, F});
-            b.fc_b = p.declare(h + "mlp.c_fc.bias", {F});
-            b.fc_proj_w = p.declare(h + "mlp.c_proj.weight", {F, C});
-            b.fc_proj_b = p.declare(h + "mlp.c_proj.bias", {C});
+            b.fc = conv1d(h + "mlp.c_fc", C, F);
+            b.fc_proj = conv1d(h + "mlp.c_proj", F, C);
             blocks_.push_back(b);
         }
         lnf_w_ = p.declare(kPrefix + "ln_f.weight", {C});
         lnf_b_ = p.declare(kPrefix + "ln_f.bias", {C});
-        head_ = c.tie_word_embeddings ? wte_ : p.declare("lm_head.weight", {V, C});
+        const int64_t head = c.tie_word_embeddings ? wte : p.declare("lm_head.weight", {V, C});
+        head_ = arena_.linear_add(head, -1, C, V, WeightLayout::out_in, WeightUse::streamed);
+        // Tied: lookups follow the head's tiles.
+        wte_ = arena_.embedding_add(wte, V, C, head == wte ? head_ : nullptr);
         p.allocate();
-        // What decoding streams once per token (bf16: column-tiled on first use).
-        for (const gpt2_block& b : blocks_) {
-            weight_tileable_add(b.attn_w, C, 3 * C, false);
-            weight_tileable_add(b.proj_w, C, C, false);
-            weight_tileable_add(b.fc_w, C, F, false);
-            weight_tileable_add(b.fc_proj_w, F, C, false);
-        }
-        weight_tileable_add(head_, C, V, true);
     }
 
     void forward(const ForwardInput& in) override { forward_impl(in, false, false, 0); }
@@ -114,15 +112,15 @@ public:
         if (static_cast<int64_t>(head_in_.size()) < np * C) head_in_.resize(static_cast<size_t>(np * C));
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
         if (n <= kGemvMaxRows) {  // decoding one sample: the head streamed once at full bandwidth
-            gemv(out, head_in_.data(), head_, nullptr, n);
+            head_->gemv(out, head_in_.data(), n);
             return;
         }
         if (np == n || n <= kDecodeRows) {
-            linear(out, head_in_.data(), head_, nullptr, n, C, V);
+            head_->forward(out, head_in_.data(), n);
             return;
         }
         logits_by_row_groups(out, n, V, logits_buf_, [&](float* dst, int64_t r0, int64_t m) {
-            linear(dst, head_in_.data() + r0 * C, head_, nullptr, m, C, V);
+            head_->forward(dst, head_in_.data() + r0 * C, m);
         });
     }
 
@@ -147,13 +145,12 @@ public:
         rows_chunked(n, [&](int64_t r0, int64_t r1) {
             const int64_t m = r1 - r0, mp = rows_padded(m);
             rows_gather(head_in_.data(), final_.data(), rows_.data() + r0, m, C);
-            linear(logits_buf_.data(), head_in_.data(), head_, nullptr, mp, C, V);
+            head_->forward(logits_buf_.data(), head_in_.data(), mp);
             loss += cross_entropy_forward_backward(logits_buf_.data(), row_loss_.data() + r0, targets_.data() + r0,
                                                    weights_.data() + r0, m, V);
             std::fill(logits_buf_.begin() + m * V, logits_buf_.begin() + mp * V, 0.0f);  // pad rows: no gradient
             std::fill(head_din_.begin(), head_din_.begin() + mp * C, 0.0f);
-            linear_grad(head_din_.data(), g.grad(head_), nullptr, logits_buf_.data(), head_in_.data(),
-                            head_, mp, C, V);
+            head_->backward(head_din_.data(), logits_buf_.data(), head_in_.data(), mp);
             rows_scatter_add(dfinal_.data(), head_din_.data(), rows_.data() + r0, m, C);
         });
         // final = ln_f(x_L)
@@ -176,35 +173,31 @@ public:
             dtmp_ = dx_;
             dropout_apply(dtmp_.data(), N * C, p_resid, site_seed(t.seed, l, site_mlp_out));
             zero(dffn_);
-            conv1d_grad(dffn_.data(), g.grad(P.fc_proj_w), g.grad(P.fc_proj_b), dtmp_.data(), A.fc_act,
-                            P.fc_proj_w, N, F, C);
+            P.fc_proj->backward(dffn_.data(), dtmp_.data(), A.fc_act, N);
             gelu_backward(dffn_.data(), A.fc_pre, dffn_.data(), N * F, c.activation);
             zero(dnorm_);
-            conv1d_grad(dnorm_.data(), g.grad(P.fc_w), g.grad(P.fc_b), dffn_.data(), A.n2, P.fc_w, N,
-                            C, F);
+            P.fc->backward(dnorm_.data(), dffn_.data(), A.n2, N);
             layernorm_backward(dx_.data(), g.grad(P.ln2_w), g.grad(P.ln2_b), dnorm_.data(), A.res,
                                params_.get(P.ln2_w), A.mean2, A.rstd2, N, C);
             // res = xin + dropout(attn(ln_1(xin))); dx_ is now d(res).
             dtmp_ = dx_;
             dropout_apply(dtmp_.data(), N * C, p_resid, site_seed(t.seed, l, site_attn_out));
             zero(dctx_);
-            conv1d_grad(dctx_.data(), g.grad(P.proj_w), g.grad(P.proj_b), dtmp_.data(), A.ctx,
-                            P.proj_w, N, C, C);
+            P.proj->backward(dctx_.data(), dtmp_.data(), A.ctx, N);
             zero(dqkv_);
             attention_shape as = attn_shape(B, T, t.dropout, t.seed, l);
             attention_backward(dqkv_.data(), dqkv_.data() + C, dqkv_.data() + 2 * C, datt_.data(),
                                as.dropout > 0 ? scratch_.data() : nullptr, dctx_.data(), A.qkv, A.qkv + C,
                                A.qkv + 2 * C, A.att, as);
             zero(dnorm_);
-            conv1d_grad(dnorm_.data(), g.grad(P.attn_w), g.grad(P.attn_b), dqkv_.data(), A.n1,
-                            P.attn_w, N, C, 3 * C);
+            P.attn->backward(dnorm_.data(), dqkv_.data(), A.n1, N);
             layernorm_backward(dx_.data(), g.grad(P.ln1_w), g.grad(P.ln1_b), dnorm_.data(), xin, params_.get(P.ln1_w),
                                A.mean1, A.rstd1, N, C);
         }
         // x_0 = dropout(wte[ids] + wpe[positions])
         dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, site_seed(t.seed, 0, site_embeddings));
-        embedding_backward(g.grad(wte_), dx_.data(), t.in.ids, N, C);
-        embedding_backward(g.grad(wpe_), dx_.data(), positions_.data(), N, C);
+        wte_->backward(dx_.data(), t.in.ids, N);
+        wpe_->backward(dx_.data(), positions_.data(), N);
         return loss;
     }
 
@@ -357,12 +350,11 @@ private:
         });
     }
 
-    // out[N, OC] = inp[N, IC] x W + b, W the Conv1D weight at offset w, in the compute
-    // dtype; `streamed` for decoding steps (weights streamed once per row).
-    void conv1d_mm(float* out, const float* inp, int64_t w, const float* b, int64_t n, int64_t ic, int64_t oc,
-                   bool streamed) {
-        if (streamed) gemv(out, inp, w, b, n);
-        else conv1d(out, inp, w, b, n, ic, oc);
+    // out[n, out] = inp[n, in] x W + b in the compute dtype; `streamed` for decoding
+    // steps (the weight streamed once per row).
+    static void conv1d_mm(Linear* w, float* out, const float* inp, int64_t n, bool streamed, bool with_bias = true) {
+        if (streamed) w->gemv(out, inp, n, with_bias);
+        else w->forward(out, inp, n, with_bias);
     }
 
     // Embeddings of ids at positions_, the blocks and ln_f on N rows (acts_ laid out);
@@ -381,8 +373,8 @@ private:
         const float p_resid = dropout ? c.hidden_dropout : 0.0f;
 
         float* x = states_.data();
-        embedding_lookup(x, ids, wte_, N, C, false, train);
-        embedding_lookup(x, positions_.data(), wpe_, N, C, true, train);
+        wte_->lookup(x, ids, N, false, train);
+        wpe_->lookup(x, positions_.data(), N, true, train);
         if (dropout) dropout_apply(x, N * C, c.embedding_dropout, site_seed(seed, 0, site_embeddings));
 
         for (int64_t l = 0; l < L; ++l) {
@@ -392,16 +384,16 @@ private:
             float* xout = states_.data() + (l + 1) * N * C;
             layernorm_forward(A.n1, A.mean1, A.rstd1, xin, params_.get(P.ln1_w), params_.get(P.ln1_b), N, C,
                               c.layer_norm_eps);
-            conv1d_mm(A.qkv, A.n1, P.attn_w, params_.get(P.attn_b), N, C, 3 * C, gemv);
+            conv1d_mm(P.attn, A.qkv, A.n1, N, gemv);
             attend(l, A);
-            conv1d_mm(proj_.data(), A.ctx, P.proj_w, params_.get(P.proj_b), N, C, C, gemv);
+            conv1d_mm(P.proj, proj_.data(), A.ctx, N, gemv);
             if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_attn_out));
             residual_forward(A.res, xin, proj_.data(), N * C);
             layernorm_forward(A.n2, A.mean2, A.rstd2, A.res, params_.get(P.ln2_w), params_.get(P.ln2_b), N, C,
                               c.layer_norm_eps);
-            conv1d_mm(A.fc_pre, A.n2, P.fc_w, nullptr, N, C, F, gemv);
-            bias_gelu_forward_keep(A.fc_act, A.fc_pre, params_.get(P.fc_b), N, F, c.activation);
-            conv1d_mm(proj_.data(), A.fc_act, P.fc_proj_w, params_.get(P.fc_proj_b), N, F, C, gemv);
+            conv1d_mm(P.fc, A.fc_pre, A.n2, N, gemv, false);
+            bias_gelu_forward_keep(A.fc_act, A.fc_pre, P.fc->bias(), N, F, c.activation);
+            conv1d_mm(P.fc_proj, proj_.data(), A.fc_act, N, gemv);
             if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_mlp_out));
             residual_forward(xout, A.res, proj_.data(), N * C);
         }
@@ -409,7 +401,9 @@ private:
                           params_.get(lnf_w_), params_.get(lnf_b_), N, C, c.layer_norm_eps);
     }
 
-    int64_t wte_, wpe_, lnf_w_, lnf_b_, head_;
+    Embedding *wte_, *wpe_;
+    Linear* head_;
+    int64_t lnf_w_, lnf_b_;
     std::vector<gpt2_block> blocks_;
 
     int64_t B_ = 0, T_ = 0;

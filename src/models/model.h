@@ -10,9 +10,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
-#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,44 +19,9 @@
 #include "io/config.h"
 #include "io/safetensors.h"
 #include "kernels/attention.h"
+#include "models/weights.h"
 
 namespace dlm {
-
-struct ParamEntry {
-    std::string name;            // HuggingFace tensor name
-    std::vector<int64_t> shape;  // as stored in model.safetensors
-    int64_t offset = 0;          // into ParamTable::data, in floats
-    int64_t numel() const;
-};
-
-// The arena's storage: untouched pages cost no memory (a bf16-only load never writes
-// the fp32 matrices).
-using FloatArena = std::vector<float, ZeroPageAllocator<float>>;
-
-class ParamTable {
-public:
-    // Declares a tensor; returns its offset. Call before allocate().
-    int64_t declare(const std::string& name, std::vector<int64_t> shape);
-    void allocate();  // zero-filled
-    float* get(int64_t offset) { return data_.data() + offset; }
-    const float* get(int64_t offset) const { return data_.data() + offset; }
-    const std::vector<ParamEntry>& entries() const { return entries_; }
-    const ParamEntry* find(const std::string& name) const;
-    FloatArena& data() { return data_; }
-    const FloatArena& data() const { return data_; }
-    int64_t size() const { return total_; }
-
-    // The gradient arena: same layout as data(), allocated on first use.
-    float* grad(int64_t offset) { return grads().data() + offset; }
-    FloatArena& grads();
-    void grads_zero();
-
-private:
-    std::vector<ParamEntry> entries_;
-    std::map<std::string, size_t> index_;
-    FloatArena data_, grad_;
-    int64_t total_ = 0;
-};
 
 // One batch: ids[B, T]; mask[B, T] 1 = token, 0 = padding (nullptr = all ones);
 // positions[B, T] overrides the architecture's position ids (nullptr = default).
@@ -129,22 +92,22 @@ public:
     // rounded once here, activations rounded per product, fp32 accumulation).
     // Training always runs in fp32. A model loaded with model_load(dir, DType::BF16) has
     // no fp32 matrices and can only compute in BF16.
-    void compute_dtype_set(DType t);
+    void compute_dtype_set(DType t) { arena_.compute_dtype_set(t, config_.architecture); }
     // Mixed-precision training (BF16): the matrix products of forward_backward take bf16
     // copies of the fp32 master weights (refreshed at each call) and bf16-rounded
     // activations and gradients, accumulating in fp32; gradients, the optimizer and
     // everything else stay fp32. F32 (the default) is the reference.
     void train_dtype_set(DType t);
-    DType train_dtype() const { return train_dtype_; }
+    DType train_dtype() const { return arena_.train_dtype; }
     // bf16 inference prepacks weights on first use (on by default; off keeps the plain
     // layout, for comparisons): oneDNN's blocked layout for the matrices only products
-    // read (encoders), column tiles for what a causal model streams when decoding.
-    // prepacked_count reports how many are packed now.
-    void prepack_set(bool on);
-    int64_t prepacked_count() const { return static_cast<int64_t>(packed_.size() + packed_copies_.size() + tiled_.size()); }
+    // read (encoders), column tiles for what a causal model streams when decoding
+    // (models/weights.h). prepacked_count reports how many are laid out so now.
+    void prepack_set(bool on) { arena_.prepack_set(on, config_.architecture); }
+    int64_t prepacked_count() const { return arena_.laid_out_count(); }
     // False after a bf16-only load: the fp32 copies of the matrices were never made.
-    bool has_f32_matrices() const { return has_f32_matrices_; }
-    DType compute_dtype() const { return compute_dtype_; }
+    bool has_f32_matrices() const { return arena_.has_f32_matrices(); }
+    DType compute_dtype() const { return arena_.compute_dtype(); }
 
     // Incremental decoding (causal models; the defaults throw dlm::Error "<arch> has no
     // KV cache: it is not a causal LM"). kv_cache_init sizes an empty cache.
@@ -184,104 +147,30 @@ protected:
     // Tensors a checkpoint may carry that this model does not use (buffers, tied copies).
     virtual bool name_ignored(const std::string& name) const = 0;
     void check_ids(const ForwardInput& in) const;
-    // Inference matrix products through the compute dtype: out[N, OC] = inp[N, C] W^T + b
-    // with W the parameter at offset w ([OC, C], nn.Linear) or [C, OC] (conv1d).
-    // In bf16, inp nullptr takes the input already rounded into linear_input_bf16(n, c).
-    void linear(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc);
-    // Where a kernel may write the next bf16 product's input [n, c] itself (bf16
-    // inference: compute_dtype() is BF16 and no training scope is open), else nullptr.
-    uint16_t* linear_input_bf16(int64_t n, int64_t c);
-    void conv1d(float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c, int64_t oc);
-    // Backward of linear() / conv1d() in the training dtype (accumulates like linear_backward).
-    void linear_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,
-                     int64_t n, int64_t c, int64_t oc);
-    void conv1d_grad(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp, int64_t w,
-                     int64_t n, int64_t c, int64_t oc);
     // Start of forward_backward: checks the fp32 weights exist, refreshes the bf16 copies
     // in bf16 training, and sets the compute dtype to the training dtype until the
     // returned guard ends.
     struct TrainScope {
-        Model* m;
+        WeightArena* arena;
         DType saved;
-        ~TrainScope() {
-            m->compute_dtype_ = saved;
-            m->training_ = false;
-        }
+        ~TrainScope() { arena->training_end(saved); }
     };
-    [[nodiscard]] TrainScope train_scope();
-    // (Re)writes the plain bf16 copies of all matrices from the fp32 arena.
-    void bf16_copies_write();
-    // fp32 inference tiles decoding's matrices in the arena itself (weight_tiled): this
-    // puts them back in the plain layout, before anything else reads the arena.
-    void arena_untile();
-    // The bf16 backward's scratch, at least n elements.
-    uint16_t* grad_scratch(int64_t n);
+    [[nodiscard]] TrainScope train_scope() { return {&arena_, arena_.training_begin(config_.architecture)}; }
     // Rows with a target (row ids, targets, weights), validated against the vocabulary.
     void targets_gather(const TrainInput& t, std::vector<int64_t>& rows, std::vector<int32_t>& targets,
                         std::vector<float>& weights) const;
-
-    ModelConfig config_;
-    ParamTable params_;
-    DType compute_dtype_ = DType::F32;
-    // Embedding rows [n, C] of the matrix at offset `table` by ids, into out (+= when
-    // accumulate): from the bf16 copy when computing in bf16 (as the matrix products
-    // see the weights), else (and always when training) from the fp32 arena.
-    void embedding_lookup(float* out, const int32_t* ids, int64_t table, int64_t n, int64_t c, bool accumulate,
-                          bool train) const;
 
     // Attention in the compute dtype: bf16 inference takes the bf16 kernel (scratch
     // kept here), training and fp32 the fp32 one (dropout_scratch as attention_forward).
     void attention(float* out, float* att, float* dropout_scratch, const float* q, const float* k, const float* v,
                    const int32_t* key_mask, const attention_shape& s, bool train);
+
+    ModelConfig config_;
+    WeightArena arena_;
+    ParamTable& params_ = arena_.params;
+
+private:
     std::vector<uint16_t> attn_bf16_;
-
-    // Weights (arena offsets) only ever read by linear(): in bf16 their copy may be
-    // prepacked in place for the GEMM (linear_weight_pack_bf16) on first use. A model
-    // lists them at construction; packed_ holds those packed since the bf16 copies were
-    // last written (any rewrite clears it).
-    void weight_packable_add(int64_t offset) { packable_.insert(offset); }
-    std::set<int64_t> packable_, packed_, unpackable_;
-    // Weights packed into a copy of their own (the plain bf16 copy stays): a decoder
-    // tied to the word embeddings, read row by row by lookups. Listed at construction,
-    // packed on first use like the others; dropped whenever those are.
-    void weight_packable_copy_add(int64_t offset) { packable_copy_.insert(offset); }
-    std::set<int64_t> packable_copy_;
-    std::map<int64_t, HugePageVector<uint16_t>> packed_copies_;
-    void packed_clear() {
-        packed_.clear();
-        packed_copies_.clear();
-    }
-
-    // Weights a causal model streams once per decoded token (its matrices and LM head):
-    // in inference (prepack on) they are rewritten in place into column tiles
-    // (kernels/decode.h) on first use, in the compute dtype's storage (the bf16 copies,
-    // or the fp32 arena itself), which every reader then follows: gemv, linear, conv1d
-    // and the tied embedding lookup. [K, N] is the product's shape (transposed: stored
-    // as an nn.Linear weight [N, K]). tiled_ lists them; training, dtype switches and
-    // prepack off put the plain layout back (arena_untile) or drop the bf16 copies, and
-    // save() writes the plain layout.
-    struct tile_spec {
-        int64_t k, n;
-        bool transposed;
-    };
-    void weight_tileable_add(int64_t offset, int64_t k, int64_t n, bool transposed) {
-        tileable_[offset] = {k, n, transposed};
-    }
-    bool weight_tiled(int64_t offset);  // tiles it now if it may be
-    // out[M, N] = inp[M, K] x W + bias (may be nullptr) for a tileable weight, streamed
-    // once per row (decoding a token): the GEMV kernels of the compute dtype and layout.
-    void gemv(float* out, const float* inp, int64_t w, const float* bias, int64_t m);
-    std::map<int64_t, tile_spec> tileable_;
-    std::vector<float> gemv_scratch_;  // the fp32 Conv1D GEMV's partial sums
-    std::set<int64_t> tiled_;
-    bool has_f32_matrices_ = true;
-    bool training_ = false;
-    bool prepack_ = true;  // inside forward_backward: the backward reads the plain bf16 copies
-    DType train_dtype_ = DType::F32;
-    std::vector<uint16_t> grad_bf16_;  // scratch of the bf16 backward products
-    HugePageVector<uint16_t> params_bf16_;  // bf16 copies of the matrices (same offsets as the arena)
-    std::vector<uint16_t> act_bf16_;     // activations rounded for one product
-    uint16_t* act_bf16_room(int64_t n);  // act_bf16_, grown to hold n values
 };
 
 // Loads a model folder (config.json + model.safetensors); throws dlm::Error naming

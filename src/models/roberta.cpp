@@ -45,9 +45,9 @@ namespace dlm {
 namespace {
 
 struct encoder_layer {
-    int64_t qkv_w, qkv_b;  // query, key, value declared back to back: one [3C, C] matrix
-    int64_t attn_out_w, attn_out_b, attn_ln_w, attn_ln_b;
-    int64_t ffn_in_w, ffn_in_b, ffn_out_w, ffn_out_b, ffn_ln_w, ffn_ln_b;
+    Linear* qkv;  // query, key, value declared back to back: one [3C, C] matrix
+    Linear *attn_out, *ffn_in, *ffn_out;
+    int64_t attn_ln_w, attn_ln_b, ffn_ln_w, ffn_ln_b;
 };
 
 // What one layer's forward leaves for its backward (in inference every layer
@@ -70,48 +70,52 @@ public:
         head_ = roberta_ ? "lm_head." : "cls.predictions.";
         const int64_t C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
         auto& p = params_;
+        // Read only by products: their bf16 copies may be packed in place (not the word
+        // embeddings, which lookups read row by row, nor a decoder tied to them).
+        auto linear = [&](int64_t w, int64_t b, int64_t in, int64_t out) {
+            return arena_.linear_add(w, b, in, out, WeightLayout::out_in, WeightUse::products);
+        };
         const std::string e = base_ + "embeddings.";
-        word_ = p.declare(e + "word_embeddings.weight", {V, C});
-        pos_ = p.declare(e + "position_embeddings.weight", {c.max_positions, C});
-        type_ = p.declare(e + "token_type_embeddings.weight", {c.type_vocab_size, C});
+        const int64_t word = p.declare(e + "word_embeddings.weight", {V, C});
+        pos_ = arena_.embedding_add(p.declare(e + "position_embeddings.weight", {c.max_positions, C}), c.max_positions, C);
+        type_ = arena_.embedding_add(p.declare(e + "token_type_embeddings.weight", {c.type_vocab_size, C}),
+                                     c.type_vocab_size, C);
         emb_ln_w_ = p.declare(e + "LayerNorm.weight", {C});
         emb_ln_b_ = p.declare(e + "LayerNorm.bias", {C});
         for (int64_t i = 0; i < c.num_layers; ++i) {
             const std::string l = fmt::format("{}encoder.layer.{}.", base_, i);
             encoder_layer L;
-            L.qkv_w = p.declare(l + "attention.self.query.weight", {C, C});
+            const int64_t qkv_w = p.declare(l + "attention.self.query.weight", {C, C});
             p.declare(l + "attention.self.key.weight", {C, C});
             p.declare(l + "attention.self.value.weight", {C, C});
-            L.qkv_b = p.declare(l + "attention.self.query.bias", {C});
+            const int64_t qkv_b = p.declare(l + "attention.self.query.bias", {C});
             p.declare(l + "attention.self.key.bias", {C});
             p.declare(l + "attention.self.value.bias", {C});
-            L.attn_out_w = p.declare(l + "attention.output.dense.weight", {C, C});
-            L.attn_out_b = p.declare(l + "attention.output.dense.bias", {C});
+            L.qkv = linear(qkv_w, qkv_b, C, 3 * C);
+            const int64_t attn_out_w = p.declare(l + "attention.output.dense.weight", {C, C});
+            L.attn_out = linear(attn_out_w, p.declare(l + "attention.output.dense.bias", {C}), C, C);
             L.attn_ln_w = p.declare(l + "attention.output.LayerNorm.weight", {C});
             L.attn_ln_b = p.declare(l + "attention.output.LayerNorm.bias", {C});
-            L.ffn_in_w = p.declare(l + "intermediate.dense.weight", {F, C});
-            L.ffn_in_b = p.declare(l + "intermediate.dense.bias", {F});
-            L.ffn_out_w = p.declare(l + "output.dense.weight", {C, F});
-            L.ffn_out_b = p.declare(l + "output.dense.bias", {C});
+            const int64_t ffn_in_w = p.declare(l + "intermediate.dense.weight", {F, C});
+            L.ffn_in = linear(ffn_in_w, p.declare(l + "intermediate.dense.bias", {F}), C, F);
+            const int64_t ffn_out_w = p.declare(l + "output.dense.weight", {C, F});
+            L.ffn_out = linear(ffn_out_w, p.declare(l + "output.dense.bias", {C}), F, C);
             L.ffn_ln_w = p.declare(l + "output.LayerNorm.weight", {C});
             L.ffn_ln_b = p.declare(l + "output.LayerNorm.bias", {C});
             layers_.push_back(L);
         }
         const std::string t = roberta_ ? head_ : head_ + "transform.";
-        head_dense_w_ = p.declare(t + "dense.weight", {C, C});
-        head_dense_b_ = p.declare(t + "dense.bias", {C});
+        const int64_t head_dense_w = p.declare(t + "dense.weight", {C, C});
+        head_dense_ = linear(head_dense_w, p.declare(t + "dense.bias", {C}), C, C);
         head_ln_w_ = p.declare(t + (roberta_ ? "layer_norm.weight" : "LayerNorm.weight"), {C});
         head_ln_b_ = p.declare(t + (roberta_ ? "layer_norm.bias" : "LayerNorm.bias"), {C});
-        decoder_ = c.tie_word_embeddings ? word_ : p.declare(head_ + "decoder.weight", {V, C});
-        head_bias_ = p.declare(head_ + "bias", {V});
+        const int64_t decoder = c.tie_word_embeddings ? word : p.declare(head_ + "decoder.weight", {V, C});
+        const int64_t head_bias = p.declare(head_ + "bias", {V});
+        // A decoder tied to the word embeddings is also read row by row by lookups.
+        decoder_ = arena_.linear_add(decoder, head_bias, C, V, WeightLayout::out_in,
+                                     decoder == word ? WeightUse::products_and_rows : WeightUse::products);
+        word_ = arena_.embedding_add(word, V, C, decoder == word ? decoder_ : nullptr);
         p.allocate();
-        // Read only by matrix products: their bf16 copies may be prepacked (not the word
-        // embeddings, which lookups read row by row, nor a decoder tied to them).
-        for (const auto& L : layers_)
-            for (int64_t w : {L.qkv_w, L.attn_out_w, L.ffn_in_w, L.ffn_out_w}) weight_packable_add(w);
-        weight_packable_add(head_dense_w_);
-        if (decoder_ != word_) weight_packable_add(decoder_);
-        else weight_packable_copy_add(decoder_);  // lookups read the word embeddings' plain rows
         // HF's RobertaLMHead calls the erf gelu whatever hidden_act says; BERT's uses hidden_act.
         head_act_ = roberta_ ? Activation::gelu_erf : c.activation;
     }
@@ -149,7 +153,7 @@ public:
         rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
         head_transform(np, false);
         logits_by_row_groups(out, n, V, logits_buf_, [&](float* dst, int64_t r0, int64_t m) {
-            matmul(false, dst, head_out_.data() + r0 * C, decoder_, params_.get(head_bias_), m, C, V);
+            decoder_->forward(dst, head_out_.data() + r0 * C, m);
         });
     }
 
@@ -200,12 +204,10 @@ public:
             dtmp_ = dsum_;
             dropout_apply(dtmp_.data(), N * C, p_hidden, site_seed(t.seed, l, site_ffn_out));
             zero(dffn_);
-            linear_grad(dffn_.data(), g.grad(P.ffn_out_w), g.grad(P.ffn_out_b), dtmp_.data(), A.ffn_act,
-                            P.ffn_out_w, N, F, C);
+            P.ffn_out->backward(dffn_.data(), dtmp_.data(), A.ffn_act, N);
             gelu_backward(dffn_.data(), A.ffn_pre, dffn_.data(), N * F, c.activation);
             // d(mid) = residual part (dsum_) + through the FFN input
-            linear_grad(dsum_.data(), g.grad(P.ffn_in_w), g.grad(P.ffn_in_b), dffn_.data(), A.mid,
-                            P.ffn_in_w, N, C, F);
+            P.ffn_in->backward(dsum_.data(), dffn_.data(), A.mid, N);
             // mid = LN1(sum1), sum1 = dropout(attn_out) + xin
             zero(dx_);
             layernorm_backward(dx_.data(), g.grad(P.attn_ln_w), g.grad(P.attn_ln_b), dsum_.data(), A.sum1,
@@ -213,15 +215,13 @@ public:
             dtmp_ = dx_;  // dx_ keeps the residual path to xin
             dropout_apply(dtmp_.data(), N * C, p_hidden, site_seed(t.seed, l, site_attn_out));
             zero(dctx_);
-            linear_grad(dctx_.data(), g.grad(P.attn_out_w), g.grad(P.attn_out_b), dtmp_.data(), A.ctx,
-                            P.attn_out_w, N, C, C);
+            P.attn_out->backward(dctx_.data(), dtmp_.data(), A.ctx, N);
             zero(dqkv_);
             attention_shape as = attn_shape(B, T, t.dropout, t.seed, l);
             attention_backward(dqkv_.data(), dqkv_.data() + C, dqkv_.data() + 2 * C, datt_.data(),
                                as.dropout > 0 ? scratch_.data() : nullptr, dctx_.data(), A.qkv, A.qkv + C,
                                A.qkv + 2 * C, A.att, as);
-            linear_grad(dx_.data(), g.grad(P.qkv_w), g.grad(P.qkv_b), dqkv_.data(), xin, P.qkv_w,
-                            N, C, 3 * C);
+            P.qkv->backward(dx_.data(), dqkv_.data(), xin, N);
         }
         // Embeddings: states[0] = dropout(LN(word + position + type))
         dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, site_seed(t.seed, 0, site_embeddings));
@@ -229,9 +229,9 @@ public:
         layernorm_backward(dsum_.data(), g.grad(emb_ln_w_), g.grad(emb_ln_b_), dx_.data(), emb_sum_.data(),
                            params_.get(emb_ln_w_), emb_mean_.data(), emb_rstd_.data(), N, C);
         // HF builds word (and RoBERTa's position) embeddings with padding_idx = pad: no gradient there.
-        embedding_backward(g.grad(word_), dsum_.data(), t.in.ids, N, C, c.pad_token_id);
-        embedding_backward(g.grad(pos_), dsum_.data(), positions_.data(), N, C, roberta_ ? c.pad_token_id : -1);
-        bias_backward(g.grad(type_), dsum_.data(), N, C);  // every token has type 0
+        word_->backward(dsum_.data(), t.in.ids, N, c.pad_token_id);
+        pos_->backward(dsum_.data(), positions_.data(), N, roberta_ ? c.pad_token_id : -1);
+        bias_backward(g.grad(type_->offset()), dsum_.data(), N, C);  // every token has type 0
         return loss;
     }
 
@@ -359,10 +359,10 @@ private:
         if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
 
         float* e = emb_sum_.data();
-        embedding_lookup(e, ids, word_, N, C, false, train);
-        embedding_lookup(e, positions_.data(), pos_, N, C, true, train);
+        word_->lookup(e, ids, N, false, train);
+        pos_->lookup(e, positions_.data(), N, true, train);
         type_ids_.assign(static_cast<size_t>(N), 0);  // token type 0 everywhere
-        embedding_lookup(e, type_ids_.data(), type_, N, C, true, train);
+        type_->lookup(e, type_ids_.data(), N, true, train);
         float* x = states_.data();
         layernorm_forward(x, emb_mean_.data(), emb_rstd_.data(), e, params_.get(emb_ln_w_), params_.get(emb_ln_b_), N,
                           C, c.layer_norm_eps);
@@ -373,7 +373,7 @@ private:
             const encoder_acts& A = acts_[l];
             const float* xin = states_.data() + l * N * C;
             float* xout = states_.data() + (l + 1) * N * C;
-            matmul(train, A.qkv, xin, P.qkv_w, params_.get(P.qkv_b), N, C, 3 * C);
+            P.qkv->forward(A.qkv, xin, N);
             if (kv) {
                 // Each row's key and value (adjacent in qkv) into the cache: all of the
                 // canvas when filling it, the span's fresh ones over the kept ones.
@@ -392,18 +392,18 @@ private:
                 attention(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
                           in.mask, as, train);
             }
-            matmul(train, proj_.data(), A.ctx, P.attn_out_w, params_.get(P.attn_out_b), N, C, C);
+            P.attn_out->forward(proj_.data(), A.ctx, N);
             if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_attn_out));
             residual_layernorm_forward(A.mid, A.sum1, A.mean1, A.rstd1, proj_.data(), xin, params_.get(P.attn_ln_w),
                                        params_.get(P.attn_ln_b), N, C, c.layer_norm_eps);
-            matmul(train, A.ffn_pre, A.mid, P.ffn_in_w, nullptr, N, C, F);
-            if (uint16_t* act16 = train ? nullptr : linear_input_bf16(N, F)) {
+            P.ffn_in->forward(A.ffn_pre, A.mid, N, false);
+            if (uint16_t* act16 = train ? nullptr : P.ffn_out->input_bf16(N)) {
                 // bf16 inference: GELU writes the second product's rounded input itself.
-                bias_gelu_forward_bf16(act16, A.ffn_pre, params_.get(P.ffn_in_b), N, F, c.activation);
-                matmul(train, proj_.data(), nullptr, P.ffn_out_w, params_.get(P.ffn_out_b), N, F, C);
+                bias_gelu_forward_bf16(act16, A.ffn_pre, P.ffn_in->bias(), N, F, c.activation);
+                P.ffn_out->forward(proj_.data(), nullptr, N);
             } else {
-                bias_gelu_forward_keep(A.ffn_act, A.ffn_pre, params_.get(P.ffn_in_b), N, F, c.activation);
-                matmul(train, proj_.data(), A.ffn_act, P.ffn_out_w, params_.get(P.ffn_out_b), N, F, C);
+                bias_gelu_forward_keep(A.ffn_act, A.ffn_pre, P.ffn_in->bias(), N, F, c.activation);
+                P.ffn_out->forward(proj_.data(), A.ffn_act, N);
             }
             if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_ffn_out));
             residual_layernorm_forward(xout, A.sum2, A.mean2, A.rstd2, proj_.data(), A.mid, params_.get(P.ffn_ln_w),
@@ -421,52 +421,42 @@ private:
         }
     }
 
-    // Training products stay fp32; inference ones follow the compute dtype.
-    void matmul(bool train, float* out, const float* inp, int64_t w, const float* bias, int64_t n, int64_t c,
-                int64_t oc) {
-        (void)train;  // training sets the compute dtype to the training dtype (train_scope)
-        linear(out, inp, w, bias, n, c, oc);
-    }
-
     // head_in_[n, C] -> head_out_[n, C]: dense, GELU, layer norm (the decoder's input).
     void head_transform(int64_t n, bool train) {
         const auto& c = config_;
         const int64_t C = c.hidden_size;
-        matmul(train, head_pre_.data(), head_in_.data(), head_dense_w_, nullptr, n, C, C);
-        bias_gelu_forward_keep(head_act_buf_.data(), head_pre_.data(), params_.get(head_dense_b_), n, C, head_act_);
+        head_dense_->forward(head_pre_.data(), head_in_.data(), n, false);
+        bias_gelu_forward_keep(head_act_buf_.data(), head_pre_.data(), head_dense_->bias(), n, C, head_act_);
         layernorm_forward(head_out_.data(), head_mean_.data(), head_rstd_.data(), head_act_buf_.data(),
                           params_.get(head_ln_w_), params_.get(head_ln_b_), n, C, c.layer_norm_eps);
     }
 
     // Training: head_in_[n, C] -> logits out[n, V]; keeps what head_backward needs.
     void head_forward(float* out, int64_t n) {
-        const int64_t C = config_.hidden_size, V = config_.vocab_size;
         head_transform(n, true);
-        matmul(true, out, head_out_.data(), decoder_, params_.get(head_bias_), n, C, V);
+        decoder_->forward(out, head_out_.data(), n);
     }
 
     // dlogits[n, V] -> head_din_[n, C] (d of head_in_), parameter gradients added.
     void head_backward(const float* dlogits, int64_t n) {
-        const auto& c = config_;
-        const int64_t C = c.hidden_size, V = c.vocab_size;
+        const int64_t C = config_.hidden_size;
         auto& g = params_;
         std::fill(head_d_.begin(), head_d_.begin() + n * C, 0.0f);
-        linear_grad(head_d_.data(), g.grad(decoder_), g.grad(head_bias_), dlogits, head_out_.data(),
-                        decoder_, n, C, V);
+        decoder_->backward(head_d_.data(), dlogits, head_out_.data(), n);
         std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
         layernorm_backward(head_din_.data(), g.grad(head_ln_w_), g.grad(head_ln_b_), head_d_.data(),
                            head_act_buf_.data(), params_.get(head_ln_w_), head_mean_.data(), head_rstd_.data(), n, C);
         gelu_backward(head_d_.data(), head_pre_.data(), head_din_.data(), n * C, head_act_);
         std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
-        linear_grad(head_din_.data(), g.grad(head_dense_w_), g.grad(head_dense_b_), head_d_.data(),
-                        head_in_.data(), head_dense_w_, n, C, C);
+        head_dense_->backward(head_din_.data(), head_d_.data(), head_in_.data(), n);
     }
 
     bool roberta_ = true;
     std::string base_, head_;
     Activation head_act_ = Activation::gelu_erf;
-    int64_t word_, pos_, type_, emb_ln_w_, emb_ln_b_;
-    int64_t head_dense_w_, head_dense_b_, head_ln_w_, head_ln_b_, decoder_, head_bias_;
+    Embedding *word_, *pos_, *type_;
+    Linear *head_dense_, *decoder_;
+    int64_t emb_ln_w_, emb_ln_b_, head_ln_w_, head_ln_b_;
     std::vector<encoder_layer> layers_;
 
     int64_t B_ = 0, T_ = 0;

@@ -17,6 +17,7 @@
 // Pre-LN block: x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)); logits = ln_f(x) wte^T.
 // Training: dropout after wte + wpe (embd_pdrop), on the attention probabilities
 // (attn_pdrop) and on both sublayer outputs before their residual add (resid_pdrop).
+#include <cmath>
 #include <cstring>
 
 #include "core/cpu.h"
@@ -30,6 +31,7 @@
 #include "kernels/residual.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
+#include "models/architecture.h"
 #include "models/lm_head.h"
 #include "models/model.h"
 
@@ -66,29 +68,31 @@ public:
         const int64_t C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
         auto& p = params_;
         // Every matrix is streamed once per decoded token: column tiles in inference.
-        auto conv1d = [&](const std::string& name, int64_t in, int64_t out) {
-            const int64_t w = p.declare(name + ".weight", {in, out});
-            return arena_.linear_add(w, p.declare(name + ".bias", {out}), in, out, WeightLayout::in_out,
+        // HF init: the residual projections (c_proj) start at std / sqrt(2 n_layer).
+        const float residual_divisor = std::sqrt(2.0f * static_cast<float>(c.num_layers));
+        auto conv1d = [&](const std::string& name, int64_t in, int64_t out, float divisor = 1.0f) {
+            const int64_t w = p.declare(name + ".weight", {in, out}, ParamRole::matrix, {divisor, -1});
+            return arena_.linear_add(w, p.declare(name + ".bias", {out}, ParamRole::bias), in, out, WeightLayout::in_out,
                                      WeightUse::streamed);
         };
-        const int64_t wte = p.declare(kPrefix + "wte.weight", {V, C});
-        wpe_ = arena_.embedding_add(p.declare(kPrefix + "wpe.weight", {c.max_positions, C}), c.max_positions, C);
+        const int64_t wte = p.declare(kPrefix + "wte.weight", {V, C}, ParamRole::embedding);
+        wpe_ = arena_.embedding_add(p.declare(kPrefix + "wpe.weight", {c.max_positions, C}, ParamRole::embedding), c.max_positions, C);
         for (int64_t i = 0; i < c.num_layers; ++i) {
             const std::string h = fmt::format("{}h.{}.", kPrefix, i);
             gpt2_block b;
-            b.ln1_w = p.declare(h + "ln_1.weight", {C});
-            b.ln1_b = p.declare(h + "ln_1.bias", {C});
+            b.ln1_w = p.declare(h + "ln_1.weight", {C}, ParamRole::norm);
+            b.ln1_b = p.declare(h + "ln_1.bias", {C}, ParamRole::bias);
             b.attn = conv1d(h + "attn.c_attn", C, 3 * C);
-            b.proj = conv1d(h + "attn.c_proj", C, C);
-            b.ln2_w = p.declare(h + "ln_2.weight", {C});
-            b.ln2_b = p.declare(h + "ln_2.bias", {C});
+            b.proj = conv1d(h + "attn.c_proj", C, C, residual_divisor);
+            b.ln2_w = p.declare(h + "ln_2.weight", {C}, ParamRole::norm);
+            b.ln2_b = p.declare(h + "ln_2.bias", {C}, ParamRole::bias);
             b.fc = conv1d(h + "mlp.c_fc", C, F);
-            b.fc_proj = conv1d(h + "mlp.c_proj", F, C);
+            b.fc_proj = conv1d(h + "mlp.c_proj", F, C, residual_divisor);
             blocks_.push_back(b);
         }
-        lnf_w_ = p.declare(kPrefix + "ln_f.weight", {C});
-        lnf_b_ = p.declare(kPrefix + "ln_f.bias", {C});
-        const int64_t head = c.tie_word_embeddings ? wte : p.declare("lm_head.weight", {V, C});
+        lnf_w_ = p.declare(kPrefix + "ln_f.weight", {C}, ParamRole::norm);
+        lnf_b_ = p.declare(kPrefix + "ln_f.bias", {C}, ParamRole::bias);
+        const int64_t head = c.tie_word_embeddings ? wte : p.declare("lm_head.weight", {V, C}, ParamRole::matrix);
         head_ = arena_.linear_add(head, -1, C, V, WeightLayout::out_in, WeightUse::streamed);
         // Tied: lookups follow the head's tiles.
         wte_ = arena_.embedding_add(wte, V, C, head == wte ? head_ : nullptr);
@@ -417,8 +421,46 @@ private:
         datt_;
 };
 
-}  // namespace
+// GPT2Config's keys.
+void gpt2_config_read(const nlohmann::ordered_json& j, ModelConfig& c, const std::string& where) {
+    c.causal = true;
+    c.hidden_size = config_require<int64_t>(j, "n_embd", where);
+    c.num_layers = config_require<int64_t>(j, "n_layer", where);
+    c.num_heads = config_require<int64_t>(j, "n_head", where);
+    c.intermediate_size = config_get<int64_t>(j, "n_inner", 4 * c.hidden_size, where);
+    c.max_positions = config_require<int64_t>(j, "n_positions", where);
+    c.layer_norm_eps = config_get<float>(j, "layer_norm_epsilon", 1e-5f, where);
+    c.activation = activation_parse(config_get<std::string>(j, "activation_function", "gelu_new", where), where);
+    c.hidden_dropout = config_get<float>(j, "resid_pdrop", 0.1f, where);
+    c.embedding_dropout = config_get<float>(j, "embd_pdrop", 0.1f, where);
+    c.attention_dropout = config_get<float>(j, "attn_pdrop", 0.1f, where);
+    c.bos_token_id = config_get<int32_t>(j, "bos_token_id", static_cast<int32_t>(c.vocab_size - 1), where);
+    c.eos_token_id = config_get<int32_t>(j, "eos_token_id", static_cast<int32_t>(c.vocab_size - 1), where);
+    c.pad_token_id = config_get<int32_t>(j, "pad_token_id", -1, where);
+    if (!config_get<bool>(j, "scale_attn_weights", true, where)) fail("{}: scale_attn_weights=false is not supported", where);
+    if (config_get<bool>(j, "scale_attn_by_inverse_layer_idx", false, where))
+        fail("{}: scale_attn_by_inverse_layer_idx=true is not supported", where);
+    if (config_get<bool>(j, "add_cross_attention", false, where))
+        fail("{}: add_cross_attention=true is not supported", where);
+}
+
+void gpt2_config_write(const ModelConfig& c, nlohmann::ordered_json& j) {
+    j["n_embd"] = c.hidden_size;
+    j["n_layer"] = c.num_layers;
+    j["n_head"] = c.num_heads;
+    j["n_inner"] = c.intermediate_size;
+    j["n_positions"] = c.max_positions;
+    if (!j.contains("layer_norm_epsilon")) j["layer_norm_epsilon"] = static_cast<double>(c.layer_norm_eps);
+    j["activation_function"] = activation_name(c.activation);
+}
 
 std::unique_ptr<Model> gpt2_create(const ModelConfig& c) { return std::make_unique<Gpt2Model>(c); }
+
+}  // namespace
+
+const Architecture& gpt2_architecture() {
+    static const Architecture a{"GPT2LMHeadModel", "gpt2", gpt2_config_read, gpt2_config_write, gpt2_create};
+    return a;
+}
 
 }  // namespace dlm

@@ -11,18 +11,6 @@
 
 namespace dlm {
 
-namespace {
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
-bool is_norm(std::string_view name) {
-    return name.find("LayerNorm") != std::string_view::npos || name.find("layer_norm") != std::string_view::npos ||
-           name.find(".ln_") != std::string_view::npos;
-}
-
-}  // namespace
 
 void model_init_random(Model& m, uint64_t seed) {
     const ModelConfig& c = m.config();
@@ -30,27 +18,14 @@ void model_init_random(Model& m, uint64_t seed) {
     for (auto& e : m.params().entries()) {
         float* p = m.params().get(e.offset);
         const int64_t n = e.numel();
-        const bool norm = is_norm(e.name);
-        if (ends_with(e.name, ".bias") || ends_with(e.name, "lm_head.bias") || e.name == "cls.predictions.bias") {
-            std::fill(p, p + n, 0.0f);
+        if (e.role == ParamRole::bias || e.role == ParamRole::norm) {
+            std::fill(p, p + n, e.role == ParamRole::norm ? 1.0f : 0.0f);
             continue;
         }
-        if (norm) {
-            std::fill(p, p + n, 1.0f);
-            continue;
-        }
-        float std = c.initializer_range;
-        if (c.model_type == "gpt2" && ends_with(e.name, "c_proj.weight"))
-            std /= std::sqrt(2.0f * static_cast<float>(c.num_layers));
-        std::normal_distribution<float> normal(0.0f, std);
+        std::normal_distribution<float> normal(0.0f, c.initializer_range / e.init.std_divisor);
         for (int64_t i = 0; i < n; ++i) p[i] = normal(rng);
-        // nn.Embedding(padding_idx=pad) rows start at zero (RoBERTa word and position
-        // embeddings, BERT word embeddings).
-        if (c.pad_token_id >= 0 && e.shape.size() == 2 && c.model_type != "gpt2" &&
-            (ends_with(e.name, "word_embeddings.weight") ||
-             (c.model_type == "roberta" && ends_with(e.name, "position_embeddings.weight"))) &&
-            c.pad_token_id < e.shape[0])
-            std::fill(p + c.pad_token_id * e.shape[1], p + (c.pad_token_id + 1) * e.shape[1], 0.0f);
+        const int64_t z = e.init.zero_row;  // nn.Embedding(padding_idx) rows start at zero
+        if (z >= 0 && e.shape.size() == 2 && z < e.shape[0]) std::fill(p + z * e.shape[1], p + (z + 1) * e.shape[1], 0.0f);
     }
 }
 
@@ -75,7 +50,7 @@ void position_table_sinusoids_write(Model& m, const std::string& prefix, float s
     const ParamEntry* pos = m.params().find(prefix + ".embeddings.position_embeddings.weight");
     DLM_ASSERT(pos != nullptr);
     const int64_t P = pos->shape[0], C = pos->shape[1];
-    const int64_t first = c.model_type == "roberta" ? c.pad_token_id + 1 : 0;  // position id of the first token
+    const int64_t first = c.position_offset;  // position id of the first token
     float* table = m.params().get(pos->offset);
     for (int64_t p = 0; p < P; ++p) {
         const double t = static_cast<double>(std::max<int64_t>(0, p - first));

@@ -10,23 +10,7 @@
 
 namespace dlm {
 
-// Factories of the architecture files (models/roberta.cpp, models/gpt2.cpp).
-std::unique_ptr<Model> roberta_create(const ModelConfig& c);
-std::unique_ptr<Model> gpt2_create(const ModelConfig& c);
-
 namespace {
-
-struct architecture_entry {
-    const char* name;
-    std::unique_ptr<Model> (*create)(const ModelConfig&);
-};
-
-// The registry: HuggingFace `architectures` name -> implementation.
-const architecture_entry kArchitectures[] = {
-    {"RobertaForMaskedLM", roberta_create},
-    {"BertForMaskedLM", roberta_create},
-    {"GPT2LMHeadModel", gpt2_create},
-};
 
 std::string shape_str(const std::vector<int64_t>& s) {
     std::string r = "[";
@@ -145,20 +129,6 @@ void Model::save(const std::string& dir, DType dtype) const {
     // Weights first, config last: a folder whose config.json is new has new weights.
     safetensors_write(dir + "/model.safetensors", ts, dtype);
     config_save(config_, dir + "/config.json");
-}
-
-std::vector<std::string> model_architectures() {
-    std::vector<std::string> r;
-    for (auto& a : kArchitectures) r.push_back(a.name);
-    return r;
-}
-
-std::unique_ptr<Model> model_create(const ModelConfig& config) {
-    for (auto& a : kArchitectures)
-        if (config.architecture == a.name) return a.create(config);
-    std::string known;
-    for (auto& a : kArchitectures) known += (known.empty() ? "" : ", ") + std::string(a.name);
-    fail("architecture '{}' is not supported (supported: {})", config.architecture, known);
 }
 
 std::unique_ptr<Model> model_load(const std::string& dir, DType dtype) {

@@ -37,6 +37,7 @@
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
 #include "kernels/residual.h"
+#include "models/architecture.h"
 #include "models/lm_head.h"
 #include "models/model.h"
 
@@ -76,41 +77,41 @@ public:
             return arena_.linear_add(w, b, in, out, WeightLayout::out_in, WeightUse::products);
         };
         const std::string e = base_ + "embeddings.";
-        const int64_t word = p.declare(e + "word_embeddings.weight", {V, C});
-        pos_ = arena_.embedding_add(p.declare(e + "position_embeddings.weight", {c.max_positions, C}), c.max_positions, C);
-        type_ = arena_.embedding_add(p.declare(e + "token_type_embeddings.weight", {c.type_vocab_size, C}),
+        const int64_t word = p.declare(e + "word_embeddings.weight", {V, C}, ParamRole::embedding, {1.0f, c.pad_token_id});
+        pos_ = arena_.embedding_add(p.declare(e + "position_embeddings.weight", {c.max_positions, C}, ParamRole::embedding, {1.0f, roberta_ ? c.pad_token_id : -1}), c.max_positions, C);
+        type_ = arena_.embedding_add(p.declare(e + "token_type_embeddings.weight", {c.type_vocab_size, C}, ParamRole::embedding),
                                      c.type_vocab_size, C);
-        emb_ln_w_ = p.declare(e + "LayerNorm.weight", {C});
-        emb_ln_b_ = p.declare(e + "LayerNorm.bias", {C});
+        emb_ln_w_ = p.declare(e + "LayerNorm.weight", {C}, ParamRole::norm);
+        emb_ln_b_ = p.declare(e + "LayerNorm.bias", {C}, ParamRole::bias);
         for (int64_t i = 0; i < c.num_layers; ++i) {
             const std::string l = fmt::format("{}encoder.layer.{}.", base_, i);
             encoder_layer L;
-            const int64_t qkv_w = p.declare(l + "attention.self.query.weight", {C, C});
-            p.declare(l + "attention.self.key.weight", {C, C});
-            p.declare(l + "attention.self.value.weight", {C, C});
-            const int64_t qkv_b = p.declare(l + "attention.self.query.bias", {C});
-            p.declare(l + "attention.self.key.bias", {C});
-            p.declare(l + "attention.self.value.bias", {C});
+            const int64_t qkv_w = p.declare(l + "attention.self.query.weight", {C, C}, ParamRole::matrix);
+            p.declare(l + "attention.self.key.weight", {C, C}, ParamRole::matrix);
+            p.declare(l + "attention.self.value.weight", {C, C}, ParamRole::matrix);
+            const int64_t qkv_b = p.declare(l + "attention.self.query.bias", {C}, ParamRole::bias);
+            p.declare(l + "attention.self.key.bias", {C}, ParamRole::bias);
+            p.declare(l + "attention.self.value.bias", {C}, ParamRole::bias);
             L.qkv = linear(qkv_w, qkv_b, C, 3 * C);
-            const int64_t attn_out_w = p.declare(l + "attention.output.dense.weight", {C, C});
-            L.attn_out = linear(attn_out_w, p.declare(l + "attention.output.dense.bias", {C}), C, C);
-            L.attn_ln_w = p.declare(l + "attention.output.LayerNorm.weight", {C});
-            L.attn_ln_b = p.declare(l + "attention.output.LayerNorm.bias", {C});
-            const int64_t ffn_in_w = p.declare(l + "intermediate.dense.weight", {F, C});
-            L.ffn_in = linear(ffn_in_w, p.declare(l + "intermediate.dense.bias", {F}), C, F);
-            const int64_t ffn_out_w = p.declare(l + "output.dense.weight", {C, F});
-            L.ffn_out = linear(ffn_out_w, p.declare(l + "output.dense.bias", {C}), F, C);
-            L.ffn_ln_w = p.declare(l + "output.LayerNorm.weight", {C});
-            L.ffn_ln_b = p.declare(l + "output.LayerNorm.bias", {C});
+            const int64_t attn_out_w = p.declare(l + "attention.output.dense.weight", {C, C}, ParamRole::matrix);
+            L.attn_out = linear(attn_out_w, p.declare(l + "attention.output.dense.bias", {C}, ParamRole::bias), C, C);
+            L.attn_ln_w = p.declare(l + "attention.output.LayerNorm.weight", {C}, ParamRole::norm);
+            L.attn_ln_b = p.declare(l + "attention.output.LayerNorm.bias", {C}, ParamRole::bias);
+            const int64_t ffn_in_w = p.declare(l + "intermediate.dense.weight", {F, C}, ParamRole::matrix);
+            L.ffn_in = linear(ffn_in_w, p.declare(l + "intermediate.dense.bias", {F}, ParamRole::bias), C, F);
+            const int64_t ffn_out_w = p.declare(l + "output.dense.weight", {C, F}, ParamRole::matrix);
+            L.ffn_out = linear(ffn_out_w, p.declare(l + "output.dense.bias", {C}, ParamRole::bias), F, C);
+            L.ffn_ln_w = p.declare(l + "output.LayerNorm.weight", {C}, ParamRole::norm);
+            L.ffn_ln_b = p.declare(l + "output.LayerNorm.bias", {C}, ParamRole::bias);
             layers_.push_back(L);
         }
         const std::string t = roberta_ ? head_ : head_ + "transform.";
-        const int64_t head_dense_w = p.declare(t + "dense.weight", {C, C});
-        head_dense_ = linear(head_dense_w, p.declare(t + "dense.bias", {C}), C, C);
-        head_ln_w_ = p.declare(t + (roberta_ ? "layer_norm.weight" : "LayerNorm.weight"), {C});
-        head_ln_b_ = p.declare(t + (roberta_ ? "layer_norm.bias" : "LayerNorm.bias"), {C});
-        const int64_t decoder = c.tie_word_embeddings ? word : p.declare(head_ + "decoder.weight", {V, C});
-        const int64_t head_bias = p.declare(head_ + "bias", {V});
+        const int64_t head_dense_w = p.declare(t + "dense.weight", {C, C}, ParamRole::matrix);
+        head_dense_ = linear(head_dense_w, p.declare(t + "dense.bias", {C}, ParamRole::bias), C, C);
+        head_ln_w_ = p.declare(t + (roberta_ ? "layer_norm.weight" : "LayerNorm.weight"), {C}, ParamRole::norm);
+        head_ln_b_ = p.declare(t + (roberta_ ? "layer_norm.bias" : "LayerNorm.bias"), {C}, ParamRole::bias);
+        const int64_t decoder = c.tie_word_embeddings ? word : p.declare(head_ + "decoder.weight", {V, C}, ParamRole::matrix);
+        const int64_t head_bias = p.declare(head_ + "bias", {V}, ParamRole::bias);
         // A decoder tied to the word embeddings is also read row by row by lookups.
         decoder_ = arena_.linear_add(decoder, head_bias, C, V, WeightLayout::out_in,
                                      decoder == word ? WeightUse::products_and_rows : WeightUse::products);
@@ -470,8 +471,53 @@ private:
     std::vector<float> weights_, row_loss_, logits_buf_, dx_, dsum_, dtmp_, dctx_, dqkv_, dffn_, datt_;
 };
 
+// config.json keys of both families (BertConfig / RobertaConfig).
+void encoder_config_read(const nlohmann::ordered_json& j, ModelConfig& c, const std::string& where) {
+    const bool roberta = c.model_type == "roberta";
+    c.hidden_size = config_require<int64_t>(j, "hidden_size", where);
+    c.num_layers = config_require<int64_t>(j, "num_hidden_layers", where);
+    c.num_heads = config_require<int64_t>(j, "num_attention_heads", where);
+    c.intermediate_size = config_require<int64_t>(j, "intermediate_size", where);
+    c.max_positions = config_require<int64_t>(j, "max_position_embeddings", where);
+    c.type_vocab_size = config_get<int64_t>(j, "type_vocab_size", roberta ? 1 : 2, where);
+    c.layer_norm_eps = config_get<float>(j, "layer_norm_eps", 1e-12f, where);
+    c.activation = activation_parse(config_get<std::string>(j, "hidden_act", "gelu", where), where);
+    c.hidden_dropout = config_get<float>(j, "hidden_dropout_prob", 0.1f, where);
+    c.embedding_dropout = c.hidden_dropout;
+    c.attention_dropout = config_get<float>(j, "attention_probs_dropout_prob", 0.1f, where);
+    c.pad_token_id = config_get<int32_t>(j, "pad_token_id", roberta ? 1 : 0, where);
+    c.bos_token_id = config_get<int32_t>(j, "bos_token_id", roberta ? 0 : -1, where);
+    c.eos_token_id = config_get<int32_t>(j, "eos_token_id", roberta ? 2 : -1, where);
+    auto pet = config_get<std::string>(j, "position_embedding_type", "absolute", where);
+    if (pet != "absolute") fail("{}: position_embedding_type '{}' is not supported (only 'absolute')", where, pet);
+    // RoBERTa counts positions from pad_token_id + 1 (514 rows hold 512 tokens).
+    c.position_offset = roberta ? c.pad_token_id + 1 : 0;
+}
+
+void encoder_config_write(const ModelConfig& c, nlohmann::ordered_json& j) {
+    j["hidden_size"] = c.hidden_size;
+    j["num_hidden_layers"] = c.num_layers;
+    j["num_attention_heads"] = c.num_heads;
+    j["intermediate_size"] = c.intermediate_size;
+    j["max_position_embeddings"] = c.max_positions;
+    j["type_vocab_size"] = c.type_vocab_size;
+    if (!j.contains("layer_norm_eps")) j["layer_norm_eps"] = static_cast<double>(c.layer_norm_eps);
+    j["hidden_act"] = activation_name(c.activation);
+}
+
+std::unique_ptr<Model> encoder_create(const ModelConfig& c) { return std::make_unique<RobertaModel>(c); }
+
 }  // namespace
 
-std::unique_ptr<Model> roberta_create(const ModelConfig& c) { return std::make_unique<RobertaModel>(c); }
+const Architecture& roberta_architecture() {
+    static const Architecture a{"RobertaForMaskedLM", "roberta", encoder_config_read, encoder_config_write,
+                                encoder_create};
+    return a;
+}
+
+const Architecture& bert_architecture() {
+    static const Architecture a{"BertForMaskedLM", "bert", encoder_config_read, encoder_config_write, encoder_create};
+    return a;
+}
 
 }  // namespace dlm

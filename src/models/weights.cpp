@@ -15,10 +15,10 @@ int64_t ParamEntry::numel() const {
     return n;
 }
 
-int64_t ParamTable::declare(const std::string& name, std::vector<int64_t> shape) {
+int64_t ParamTable::declare(const std::string& name, std::vector<int64_t> shape, ParamRole role, ParamInit init) {
     DLM_ASSERT_MSG(data_.empty(), "declare() after allocate()");
     DLM_ASSERT_MSG(!index_.count(name), name.c_str());
-    ParamEntry e{name, std::move(shape), total_};
+    ParamEntry e{name, std::move(shape), total_, role, init};
     total_ += e.numel();  // no padding: consecutive declarations are contiguous
     index_[name] = entries_.size();
     entries_.push_back(std::move(e));

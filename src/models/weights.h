@@ -30,10 +30,22 @@
 
 namespace dlm {
 
+// What a tensor is, which decides its initialisation (HF _init_weights) and whether
+// the optimizer decays it: matrices and embedding tables ~ N(0, initializer_range /
+// std_divisor) and decayed; biases 0, norm weights 1, neither decayed.
+enum class ParamRole { matrix, embedding, bias, norm };
+
+struct ParamInit {
+    float std_divisor = 1.0f;  // GPT-2's residual projections: sqrt(2 n_layer)
+    int64_t zero_row = -1;   // nn.Embedding(padding_idx): this row starts at zero
+};
+
 struct ParamEntry {
     std::string name;            // HuggingFace tensor name
     std::vector<int64_t> shape;  // as stored in model.safetensors
     int64_t offset = 0;          // into ParamTable::data, in floats
+    ParamRole role = ParamRole::matrix;
+    ParamInit init;
     int64_t numel() const;
 };
 
@@ -45,7 +57,7 @@ class ParamTable {
 public:
     // Declares a tensor; returns its offset. Call before allocate(). Consecutive
     // declarations are contiguous (query/key/value can be read as one matrix).
-    int64_t declare(const std::string& name, std::vector<int64_t> shape);
+    int64_t declare(const std::string& name, std::vector<int64_t> shape, ParamRole role, ParamInit init = {});
     void allocate();  // zero-filled
     float* get(int64_t offset) { return data_.data() + offset; }
     const float* get(int64_t offset) const { return data_.data() + offset; }

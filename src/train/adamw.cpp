@@ -4,14 +4,11 @@
 
 namespace dlm {
 
-bool param_no_decay(const std::string& name) {
-    auto has = [&](const char* s) { return name.find(s) != std::string::npos; };
-    return has("bias") || has("LayerNorm") || has("layer_norm") || has(".ln_");
-}
+bool param_no_decay(const ParamEntry& e) { return e.role == ParamRole::bias || e.role == ParamRole::norm; }
 
 AdamW::AdamW(const ParamTable& params, AdamWConfig cfg) : cfg_(cfg) {
     for (auto& e : params.entries()) {
-        bool decay = !param_no_decay(e.name);
+        bool decay = !param_no_decay(e);
         if (!ranges_.empty() && ranges_.back().decay == decay && ranges_.back().end == e.offset)
             ranges_.back().end = e.offset + e.numel();
         else

@@ -43,9 +43,9 @@ private:
     int64_t t_ = 0;
 };
 
-// True for the parameters HF's Trainer keeps out of weight decay: biases and
-// LayerNorm weights.
-bool param_no_decay(const std::string& name);
+// True for the parameters HF's Trainer keeps out of weight decay: biases and norm
+// weights (as the architecture declared them).
+bool param_no_decay(const ParamEntry& e);
 
 // Scales the gradients so that their global L2 norm is at most max_norm (coefficient
 // max_norm / (norm + 1e-6), clamped to 1); returns the norm before clipping.

@@ -8,6 +8,7 @@
 #include <exception>
 
 #include "core/error.h"
+#include "tokenizer/bert_pretokenize.h"
 #include "tokenizer/byte_unicode.h"
 #include "tokenizer/tokenizer_data.h"
 #include "tokenizer/utf8.h"
@@ -152,9 +153,16 @@ void word_encode(const TokenizerData& d, WordCache& cache, std::string_view word
     cache.insert(word, h, std::span<const int32_t>(out.data() + first, out.size() - first));
 }
 
-// Pre-tokenizes and BPE-encodes a stretch of text that holds no added token.
+// Pre-tokenizes and encodes (BPE or WordPiece) a stretch of normalized text that
+// holds no added token.
 void text_encode(const TokenizerData& d, WordCache& cache, std::string_view text,
                  std::vector<int32_t>& out) {
+    if (d.model == TokenizerData::model_kind::wordpiece) {
+        std::vector<std::string_view> words;
+        bert_words_split(text, words);
+        for (std::string_view w : words) d.wordpiece.encode_word(w, out);
+        return;
+    }
     std::string spaced;
     if (d.add_prefix_space && !text.empty() && text[0] != ' ') {
         spaced.reserve(text.size() + 1);
@@ -173,6 +181,31 @@ void text_encode(const TokenizerData& d, WordCache& cache, std::string_view text
     }
 }
 
+// A stretch of raw text between non-normalized added tokens: normalized, then cut at
+// the normalized added tokens, then pre-tokenized and encoded (HF
+// AddedVocabulary::extract_and_normalize).
+void stretch_encode(const TokenizerData& d, WordCache& cache, std::string_view raw,
+                    std::vector<int32_t>& out) {
+    std::string normalized;
+    std::string_view text = raw;
+    if (d.normalizer.active()) {
+        normalized = d.normalizer.apply(raw);
+        text = normalized;
+    }
+    if (d.added_normalized.empty()) {
+        text_encode(d, cache, text, out);
+        return;
+    }
+    std::vector<piece> pieces;
+    added_split(text, 0, text.size(), d.added_normalized, pieces);
+    for (const piece& p : pieces) {
+        if (p.id >= 0)
+            out.push_back(p.id);
+        else
+            text_encode(d, cache, text.substr(p.begin, p.end - p.begin), out);
+    }
+}
+
 }  // namespace
 
 void Tokenizer::encode_into(std::string_view text, bool add_special,
@@ -186,25 +219,16 @@ void Tokenizer::encode_into(std::string_view text, bool add_special,
     }
     WordCache& cache = thread_word_cache(d.serial);
     if (add_special) out.insert(out.end(), d.prefix.begin(), d.prefix.end());
-    if (d.added_raw.empty() && d.added_normalized.empty()) {
-        text_encode(d, cache, text, out);
+    if (d.added_raw.empty()) {
+        stretch_encode(d, cache, text, out);
     } else {
-        std::vector<piece> first, pieces;
-        if (d.added_raw.empty())
-            first.push_back({0, text.size(), -1});
-        else
-            added_split(text, 0, text.size(), d.added_raw, first);
-        for (const piece& p : first) {
-            if (p.id < 0 && !d.added_normalized.empty())
-                added_split(text, p.begin, p.end, d.added_normalized, pieces);
-            else
-                pieces.push_back(p);
-        }
+        std::vector<piece> pieces;
+        added_split(text, 0, text.size(), d.added_raw, pieces);
         for (const piece& p : pieces) {
             if (p.id >= 0)
                 out.push_back(p.id);
             else
-                text_encode(d, cache, text.substr(p.begin, p.end - p.begin), out);
+                stretch_encode(d, cache, text.substr(p.begin, p.end - p.begin), out);
         }
     }
     if (add_special) out.insert(out.end(), d.suffix.begin(), d.suffix.end());
@@ -242,13 +266,19 @@ std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std:
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_special) const {
     const TokenizerData& d = *d_;
     std::string out;
+    std::vector<std::string_view> pieces;  // WordPiece: the tokens, joined at the end
     for (int32_t id : ids) {
         if (id < 0 || id >= vocab_size() || !d.present[id])
             fail("tokenizer: cannot decode id {}: no token has this id (vocab size {})", id,
                  vocab_size());
         if (skip_special && d.special[id]) continue;
-        out += d.bytes[id];
+        if (d.model == TokenizerData::model_kind::wordpiece)
+            pieces.push_back(d.tokens[id]);
+        else
+            out += d.bytes[id];
     }
+    if (d.model == TokenizerData::model_kind::wordpiece)
+        return wordpiece_decode(pieces, d.wordpiece_decoder_prefix, d.wordpiece_cleanup);
     // Byte tokens can split a character; HF decodes with from_utf8_lossy.
     return utf8_is_valid(out) ? out : utf8_repair(out);
 }

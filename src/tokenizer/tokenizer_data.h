@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "tokenizer/bpe.h"
+#include "tokenizer/normalize.h"
 #include "tokenizer/pretokenize.h"
+#include "tokenizer/wordpiece.h"
 
 namespace dlm::detail {
 
@@ -46,6 +48,15 @@ struct TokenizerData {
     std::vector<uint8_t> special;
     std::unordered_map<std::string, int32_t> token_ids;  // tokens + added tokens
 
+    // Byte-level BPE (GPT-2, RoBERTa, ModernBERT) or WordPiece (BERT): the model, its
+    // pre-tokenizer (GPT-2 regex vs BertPreTokenizer) and its decoder go together.
+    enum class model_kind { bpe, wordpiece };
+    model_kind model = model_kind::bpe;
+    Normalizer normalizer;  // applied to the text between non-normalized added tokens
+    WordPiece wordpiece;
+    std::string wordpiece_decoder_prefix = "##";  // decoders::WordPiece(prefix, cleanup)
+    bool wordpiece_cleanup = true;
+
     BpeMerges merges;
     Pretokenizer pretokenizer;
     bool use_regex = true;          // ByteLevel(use_regex): split with the GPT-2 regex
@@ -53,7 +64,8 @@ struct TokenizerData {
     bool ignore_merges = false;     // BPE(ignore_merges): a word in the vocab is one token
 
     // Matched in two passes as in HF: first the non-normalized tokens on the raw text,
-    // then the normalized ones on what is left (the same text: there is no normalizer).
+    // then the normalized ones on each stretch left, once normalized (their content in
+    // added_normalized is normalized too; the id maps keep the original).
     AddedSet added_raw, added_normalized;
 
     std::vector<int32_t> prefix, suffix;  // add_special wrapping

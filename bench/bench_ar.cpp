@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "ar/generate_ar.h"
-#include "bench/workloads.h"
+#include "workloads/workloads.h"
 #include "kernels/decode.h"
 #include "kernels/gemm.h"
 #include "models/init.h"
@@ -58,35 +58,28 @@ double best_ms(int reps, F&& f) {
     return best * 1e3;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+struct bench_args {
     int threads = 2, tokens = 240, prompt_len = 16, batch = 1, reps = 2;
     bool bf16 = false;
+};
+
+bench_args args_parse(int argc, char** argv) {
+    bench_args a;
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--tokens")) tokens = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--prompt")) prompt_len = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--batch")) batch = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--reps")) reps = std::atoi(argv[i + 1]);
-        else if (!std::strcmp(argv[i], "--dtype")) bf16 = !std::strcmp(argv[i + 1], "bf16");
+        if (!std::strcmp(argv[i], "--threads")) a.threads = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--tokens")) a.tokens = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--prompt")) a.prompt_len = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--batch")) a.batch = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--reps")) a.reps = std::atoi(argv[i + 1]);
+        else if (!std::strcmp(argv[i], "--dtype")) a.bf16 = !std::strcmp(argv[i + 1], "bf16");
     }
-    omp_set_num_threads(threads);
-    Bandwidth bw = bandwidth_measure();
-    std::printf("threads %d; memory bandwidth (streaming loop, 512 MB): read %.1f GB/s, copy %.1f GB/s\n\n", threads,
-                bw.read, bw.copy);
+    return a;
+}
 
-    auto model = dlm::model_create(dlm::bench_config_gpt2_small());
-    dlm::model_init_random(*model, 42);
-    if (bf16) model->compute_dtype_set(dlm::DType::BF16);
-    const auto& c = model->config();
-    const int64_t C = c.hidden_size, F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
-    const double weight_bytes = bf16 ? 2.0 : 4.0;  // per weight read by a decoding step
-    const double trunk_bytes = weight_bytes * L * (C * 3 * C + C * C + 2 * C * F);
-    const double head_bytes = weight_bytes * V * C;
-
-    // The weight matrices one decoding step reads, GEMV kernel vs oneDNN matmul, at
-    // M = 1 (one sample) to 8 rows (which one the model uses: kGemvMaxRows).
+// The weight matrices one decoding step reads, GEMV kernel vs oneDNN matmul, at M = 1
+// (one sample) to 8 rows (which one the model uses: kGemvMaxRows).
+void matrices_time(const dlm::ModelConfig& c, std::mt19937& g) {
+    const int64_t C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
     std::printf("per-matrix time of the fp32 kernels (GB/s = weight bytes / time; best of 20, weights not in cache)\n");
     std::printf("%-24s %7s %4s %9s %7s %9s %7s\n", "matrix [K, N]", "MB", "M", "gemv ms", "GB/s", "oneDNN ms", "GB/s");
     struct Shape {
@@ -99,7 +92,6 @@ int main(int argc, char** argv) {
                             {"mlp.c_fc [768, 3072]", C, F, false},
                             {"mlp.c_proj [3072, 768]", F, C, false},
                             {"lm_head [50257, 768]^T", C, V, true}};
-    std::mt19937 g(1);
     std::uniform_real_distribution<float> u(-1, 1);
     for (const Shape& s : shapes) {
         // Enough copies of the matrix that a pass cannot be served from the caches.
@@ -125,33 +117,37 @@ int main(int argc, char** argv) {
                         mb / t_gemv, t_dnnl, mb / t_dnnl);
         }
     }
+}
 
-    // End to end through ar_generate (sampling T 0.8, top-k 50, top-p 0.95).
-    std::vector<int32_t> prompt(prompt_len);
-    for (auto& t : prompt) t = static_cast<int32_t>(g() % 50000);
-    dlm::ArOptions opt;
-    opt.max_new_tokens = tokens;
-    opt.batch = batch;
-    opt.seed = 1;
-    dlm::ar_generate(*model, {prompt}, [&] { auto o = opt; o.max_new_tokens = 2; return o; }());  // primitives
+// End to end through ar_generate (sampling T 0.8, top-k 50, top-p 0.95): the best of
+// the runs, in seconds.
+double generate_time(dlm::Model& model, const bench_args& a, const std::vector<int32_t>& prompt,
+                     const dlm::ArOptions& opt) {
+    dlm::ar_generate(model, {prompt}, [&] { auto o = opt; o.max_new_tokens = 2; return o; }());  // primitives
     const int64_t prims = dlm::gemm_cache_size();
-    std::printf("\nar_generate: %d-token prompt, %d new tokens, batch %d\n", prompt_len, tokens, batch);
+    std::printf("\nar_generate: %d-token prompt, %d new tokens, batch %d\n", a.prompt_len, a.tokens, a.batch);
     double best = 1e30;
-    for (int r = 0; r < reps; ++r) {
-        auto res = dlm::ar_generate(*model, {prompt}, opt);
+    for (int r = 0; r < a.reps; ++r) {
+        auto res = dlm::ar_generate(model, {prompt}, opt);
         std::printf("  run %d: %.3f s, %.2f ms/token, %.1f tokens/s (all samples)\n", r, res.stats.seconds,
-                    res.stats.seconds / tokens * 1e3, res.stats.tokens_per_second());
+                    res.stats.seconds / a.tokens * 1e3, res.stats.tokens_per_second());
         best = std::min(best, res.stats.seconds);
     }
     std::printf("  oneDNN primitives created during generation: %ld\n", dlm::gemm_cache_size() - prims);
+    return best;
+}
 
-    // Where a step's time goes: the same loop by hand, timed per part.
+// Where a step's time goes: the decoding loop by hand, timed per part.
+void breakdown_print(dlm::Model& model, const bench_args& a, const std::vector<int32_t>& prompt,
+                     const dlm::ArOptions& opt, double trunk_bytes, double head_bytes) {
+    const int batch = a.batch, prompt_len = a.prompt_len, tokens = a.tokens;
+    const int64_t V = model.config().vocab_size;
     dlm::KvCache cache;
-    model->kv_cache_init(cache, batch, prompt_len + tokens);
+    model.kv_cache_init(cache, batch, prompt_len + tokens);
     std::vector<int32_t> ids(batch * prompt_len);
     for (int b = 0; b < batch; ++b) std::copy(prompt.begin(), prompt.end(), ids.begin() + b * prompt_len);
     double t0 = now();
-    model->forward_cached(cache, ids.data(), nullptr, prompt_len);
+    model.forward_cached(cache, ids.data(), nullptr, prompt_len);
     const double t_prefill = now() - t0;
     std::vector<int64_t> rows(batch);
     std::vector<float> logits(batch * V);
@@ -163,7 +159,7 @@ int main(int argc, char** argv) {
     for (int s = 0; s < tokens; ++s) {
         for (int b = 0; b < batch; ++b) rows[b] = b * T + T - 1;
         t0 = now();
-        model->logits(rows, logits.data());
+        model.logits(rows, logits.data());
         double t1 = now();
         for (int b = 0; b < batch; ++b)
             ids[b] = dlm::token_sample(logits.data() + b * V, V, opt.sampling, rngs[b], scratch).id;
@@ -171,7 +167,7 @@ int main(int argc, char** argv) {
         t_head += t1 - t0;
         t_sample += t2 - t1;
         if (s + 1 == tokens) break;
-        model->forward_cached(cache, ids.data(), nullptr, 1);
+        model.forward_cached(cache, ids.data(), nullptr, 1);
         t_trunk += now() - t2;
         T = 1;
     }
@@ -183,9 +179,14 @@ int main(int argc, char** argv) {
     std::printf("  LM head per token:       %8.3f ms  (%5.1f MB -> %.1f GB/s)\n", t_head / tokens * 1e3,
                 head_bytes / 1e6, head_bytes / (t_head / tokens) / 1e9);
     std::printf("  sampling per token:      %8.3f ms\n", t_sample / tokens * 1e3);
+}
 
+// The bytes a token reads against the read bandwidth, and the result line.
+void roofline_print(const dlm::ModelConfig& c, const bench_args& a, Bandwidth bw, double best, double trunk_bytes,
+                    double head_bytes) {
+    const int tokens = a.tokens;
     // Plus the KV cache read by attention: on average (prompt + tokens / 2) slots.
-    const double kv_bytes = 2.0 * 4 * L * C * batch * (prompt_len + tokens / 2.0);
+    const double kv_bytes = 2.0 * 4 * c.num_layers * c.hidden_size * a.batch * (a.prompt_len + tokens / 2.0);
     const double bytes = trunk_bytes + head_bytes + kv_bytes;
     // Measured again: the better of the two is the machine's (another process may
     // have been running at either time).
@@ -201,6 +202,37 @@ int main(int argc, char** argv) {
     std::printf("achieved: %.2f ms/token = %.1f GB/s, %.0f%% of the measured read bandwidth\n",
                 per_token * 1e3, bytes / per_token / 1e9, 100.0 * roofline / per_token);
     std::printf("RESULT seconds=%.3f ms_per_token=%.3f tokens_per_s=%.1f (batch %d: %.1f tokens/s in all)\n", best,
-                per_token * 1e3, tokens / best, batch, batch * tokens / best);
+                per_token * 1e3, tokens / best, a.batch, a.batch * tokens / best);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const bench_args a = args_parse(argc, argv);
+    omp_set_num_threads(a.threads);
+    const Bandwidth bw = bandwidth_measure();
+    std::printf("threads %d; memory bandwidth (streaming loop, 512 MB): read %.1f GB/s, copy %.1f GB/s\n\n", a.threads,
+                bw.read, bw.copy);
+
+    auto model = dlm::model_create(dlm::bench_config_gpt2_small());
+    dlm::model_init_random(*model, 42);
+    if (a.bf16) model->compute_dtype_set(dlm::DType::BF16);
+    const auto& c = model->config();
+    const int64_t C = c.hidden_size, F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+    const double weight_bytes = a.bf16 ? 2.0 : 4.0;  // per weight read by a decoding step
+    const double trunk_bytes = weight_bytes * L * (C * 3 * C + C * C + 2 * C * F);
+    const double head_bytes = weight_bytes * V * C;
+
+    std::mt19937 g(1);
+    matrices_time(c, g);
+    std::vector<int32_t> prompt(a.prompt_len);
+    for (auto& t : prompt) t = static_cast<int32_t>(g() % 50000);
+    dlm::ArOptions opt;
+    opt.max_new_tokens = a.tokens;
+    opt.batch = a.batch;
+    opt.seed = 1;
+    const double best = generate_time(*model, a, prompt, opt);
+    breakdown_print(*model, a, prompt, opt, trunk_bytes, head_bytes);
+    roofline_print(c, a, bw, best, trunk_bytes, head_bytes);
     return 0;
 }

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "bench/workloads.h"
+#include "workloads/workloads.h"
 #include "core/profile.h"
 #include "diffusion/generate.h"
 #include "models/init.h"

@@ -10,7 +10,7 @@
 
 #include "core/rng.h"
 #include "diffusion/collator.h"
-#include "bench/workloads.h"
+#include "workloads/workloads.h"
 #include "models/init.h"
 #include "models/model.h"
 #include "train/adamw.h"

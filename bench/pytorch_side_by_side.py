@@ -2,7 +2,7 @@
 """The workloads of `dlm bench` in PyTorch and in dlm, in one run, with the ratios.
 
 PyTorch side: Debian's python3-torch (scripts/install-deps.sh --dev), eager mode, the
-same shapes and work as src/bench/workloads.cpp:
+same shapes and work as src/workloads/workloads.cpp:
   diffusion  roberta-base shape, 10 forward passes over a 256-token canvas, random
              re-masking (the remask sampler: the positions to re-mask drawn first, logits
              only at the (step + 1) / 10 of the 240 generated positions that keep their

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Replays a `dlm compare` page (src/gen/compare_html.h) in headless Chromium and checks
+# Replays a `dlm compare` page (src/view/compare_html.h) in headless Chromium and checks
 # the DOM once the replay is over: both sides done with no mask left, both texts
 # shown, the summary table visible. Virtual time runs the replay without waiting for it.
 #

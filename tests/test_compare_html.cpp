@@ -11,7 +11,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
-#include "gen/compare_html.h"
+#include "view/compare_html.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/setting_name.h"
 #include "core/rng.h"
 #include "core/zero_pages.h"
 
@@ -18,11 +19,11 @@ void ModelDenoiser::logits(const int32_t* ids, int64_t batch, int64_t seq, std::
 }
 
 void Denoiser::logits_kv(const int32_t*, int64_t, int64_t, std::span<const int64_t>, float*) {
-    fail("this denoiser has no key/value cache: use --cache none");
+    fail("this denoiser has no key/value cache: use {} none", SettingName{"cache"});
 }
 
 void Denoiser::logits_span(const int32_t*, int64_t, int64_t, int64_t, int64_t, std::span<const int64_t>, float*) {
-    fail("this denoiser has no key/value cache: use --cache none");
+    fail("this denoiser has no key/value cache: use {} none", SettingName{"cache"});
 }
 
 void ModelDenoiser::logits_kv(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows,
@@ -81,19 +82,6 @@ DiffusionOptions diffusion_options_default(SamplerKind k) {
     d.sampling.temperature = recipe ? 1.0f : 0.8f;
     d.sampling.top_k = recipe ? 50 : 0;
     d.sampling.top_p = recipe ? 0.95f : 1.0f;
-    return d;
-}
-
-DiffusionOptions diffusion_options_for_model(const GenerationDefaults& g, const std::string& sampler) {
-    DiffusionOptions d = diffusion_options_default(sampler_parse(!sampler.empty() ? sampler : g.sampler.value_or("remask")));
-    if (g.steps) d.steps = *g.steps;
-    if (g.threshold) d.threshold = *g.threshold;
-    if (g.block) d.block = *g.block;
-    if (g.cache) d.cache = cache_parse(*g.cache);
-    if (g.commit) d.commit = commit_parse(*g.commit);
-    if (g.factor) d.factor = *g.factor;
-    if (g.entropy_bound) d.entropy_bound = *g.entropy_bound;
-    sampling_defaults_apply(d.sampling, g);
     return d;
 }
 
@@ -249,6 +237,49 @@ void sample_remask(block_run& r) {
     }
 }
 
+// The candidates of a step's masked positions m (their logits rows from lg): lowconf
+// ranks by the drawn token's probability, so it draws everywhere; confidence ranks by
+// the largest probability, which needs no draw, and draws later only at the positions
+// it commits (each position has its own stream, so they get the tokens a draw
+// everywhere would give them). entropy, when sized: each position's entropy.
+void candidates_rank(const DiffusionOptions& opt, const float* lg, int64_t V, const std::vector<int64_t>& m,
+                     uint64_t step_seed, std::vector<TokenChoice>& ch, std::vector<float>& entropy) {
+    const bool lowconf = opt.sampler == SamplerKind::lowconf;
+    const int64_t n = static_cast<int64_t>(m.size());
+#pragma omp parallel for schedule(dynamic, 8)
+    for (int64_t j = 0; j < n; ++j) {
+        thread_local SamplingScratch scratch;
+        const float* row = lg + V * j;
+        if (lowconf) {
+            Rng rng = Rng::derive(step_seed, static_cast<uint64_t>(m[j]));
+            ch[j] = token_gumbel(row, V, opt.sampling.temperature, rng, scratch);
+        } else {
+            ch[j].top_prob = token_top_prob(row, V, opt.sampling, scratch);
+            if (!entropy.empty()) entropy[j] = token_entropy(row, V, opt.sampling.temperature);
+        }
+    }
+}
+
+// confidence: how many of the masked positions (order: most confident first) step s
+// commits by the commit rule; at least one, and enough to finish within the step cap.
+int64_t confidence_commit_count(const DiffusionOptions& opt, const std::vector<TokenChoice>& ch,
+                                const std::vector<float>& entropy, const std::vector<int64_t>& order, int64_t s) {
+    const int64_t n = static_cast<int64_t>(ch.size()), S = opt.steps;
+    int64_t k = 0;
+    if (opt.commit == CommitRule::threshold) {
+        for (int64_t j = 0; j < n; ++j) k += ch[j].top_prob >= opt.threshold;
+    } else if (opt.commit == CommitRule::factor) {
+        // (n + 1)(1 - c_n) grows with n (c_n falls): the rule holds for a prefix.
+        while (k < n && static_cast<double>(k + 2) * (1.0 - ch[order[k]].top_prob) < opt.factor) ++k;
+    } else {
+        double sum = 0;
+        while (k < n && (sum += entropy[order[k]]) <= opt.entropy_bound) ++k;
+    }
+    k = std::max<int64_t>(k, 1);
+    if (S > 0) k = std::max(k, S - s > 0 ? (n + (S - s) - 1) / (S - s) : n);
+    return k;
+}
+
 // confidence and lowconf: committed tokens stay; each step commits some masked positions.
 void sample_committing(block_run& r) {
     const int64_t B = static_cast<int64_t>(r.seqs.size()), V = r.model.vocab_size(), S = r.opt.steps;
@@ -279,44 +310,12 @@ void sample_committing(block_run& r) {
             std::vector<TokenChoice> ch(static_cast<size_t>(n));
             std::vector<float> entropy(r.opt.commit == CommitRule::entropy && !lowconf ? static_cast<size_t>(n) : 0);
             const uint64_t step_seed = r.rngs[b].next();
-            // lowconf ranks by the drawn token's probability, so it draws everywhere;
-            // confidence ranks by the largest probability, which needs no draw, and draws
-            // below only at the positions it commits (each position has its own stream, so
-            // they get the tokens a draw everywhere would give them).
-#pragma omp parallel for schedule(dynamic, 8)
-            for (int64_t j = 0; j < n; ++j) {
-                thread_local SamplingScratch scratch;
-                const float* row = lg + V * j;
-                if (lowconf) {
-                    Rng rng = Rng::derive(step_seed, static_cast<uint64_t>(m[j]));
-                    ch[j] = token_gumbel(row, V, r.opt.sampling.temperature, rng, scratch);
-                } else {
-                    ch[j].top_prob = token_top_prob(row, V, r.opt.sampling, scratch);
-                    if (!entropy.empty()) entropy[j] = token_entropy(row, V, r.opt.sampling.temperature);
-                }
-            }
+            candidates_rank(r.opt, lg, V, m, step_seed, ch, entropy);
             std::vector<int64_t> order(static_cast<size_t>(n));
             std::iota(order.begin(), order.end(), 0);
             auto conf = [&](int64_t j) { return lowconf ? ch[j].prob : ch[j].top_prob; };
             std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t c) { return conf(a) > conf(c); });
-            int64_t k;
-            if (lowconf) {
-                k = plan[b][s];
-            } else {
-                k = 0;
-                if (r.opt.commit == CommitRule::threshold) {
-                    for (int64_t j = 0; j < n; ++j) k += ch[j].top_prob >= r.opt.threshold;
-                } else if (r.opt.commit == CommitRule::factor) {
-                    // (n + 1)(1 - c_n) grows with n (c_n falls): the rule holds for a prefix.
-                    while (k < n && static_cast<double>(k + 2) * (1.0 - ch[order[k]].top_prob) < r.opt.factor) ++k;
-                } else {
-                    double sum = 0;
-                    while (k < n && (sum += entropy[order[k]]) <= r.opt.entropy_bound) ++k;
-                }
-                k = std::max<int64_t>(k, 1);
-                if (S > 0) k = std::max(k, S - s > 0 ? (n + (S - s) - 1) / (S - s) : n);
-            }
-            k = std::min(k, n);
+            const int64_t k = std::min(lowconf ? plan[b][s] : confidence_commit_count(r.opt, ch, entropy, order, s), n);
             if (!lowconf) {
 #pragma omp parallel for schedule(dynamic, 1)
                 for (int64_t i = 0; i < k; ++i) {
@@ -342,7 +341,7 @@ void sample_committing(block_run& r) {
 
 DiffusionResult diffusion_generate(Denoiser& model, const std::vector<int32_t>& start, const DiffusionOptions& opt,
                                    const step_callback& on_step) {
-    if (opt.batch < 1) fail("--batch must be at least 1");
+    if (opt.batch < 1) fail("{} must be at least 1", SettingName{"batch"});
     return diffusion_generate(model, std::vector<std::vector<int32_t>>(static_cast<size_t>(opt.batch), start), opt, on_step);
 }
 
@@ -352,8 +351,9 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<std::vecto
     const std::vector<int32_t>& start = starts[0];
     if (opt.mask_id < 0) fail("this model's tokenizer has no <mask> token: it cannot do diffusion generation");
     if (opt.sampler != SamplerKind::confidence && opt.steps < 1)
-        fail("--steps must be at least 1 for the {} sampler (got {})", sampler_name(opt.sampler), opt.steps);
-    if (opt.sampler == SamplerKind::confidence && opt.steps < 0) fail("--steps must not be negative");
+        fail("{} must be at least 1 for the {} sampler (got {})", SettingName{"steps"}, sampler_name(opt.sampler),
+             opt.steps);
+    if (opt.sampler == SamplerKind::confidence && opt.steps < 0) fail("{} must not be negative", SettingName{"steps"});
     if (opt.window < 1) fail("the window must hold at least one token");
     const int64_t L = static_cast<int64_t>(start.size());
     std::vector<int64_t> fill;
@@ -371,8 +371,8 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<std::vecto
     const int64_t B = static_cast<int64_t>(starts.size());
     const int64_t blk = opt.block > 0 ? opt.block : static_cast<int64_t>(fill.size());
     if (L > opt.window && opt.block <= 0)
-        fail("the sequence ({} tokens) is longer than the model's window ({}): use --block to generate block by block",
-             L, opt.window);
+        fail("the sequence ({} tokens) is longer than the model's window ({}): use {} to generate block by block",
+             L, opt.window, SettingName{"block"});
 
     DiffusionResult res;
     std::vector<std::vector<int32_t>> seqs = starts;
@@ -393,8 +393,8 @@ DiffusionResult diffusion_generate(Denoiser& model, const std::vector<std::vecto
             run.w0 = run.w1 - opt.window;
         }
         if (run.positions.front() < run.w0)
-            fail("block of {} positions spans more than the window of {} tokens: use a smaller --block", run.positions.size(),
-                 opt.window);
+            fail("block of {} positions spans more than the window of {} tokens: use a smaller {}", run.positions.size(),
+                 opt.window, SettingName{"block"});
         const int64_t steps_before = res.stats.forward_passes;
         run.block_first = true;
         if (opt.sampler == SamplerKind::remask) sample_remask(run);

@@ -45,7 +45,6 @@
 #include <vector>
 
 #include "gen/events.h"
-#include "gen/generation_config.h"
 #include "gen/sampling.h"
 #include "models/model.h"
 
@@ -118,14 +117,10 @@ struct DiffusionResult {
     GenerationStats stats;
 };
 
-// A sampler's defaults, shared by `dlm generate` and `dlm eval generation`: the recipe
+// A sampler's defaults (the first of a request's layers, request/diffusion_request.h): the recipe
 // (remask) samples 10 steps at temperature 1 with top-k 50 / top-p 0.95; lowconf takes
 // 64 steps, confidence as many as it needs; both at temperature 0.8, no top-k / top-p.
 DiffusionOptions diffusion_options_default(SamplerKind k);
-
-// A model's defaults (its generation_config.json) over its sampler's: the sampler is
-// `sampler` when not empty (the command line's), else the file's, else remask.
-DiffusionOptions diffusion_options_for_model(const GenerationDefaults& g, const std::string& sampler);
 
 // Throws dlm::Error for options that cannot work (no mask id, steps < 1 for remask and
 // lowconf, nothing to fill, a window the sequence or block does not fit).

@@ -1,9 +1,9 @@
 // Placing a prompt on the canvas the way the model was trained.
 //
-// A model trained by `dlm train` records its recipe in config.json under "dlm":
-// {"block_size": 256, "prefix": 16 | [min, max], ...}. With a fixed prefix (the
-// original recipe; also assumed for checkpoints without the key) the prompt fills
-// exactly `prefix` slots: <s> + prompt tokens, truncated, or left-padded with <pad>.
+// A model trained by `dlm train` records its recipe in config.json under "dlm"
+// (io/training_metadata.h). With a fixed prefix (the original recipe; also assumed
+// for checkpoints without the key) the prompt fills exactly `prefix` slots: <s> +
+// prompt tokens, truncated, or left-padded with <pad>.
 // With a random prefix the prompt is placed as it is.
 //
 // Infilling: `<mask:N>` in the prompt stands for N masked tokens (`<mask>` for one);
@@ -19,6 +19,13 @@
 #include "tokenizer/tokenizer.h"
 
 namespace dlm {
+
+// The special tokens that placing a prompt needs: a tokenizer's, or given by a caller
+// without one (the bench's random models). -1: the vocabulary has none.
+struct PromptTokens {
+    int32_t bos = -1, eos = -1, pad = -1, mask = -1;
+};
+PromptTokens prompt_tokens_of(const Tokenizer& tok);
 
 struct DiffusionPrompt {
     std::vector<int32_t> tokens;      // the start sequence, <mask> where to generate
@@ -36,7 +43,7 @@ DiffusionPrompt diffusion_prompt_build(const Tokenizer& tok, const ModelConfig& 
 
 // The same placement for a prompt already tokenized (ids without <s>; no infilling):
 // what evaluations use so that every prompt keeps exactly the tokens it was cut to.
-DiffusionPrompt diffusion_prompt_from_ids(const Tokenizer& tok, const ModelConfig& config, std::vector<int32_t> ids,
-                                          std::optional<int64_t> length);
+DiffusionPrompt diffusion_prompt_from_ids(const PromptTokens& special, const ModelConfig& config,
+                                          std::vector<int32_t> ids, std::optional<int64_t> length);
 
 }  // namespace dlm

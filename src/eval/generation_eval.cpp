@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/error.h"
+#include "core/setting_name.h"
 #include "core/file.h"
 
 namespace dlm {
@@ -26,8 +27,8 @@ std::vector<EvalPrompt> eval_prompts_pick(const Corpus& corpus, const Tokenizer&
         if (static_cast<int64_t>(ids[u].size()) >= min_len) long_units.push_back(u);
     }
     if (long_units.empty())
-        fail("{} has no line or paragraph of at least {} tokens (2 x --prompt-tokens) to take prompts from", what,
-             min_len);
+        fail("{} has no line or paragraph of at least {} tokens (2 x {}) to take prompts from", what,
+             min_len, SettingName{"prompt_tokens"});
     const int64_t m = static_cast<int64_t>(long_units.size());
     const int64_t count = std::min(n, m);
     std::vector<EvalPrompt> out;
@@ -182,7 +183,7 @@ std::string generation_report_markdown(const GenerationReport& r) {
     md += fmt::format("{} prompts of {} tokens from {}; {} new tokens per sample; batch {}, {} threads, {}, seed {}.",
                       r.prompts, r.prompt_tokens, fmt::join(r.files, ", "), r.new_tokens, r.batch, r.threads, r.dtype,
                       r.seed);
-    md += r.scorer.empty() ? " No scorer (pass --scorer DIR for generative perplexity).\n\n"
+    md += r.scorer.empty() ? fmt::format(" No scorer (pass {} DIR for generative perplexity).\n\n", SettingName{"scorer"})
                            : fmt::format(" Generative perplexity scored by {}.\n\n", r.scorer);
     md += "| setting | passes/sample | tokens/pass | s/sample | tokens/s | gen. PPL | entropy (bits) | distinct-1/2/3 | "
           "rep. 4-grams | with mask | with special |\n";

@@ -73,10 +73,11 @@ GenerationDefaults generation_defaults_load(const std::string& folder) {
     return g;
 }
 
-void sampling_defaults_apply(SamplingParams& p, const GenerationDefaults& g) {
-    if (g.temperature) p.temperature = *g.temperature;
-    if (g.top_k) p.top_k = *g.top_k;
-    if (g.top_p) p.top_p = *g.top_p;
+SamplingParams sampling_resolve(SamplingParams p, const GenerationDefaults& g, const SamplingChoices& c) {
+    p.temperature = c.temperature.value_or(g.temperature.value_or(p.temperature));
+    p.top_k = c.top_k.value_or(g.top_k.value_or(p.top_k));
+    p.top_p = c.top_p.value_or(g.top_p.value_or(p.top_p));
+    return p;
 }
 
 }  // namespace dlm

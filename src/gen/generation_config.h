@@ -1,7 +1,7 @@
 // generation_config.json of a model folder: HuggingFace's file of generation defaults,
-// read as the defaults of `dlm generate` for that model (options on the command line
-// win). HF's own keys keep their meaning; the diffusion samplers add four of dlm's own,
-// prefixed so they never collide with HF's (HF's GenerationConfig keeps unknown keys):
+// read as that model's defaults (the caller's choices win: request/). HF's own keys
+// keep their meaning; the diffusion samplers add keys of dlm's own, prefixed so they
+// never collide with HF's (HF's GenerationConfig keeps unknown keys):
 //   do_sample       false: greedy (temperature 0)          temperature, top_k, top_p
 //   max_new_tokens  tokens to generate (-n)
 //   diffusion_sampler   "remask", "confidence" or "lowconf" (--sampler)
@@ -33,7 +33,15 @@ struct GenerationDefaults {
 // of range.
 GenerationDefaults generation_defaults_load(const std::string& folder);
 
-// Sets the sampling parameters the file gives (temperature, top_k, top_p), leaves the rest.
-void sampling_defaults_apply(SamplingParams& p, const GenerationDefaults& g);
+// The sampling parameters a caller chose; unset ones come from the model's file, else
+// from the generation method's defaults.
+struct SamplingChoices {
+    std::optional<float> temperature, top_p;
+    std::optional<int64_t> top_k;
+};
+
+// `method` (a generator's defaults) with the file's temperature, top_k and top_p over
+// it, then the caller's choices over those.
+SamplingParams sampling_resolve(SamplingParams method, const GenerationDefaults& g, const SamplingChoices& choices);
 
 }  // namespace dlm

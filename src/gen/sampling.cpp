@@ -35,6 +35,61 @@ float logits_max(const float* logits, int64_t v) {
     return mx;
 }
 
+// The k ids of the largest logits, largest first (ties: the smaller id first), through
+// a bounded min-heap: one pass, no sort of V.
+void top_k_ids(const float* logits, int64_t v, int64_t k, std::vector<int32_t>& order) {
+    auto greater_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+    auto offer = [&](int32_t j) {
+        if (static_cast<int64_t>(order.size()) < k) {
+            order.push_back(j);
+            std::push_heap(order.begin(), order.end(), greater_logit);
+        } else if (greater_logit(j, order.front())) {
+            std::pop_heap(order.begin(), order.end(), greater_logit);
+            order.back() = j;
+            std::push_heap(order.begin(), order.end(), greater_logit);
+        }
+    };
+    // Once the heap is full, a block of 64 whose largest logit is below the heap's
+    // smallest cannot enter: one vectorised max per block skips almost all of V
+    // (the same ids come out; equal logits still go through `offer`).
+    constexpr int64_t kBlock = 64;
+    int64_t j = 0;
+    for (; j < v && static_cast<int64_t>(order.size()) < k; ++j) offer(static_cast<int32_t>(j));
+    for (; j + kBlock <= v; j += kBlock) {
+        float bm = logits[j];
+#pragma omp simd reduction(max : bm)
+        for (int64_t i = 1; i < kBlock; ++i) bm = logits[j + i] > bm ? logits[j + i] : bm;
+        if (bm < logits[order.front()]) continue;
+        for (int64_t i = 0; i < kBlock; ++i) offer(static_cast<int32_t>(j + i));
+    }
+    for (; j < v; ++j) offer(static_cast<int32_t>(j));
+    std::sort(order.begin(), order.end(), greater_logit);
+}
+
+// HF TopPLogitsWarper on the candidates (probs sorted largest first, summing to
+// total): how many to keep, while the mass before them is below top_p; at least one.
+size_t top_p_keep(const std::vector<float>& probs, float top_p, double total) {
+    double cum = 0;
+    size_t keep = 0;
+    for (size_t i = 0; i < probs.size(); ++i) {
+        if (i > 0 && cum >= top_p * total) break;
+        cum += probs[i];
+        ++keep;
+    }
+    return keep;
+}
+
+// An index in [0, keep) drawn in proportion to probs (their sum: mass).
+size_t index_draw(const std::vector<float>& probs, size_t keep, double mass, Rng& rng) {
+    const double u = rng.uniform_double() * mass;
+    double acc = 0;
+    for (size_t i = 0; i < keep; ++i) {
+        acc += probs[i];
+        if (u < acc) return i;
+    }
+    return keep - 1;
+}
+
 }  // namespace
 
 float softmax_temperature(const float* logits, int64_t v, float temperature, float* probs) {
@@ -86,37 +141,11 @@ TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p
         c.prob = 1.0f;
         return c;
     }
-    // Candidates: the top-k ids by logit (a bounded min-heap: one pass, no sort of V),
-    // or every id when top-k is off.
+    // Candidates: the top-k ids by logit, or every id when top-k is off.
     const int64_t k = p.top_k > 0 ? std::min<int64_t>(p.top_k, v) : v;
     s.order.clear();
     if (k < v) {
-        auto greater_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
-        auto offer = [&](int32_t j) {
-            if (static_cast<int64_t>(s.order.size()) < k) {
-                s.order.push_back(j);
-                std::push_heap(s.order.begin(), s.order.end(), greater_logit);
-            } else if (greater_logit(j, s.order.front())) {
-                std::pop_heap(s.order.begin(), s.order.end(), greater_logit);
-                s.order.back() = j;
-                std::push_heap(s.order.begin(), s.order.end(), greater_logit);
-            }
-        };
-        // Once the heap is full, a block of 64 whose largest logit is below the heap's
-        // smallest cannot enter: one vectorised max per block skips almost all of V
-        // (the same ids come out; equal logits still go through `offer`).
-        constexpr int64_t kBlock = 64;
-        int64_t j = 0;
-        for (; j < v && static_cast<int64_t>(s.order.size()) < k; ++j) offer(static_cast<int32_t>(j));
-        for (; j + kBlock <= v; j += kBlock) {
-            float bm = logits[j];
-#pragma omp simd reduction(max : bm)
-            for (int64_t i = 1; i < kBlock; ++i) bm = logits[j + i] > bm ? logits[j + i] : bm;
-            if (bm < logits[s.order.front()]) continue;
-            for (int64_t i = 0; i < kBlock; ++i) offer(static_cast<int32_t>(j + i));
-        }
-        for (; j < v; ++j) offer(static_cast<int32_t>(j));
-        std::sort(s.order.begin(), s.order.end(), greater_logit);
+        top_k_ids(logits, v, k, s.order);
     } else {
         s.order.resize(static_cast<size_t>(v));
         std::iota(s.order.begin(), s.order.end(), 0);
@@ -135,30 +164,10 @@ TokenChoice token_sample(const float* logits, int64_t v, const SamplingParams& p
     s.probs.resize(s.order.size());
     double total = 0;
     for (size_t i = 0; i < s.order.size(); ++i) total += s.probs[i] = prob(s.order[i]);
-    // HF TopPLogitsWarper on the top-k survivors (renormalised): keep tokens while the
-    // mass before them is below top_p; always at least one.
-    size_t keep = s.order.size();
-    if (p.top_p < 1.0f) {
-        double cum = 0;
-        keep = 0;
-        for (size_t i = 0; i < s.order.size(); ++i) {
-            if (i > 0 && cum >= p.top_p * total) break;
-            cum += s.probs[i];
-            ++keep;
-        }
-    }
+    const size_t keep = p.top_p < 1.0f ? top_p_keep(s.probs, p.top_p, total) : s.order.size();
     double mass = 0;
     for (size_t i = 0; i < keep; ++i) mass += s.probs[i];
-    const double u = rng.uniform_double() * mass;
-    double acc = 0;
-    size_t pick = keep - 1;
-    for (size_t i = 0; i < keep; ++i) {
-        acc += s.probs[i];
-        if (u < acc) {
-            pick = i;
-            break;
-        }
-    }
+    const size_t pick = index_draw(s.probs, keep, mass, rng);
     c.id = s.order[pick];
     c.prob = static_cast<float>(s.probs[pick] / mass);
     return c;

@@ -11,6 +11,7 @@
 #include "core/file.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "core/setting_name.h"
 #include "data/dataset.h"
 #include "io/safetensors.h"
 #include "models/flops.h"
@@ -69,11 +70,11 @@ void micro_batch_make(micro_batch& mb, const TrainerOptions& o, const int32_t* b
 
 void options_check(const Model& m, const TrainerOptions& o, const TrainBlocks& train) {
     const ModelConfig& c = m.config();
-    if (o.batch <= 0) fail("--batch must be positive, got {}", o.batch);
-    if (o.grad_accum <= 0) fail("--grad-accum must be positive, got {}", o.grad_accum);
-    if (o.max_flops < 0) fail("--max-flops must be positive, got {:g}", o.max_flops);
-    if (o.epochs <= 0 && o.max_steps <= 0 && o.max_flops <= 0) fail("nothing to do: --epochs and --max-steps are both 0");
-    if (!(o.adamw.lr > 0)) fail("--lr must be positive, got {}", o.adamw.lr);
+    if (o.batch <= 0) fail("{} must be positive, got {}", SettingName{"batch"}, o.batch);
+    if (o.grad_accum <= 0) fail("{} must be positive, got {}", SettingName{"grad_accum"}, o.grad_accum);
+    if (o.max_flops < 0) fail("{} must be positive, got {:g}", SettingName{"max_flops"}, o.max_flops);
+    if (o.epochs <= 0 && o.max_steps <= 0 && o.max_flops <= 0) fail("nothing to do: {} and {} are both 0", SettingName{"epochs"}, SettingName{"max_steps"});
+    if (!(o.adamw.lr > 0)) fail("{} must be positive, got {}", SettingName{"lr"}, o.adamw.lr);
     const int64_t max_len = c.max_sequence();
     if (train.block_size > max_len)
         fail("block size {} is longer than the model's {} positions (at most {} tokens)", train.block_size,
@@ -81,7 +82,8 @@ void options_check(const Model& m, const TrainerOptions& o, const TrainBlocks& t
     if (train.count <= 0) fail("the training set has no complete block of {} tokens", train.block_size);
     if (o.objective == Objective::diffusion) {
         if (c.is_causal())
-            fail("{} is a causal LM: the diffusion objective needs a masked LM (use --objective causal)", c.architecture);
+            fail("{} is a causal LM: the diffusion objective needs a masked LM (use {} causal)", c.architecture,
+                 SettingName{"objective"});
         if (o.vocab.mask_id < 0 || o.vocab.mask_id >= c.vocab_size)
             fail("the tokenizer has no <mask> token inside the model's vocabulary: cannot train a diffusion model");
         if (o.collator.prefix >= train.block_size && !o.collator.random_prefix)
@@ -195,6 +197,134 @@ void checkpoint_load(Model& m, AdamW& opt, const TrainerOptions& o, run_state& s
     st.log_history = state.value("log_history", nlohmann::json::array());
 }
 
+// Optimizer steps of the run: max_steps, else the epochs, else (max_flops) what the
+// budget buys.
+int64_t steps_total(const Model& m, const TrainerOptions& o, const TrainBlocks& train, int64_t steps_per_epoch) {
+    const int64_t T = train.block_size;
+    int64_t total = o.max_steps > 0 ? o.max_steps : steps_per_epoch * o.epochs;
+    if (o.max_flops > 0) {
+        const double targets = o.objective == Objective::diffusion ? o.batch * collator_expected_targets(o.collator, T)
+                                                                   : static_cast<double>(o.batch * (T - 1));
+        const double per_step = o.grad_accum * train_step_flops(m.config(), o.batch, T, targets);
+        total = std::max<int64_t>(1, static_cast<int64_t>(std::llround(o.max_flops / per_step)));
+    }
+    return total;
+}
+
+// Where the run starts: the newest checkpoint with resume (the log rewritten from its
+// history: lines written after it by the interrupted run would otherwise appear
+// twice), else step 0 with an empty log.
+void run_start(Model& m, AdamW& opt, const TrainerOptions& o, run_state& st, uint64_t data_hash,
+               const TrainBlocks& train, int64_t total, const std::string& log_path) {
+    if (!o.resume) {
+        file_write_atomic(log_path, "");
+        return;
+    }
+    auto cps = checkpoints_list(o.output_dir);
+    if (cps.empty())
+        fail("{}: {} given but there is no checkpoint-* folder to resume from", o.output_dir, SettingName{"resume"});
+    checkpoint_load(m, opt, o, st, cps.back().second, data_hash, train);
+    std::string lines;
+    for (auto& e : st.log_history) lines += e.dump() + "\n";
+    file_write_atomic(log_path, lines);
+    std::fprintf(stderr, "dlm: resuming from %s (step %ld of %ld)\n", cps.back().second.c_str(),
+                 static_cast<long>(st.step), static_cast<long>(total));
+}
+
+// train_log.jsonl, appended as the run goes; each entry also joins the checkpoints' history.
+struct train_log {
+    std::ofstream out;
+    void write(run_state& st, const nlohmann::json& e) {
+        st.log_history.push_back(e);
+        out << e.dump() << "\n";
+        out.flush();
+    }
+};
+
+// What the training log averages over between two of its lines.
+struct log_window {
+    double loss = 0.0;
+    int64_t steps = 0, tokens = 0;
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+};
+
+// The micro-batches of one optimizer step: (first row in the epoch's order, rows); the
+// epoch's last step may have fewer.
+std::vector<std::pair<int64_t, int64_t>> step_micro_batches(const TrainerOptions& o, int64_t step_in_epoch,
+                                                            int64_t micro_per_epoch, int64_t blocks) {
+    std::vector<std::pair<int64_t, int64_t>> micros;
+    for (int64_t k = 0; k < o.grad_accum; ++k) {
+        const int64_t mi = step_in_epoch * o.grad_accum + k;
+        if (mi >= micro_per_epoch) break;
+        micros.emplace_back(mi * o.batch, std::min(o.batch, blocks - mi * o.batch));
+    }
+    return micros;
+}
+
+// A step's buffers, kept over the run so that they are sized once.
+struct step_buffers {
+    std::vector<int32_t> gathered;
+    micro_batch mb;
+};
+
+// Forward and backward over one step's micro-batches, the gradients accumulated; the
+// step's loss. tokens: the tokens it trained on.
+double step_gradients(Model& m, const TrainerOptions& o, const TrainBlocks& train, const std::vector<int64_t>& order,
+                      int64_t step_in_epoch, int64_t micro_per_epoch, run_state& st, step_buffers& b,
+                      int64_t& tokens) {
+    const int64_t T = train.block_size;
+    const auto micros = step_micro_batches(o, step_in_epoch, micro_per_epoch, train.count);
+    std::vector<int32_t>& gathered = b.gathered;
+    micro_batch& mb = b.mb;
+    m.params().grads_zero();
+    double step_loss = 0.0;
+    tokens = 0;
+    for (size_t k = 0; k < micros.size(); ++k) {
+        auto [first, rows] = micros[k];
+        gathered.resize(static_cast<size_t>(rows * T));
+        for (int64_t r = 0; r < rows; ++r)
+            std::copy(train.tokens + order[first + r] * T, train.tokens + (order[first + r] + 1) * T,
+                      gathered.begin() + r * T);
+        Rng rng = Rng::derive(o.seed, static_cast<uint64_t>(st.step), k);
+        micro_batch_make(mb, o, gathered.data(), rows, T, rng, 1.0 / static_cast<double>(micros.size()));
+        if (mb.n_targets == 0) continue;
+        TrainInput t{{mb.ids.data(), nullptr, nullptr, rows, T}, mb.targets.data(), mb.weights.data(), o.dropout,
+                     Rng::derive(o.seed, static_cast<uint64_t>(st.step), 1000 + k).next()};
+        step_loss += m.forward_backward(t);
+        st.total_flos += train_step_flops(m.config(), rows, T, static_cast<double>(mb.n_targets));
+        tokens += rows * T;
+    }
+    return step_loss;
+}
+
+// The log's line for the steps since the last one.
+void log_window_write(train_log& log, log_window& w, run_state& st, double epoch_f, double lr, double norm) {
+    const auto now = std::chrono::steady_clock::now();
+    const double dt = std::chrono::duration<double>(now - w.t0).count();
+    log.write(st, {{"step", st.step},
+                   {"epoch", std::round(epoch_f * 1e4) / 1e4},
+                   {"loss", w.loss / w.steps},
+                   {"learning_rate", lr},
+                   {"grad_norm", norm},
+                   {"tokens_per_second", dt > 0 ? w.tokens / dt : 0.0},
+                   {"total_flos", st.total_flos}});
+    w = log_window{};
+    w.t0 = now;
+}
+
+// A finished run saves the model (an interrupted one has its checkpoint) and reports.
+void run_finish(Model& m, const TrainerOptions& o, const run_state& st, TrainerResult& res,
+                std::chrono::steady_clock::time_point t_start, int64_t tokens_total) {
+    if (!res.interrupted) {
+        m.save(o.output_dir, DType::F32);
+        tokenizer_files_copy(o.tokenizer_dir, o.output_dir);
+    }
+    res.steps = st.step;
+    res.total_flos = st.total_flos;
+    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    res.tokens_per_second = res.seconds > 0 ? tokens_total / res.seconds : 0;
+}
+
 }  // namespace
 
 void train_request_stop() { g_stop = true; }
@@ -224,53 +354,25 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
     output_dir_prepare(o.output_dir);
     g_stop = false;
 
-    const int64_t T = train.block_size;
     const int64_t micro_per_epoch = (train.count + o.batch - 1) / o.batch;
     const int64_t steps_per_epoch = (micro_per_epoch + o.grad_accum - 1) / o.grad_accum;
-    int64_t total = o.max_steps > 0 ? o.max_steps : steps_per_epoch * o.epochs;
-    if (o.max_flops > 0) {
-        const double targets = o.objective == Objective::diffusion ? o.batch * collator_expected_targets(o.collator, T)
-                                                                   : static_cast<double>(o.batch * (T - 1));
-        const double per_step = o.grad_accum * train_step_flops(m.config(), o.batch, T, targets);
-        total = std::max<int64_t>(1, static_cast<int64_t>(std::llround(o.max_flops / per_step)));
-    }
+    const int64_t total = steps_total(m, o, train, steps_per_epoch);
     const int64_t warmup = o.warmup_ratio > 0 ? static_cast<int64_t>(std::ceil(o.warmup_ratio * total)) : o.warmup_steps;
     const uint64_t data_hash = blocks_fingerprint(train);
 
     AdamW opt(m.params(), o.adamw);
     run_state st;
     const std::string log_path = o.output_dir + "/train_log.jsonl";
-    if (o.resume) {
-        auto cps = checkpoints_list(o.output_dir);
-        if (cps.empty()) fail("{}: --resume given but there is no checkpoint-* folder to resume from", o.output_dir);
-        checkpoint_load(m, opt, o, st, cps.back().second, data_hash, train);
-        // The log is rewritten from the checkpoint's history: lines written after that
-        // checkpoint by the interrupted run would otherwise appear twice.
-        std::string lines;
-        for (auto& e : st.log_history) lines += e.dump() + "\n";
-        file_write_atomic(log_path, lines);
-        std::fprintf(stderr, "dlm: resuming from %s (step %ld of %ld)\n", cps.back().second.c_str(),
-                     static_cast<long>(st.step), static_cast<long>(total));
-    } else {
-        file_write_atomic(log_path, "");
-    }
-    std::ofstream log(log_path, std::ios::app);
-    auto log_write = [&](nlohmann::json e) {
-        st.log_history.push_back(e);
-        log << e.dump() << "\n";
-        log.flush();
-    };
+    run_start(m, opt, o, st, data_hash, train, total, log_path);
+    train_log log{std::ofstream(log_path, std::ios::app)};
 
     TrainerResult res;
     Progress bar(o.objective == Objective::diffusion ? "train (diffusion)" : "train (causal)", total, st.step);
     std::vector<int64_t> order;
     int64_t order_epoch = -1;
-    std::vector<int32_t> gathered;
-    micro_batch mb;
-    double loss_since_log = 0.0;
-    int64_t steps_since_log = 0, tokens_since_log = 0;
-    auto t_log = std::chrono::steady_clock::now();
-    const auto t_start = t_log;
+    step_buffers buffers;
+    log_window window;
+    const auto t_start = window.t0;
     int64_t tokens_total = 0;
 
     while (st.step < total) {
@@ -279,66 +381,32 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
             order = epoch_order(train.count, o.seed, epoch);
             order_epoch = epoch;
         }
-        // The micro-batches of this step (the epoch's last step may have fewer).
-        std::vector<std::pair<int64_t, int64_t>> micros;  // (first row in order, rows)
-        for (int64_t k = 0; k < o.grad_accum; ++k) {
-            const int64_t mi = step_in_epoch * o.grad_accum + k;
-            if (mi >= micro_per_epoch) break;
-            micros.emplace_back(mi * o.batch, std::min(o.batch, train.count - mi * o.batch));
-        }
-        m.params().grads_zero();
-        double step_loss = 0.0;
-        for (size_t k = 0; k < micros.size(); ++k) {
-            auto [first, rows] = micros[k];
-            gathered.resize(static_cast<size_t>(rows * T));
-            for (int64_t r = 0; r < rows; ++r)
-                std::copy(train.tokens + order[first + r] * T, train.tokens + (order[first + r] + 1) * T,
-                          gathered.begin() + r * T);
-            Rng rng = Rng::derive(o.seed, static_cast<uint64_t>(st.step), k);
-            micro_batch_make(mb, o, gathered.data(), rows, T, rng, 1.0 / static_cast<double>(micros.size()));
-            if (mb.n_targets == 0) continue;
-            TrainInput t{{mb.ids.data(), nullptr, nullptr, rows, T}, mb.targets.data(), mb.weights.data(), o.dropout,
-                         Rng::derive(o.seed, static_cast<uint64_t>(st.step), 1000 + k).next()};
-            step_loss += m.forward_backward(t);
-            st.total_flos += train_step_flops(m.config(), rows, T, static_cast<double>(mb.n_targets));
-            tokens_since_log += rows * T;
-            tokens_total += rows * T;
-        }
+        int64_t tokens = 0;
+        const double step_loss = step_gradients(m, o, train, order, step_in_epoch, micro_per_epoch, st, buffers, tokens);
+        window.tokens += tokens;
+        tokens_total += tokens;
         const double norm = grad_clip(m.params(), o.max_grad_norm);
         const double lr = o.adamw.lr * lr_linear_factor(st.step, warmup, total);
         opt.step(m.params(), static_cast<float>(lr));
         ++st.step;
         if (!std::isfinite(step_loss)) fail("training diverged at step {}: loss is {}", st.step, step_loss);
-        loss_since_log += step_loss;
-        ++steps_since_log;
+        window.loss += step_loss;
+        ++window.steps;
         res.last_loss = step_loss;
         const double epoch_f = static_cast<double>(st.step) / steps_per_epoch;
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
         if (!o.quiet)
             bar.update(st.step, fmt::format("loss {:.4f} lr {:.2e} {:.0f} tok/s", step_loss, lr,
                                             elapsed > 0 ? tokens_total / elapsed : 0.0));
+        if (st.step % std::max<int64_t>(1, o.logging_steps) == 0 || st.step == total)
+            log_window_write(log, window, st, epoch_f, lr, norm);
 
-        if (st.step % std::max<int64_t>(1, o.logging_steps) == 0 || st.step == total) {
-            auto now = std::chrono::steady_clock::now();
-            const double dt = std::chrono::duration<double>(now - t_log).count();
-            t_log = now;
-            log_write({{"step", st.step},
-                       {"epoch", std::round(epoch_f * 1e4) / 1e4},
-                       {"loss", loss_since_log / steps_since_log},
-                       {"learning_rate", lr},
-                       {"grad_norm", norm},
-                       {"tokens_per_second", dt > 0 ? tokens_since_log / dt : 0.0},
-                       {"total_flos", st.total_flos}});
-            loss_since_log = 0.0;
-            steps_since_log = 0;
-            tokens_since_log = 0;
-        }
         const bool epoch_end = st.step % steps_per_epoch == 0 || st.step == total;
         const bool eval_now = eval && ((o.eval_steps > 0 && st.step % o.eval_steps == 0) ||
                                        (o.eval_steps <= 0 && epoch_end) || st.step == total);
         if (eval_now) {
             res.last_eval_loss = evaluate_loss(m, o, *eval, o.eval_batches);
-            log_write({{"step", st.step}, {"epoch", std::round(epoch_f * 1e4) / 1e4}, {"eval_loss", res.last_eval_loss}});
+            log.write(st, {{"step", st.step}, {"epoch", std::round(epoch_f * 1e4) / 1e4}, {"eval_loss", res.last_eval_loss}});
             if (!o.quiet) bar.message(fmt::format("step {}: eval_loss {:.4f}", st.step, res.last_eval_loss));
         }
         const bool save_now = (o.save_steps > 0 && st.step % o.save_steps == 0) || (o.save_steps <= 0 && epoch_end) ||
@@ -346,19 +414,14 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
         if (save_now) checkpoint_save(m, opt, o, st, epoch_f, data_hash, train);
         if (g_stop) {
             res.interrupted = true;
-            if (!o.quiet) bar.message(fmt::format("interrupted at step {}: checkpoint saved; continue with --resume", st.step));
+            if (!o.quiet)
+                bar.message(fmt::format("interrupted at step {}: checkpoint saved; continue with {}", st.step,
+                                        SettingName{"resume"}));
             break;
         }
     }
     if (!o.quiet) bar.finish();
-    if (!res.interrupted) {
-        m.save(o.output_dir, DType::F32);
-        tokenizer_files_copy(o.tokenizer_dir, o.output_dir);
-    }
-    res.steps = st.step;
-    res.total_flos = st.total_flos;
-    res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-    res.tokens_per_second = res.seconds > 0 ? tokens_total / res.seconds : 0;
+    run_finish(m, o, st, res, t_start, tokens_total);
     return res;
 }
 

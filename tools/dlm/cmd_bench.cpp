@@ -1,4 +1,4 @@
-// dlm bench: the standard workloads (src/bench/workloads.h) with their figures next to
+// dlm bench: the standard workloads (src/workloads/workloads.h) with their figures next to
 // this machine's roofline, per thread count and dtype, and the peak memory of each.
 //
 // Every measurement runs in a child process of its own: its peak resident memory is
@@ -15,7 +15,7 @@
 #include <thread>
 #include <nlohmann/json.hpp>
 
-#include "bench/workloads.h"
+#include "workloads/workloads.h"
 #include "command.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -84,29 +84,28 @@ nlohmann::json result_json(const BenchWorkloadResult& r) {
             {"read_bound_fraction", r.read_bound_fraction}, {"probe_bytes", r.probe_bytes}, {"detail", r.detail}};
 }
 
-void bench_cmd(const bench_options& o) {
+void bench_options_check(const bench_options& o) {
     for (auto& w : o.workloads)
         if (w != "diffusion" && w != "ar" && w != "train" && w != "tokenizer")
             fail("--workload: unknown '{}' (diffusion, ar, train, tokenizer)", w);
     for (int t : o.threads)
         if (t < 1) fail("--threads: {} is not a thread count", t);
     if (o.reps < 1) fail("--reps must be at least 1");
-    const std::string src = DLM_SOURCE_DIR;
-    const std::string tok_dir = src + "/tests/data/tokenizers/roberta-base", text = src + "/tests/data/wikitext-2/wiki.test.raw";
+}
 
-    // Asked in a child like everything else: oneDNN in this process would start the
-    // OpenMP threads, and a forked child of a process with them hangs in its first
-    // parallel region.
-    const bool bf16_emulated =
-        child_run([] { return nlohmann::json{{"emulated", !gemm_bf16_native()}}; }).first["emulated"].get<bool>();
-    // The dtypes to run, auto resolved with that answer; each once, in the order given.
+// The dtypes to run, auto resolved with the child's answer; each once, in the order given.
+std::vector<std::string> dtypes_resolve(const bench_options& o, bool bf16_emulated) {
     std::vector<std::string> dtypes;
     for (const auto& d : o.dtypes) {
         const std::string name = dtype_option_name(dtype_option_resolve(d, !bf16_emulated));
         if (std::find(dtypes.begin(), dtypes.end(), name) == dtypes.end()) dtypes.push_back(name);
     }
     if (std::find(o.dtypes.begin(), o.dtypes.end(), "auto") != o.dtypes.end()) dtype_option_report("auto", !bf16_emulated);
+    return dtypes;
+}
 
+// The report's description of this machine and build, and the table's header.
+nlohmann::ordered_json report_start(const bench_options& o, const std::vector<std::string>& dtypes, bool bf16_emulated) {
     nlohmann::ordered_json report = {{"format", "dlm-bench-1"}, {"cores", std::thread::hardware_concurrency()},
                                      {"results", nlohmann::json::array()}};
     report["bf16_emulated"] = bf16_emulated;
@@ -124,6 +123,87 @@ void bench_cmd(const bench_options& o) {
     if (bf16_emulated && std::find(dtypes.begin(), dtypes.end(), "bf16") != dtypes.end())
         fmt::print("# bf16: no oneDNN bf16 kernels here (CPU without AVX-512, or DLM_BF16_EMULATE): its products run in "
                    "fp32 on widened operands, so the bf16 rows are not a bf16 benchmark\n");
+    return report;
+}
+
+// The roofline at `threads`, measured in a child, printed.
+nlohmann::json roofline_run(int threads) {
+    auto [roof, roof_rss] = child_run([&] {
+        omp_set_num_threads(threads);
+        Roofline r = roofline_measure();
+        return nlohmann::json{{"gemm_f32", r.gemm_f32}, {"gemm_bf16", r.gemm_bf16}, {"read_bandwidth", r.read_bandwidth}};
+    });
+    (void)roof_rss;
+    fmt::print("# {} thread{}: roofline GEMM f32 {:.0f} GFLOP/s, bf16 {:.0f} GFLOP/s, memory reads {:.1f} GB/s\n", threads,
+               threads > 1 ? "s" : "", roof["gemm_f32"].get<double>(), roof["gemm_bf16"].get<double>(),
+               roof["read_bandwidth"].get<double>());
+    return roof;
+}
+
+// One workload in a child process: its result and the child's peak RSS.
+std::pair<nlohmann::json, int64_t> workload_run(const bench_options& o, const std::string& w, const std::string& dt,
+                                                int threads) {
+    const std::string src = DLM_SOURCE_DIR;
+    const std::string tok_dir = src + "/tests/data/tokenizers/roberta-base", text = src + "/tests/data/wikitext-2/wiki.test.raw";
+    return child_run([&] {
+        omp_set_num_threads(threads);
+        denormals_flush_enable();
+        profile_enable(o.profile);
+        BenchWorkloadResult r = w == "diffusion" ? bench_diffusion(dt, o.reps, !o.no_prepack, o.block, o.cache)
+                                : w == "ar"      ? bench_ar(dt, o.reps, !o.no_prepack)
+                                : w == "train"   ? bench_train(dt, o.reps)
+                                                 : bench_tokenizer(tok_dir, text, o.reps);
+        if (o.profile) {
+            fmt::print("\n--- profile: {} {} {} threads (all repetitions) ---\n", w, dt, threads);
+            std::fflush(stdout);
+            profile_report(stdout);
+            std::fflush(stdout);
+        }
+        return result_json(r);
+    });
+}
+
+// A workload's row of the table, and its entry in the report.
+nlohmann::ordered_json result_row(const std::string& w, bool typed, const std::string& dt, int threads,
+                                  const nlohmann::json& j, int64_t child_rss, const nlohmann::json& roof) {
+    const double s = j["seconds"], flops = j["flops"], items = j["items"];
+    // The bandwidth probe's buffer is the bench's, not the workload's memory.
+    const int64_t rss = child_rss - static_cast<int64_t>(j["probe_bytes"].get<double>());
+    const double model_bytes = j["model_bytes"];
+    const double gflops = flops / s / 1e9;
+    std::string roofline = "-";
+    double fraction = 0;
+    if (w == "ar") {  // decoding reads every weight per token: bandwidth bound
+        // Against the bound measured around its own repetitions (see bench_ar).
+        fraction = j["read_bound_fraction"].get<double>();
+        roofline = fmt::format("{:.0f}% bw", 100 * fraction);
+    } else if (flops > 0) {
+        fraction = gflops / roof[dt == "bf16" ? "gemm_bf16" : "gemm_f32"].get<double>();
+        roofline = fmt::format("{:.0f}%", 100 * fraction);
+    }
+    const std::string unit = j["unit"];
+    fmt::print("{:<10} {:>5} {:>7} {:>9.3f} {:>14} {:>8} {:>9} {:>9.0f} {:>10}\n", w, typed ? dt : w == "train" ? "f32" : "-",
+               threads, s, fmt::format("{:.1f} {}/s", items / s, unit == "MB" ? "MB" : "tok"),
+               flops > 0 ? fmt::format("{:.0f}", gflops) : "-", roofline, rss / 1e6,
+               model_bytes > 0 ? fmt::format("{:.0f} MB", (rss - model_bytes) / 1e6) : "-");
+    std::fflush(stdout);
+    nlohmann::ordered_json e = {{"workload", w}, {"dtype", typed ? dt : "f32"}, {"threads", threads}};
+    for (auto& [k, v] : j.items()) e[k] = v;
+    e["gflops"] = gflops;
+    e["roofline_fraction"] = fraction;
+    e["peak_rss_bytes"] = rss;
+    return e;
+}
+
+void bench_cmd(const bench_options& o) {
+    bench_options_check(o);
+    // Asked in a child like everything else: oneDNN in this process would start the
+    // OpenMP threads, and a forked child of a process with them hangs in its first
+    // parallel region.
+    const bool bf16_emulated =
+        child_run([] { return nlohmann::json{{"emulated", !gemm_bf16_native()}}; }).first["emulated"].get<bool>();
+    const std::vector<std::string> dtypes = dtypes_resolve(o, bf16_emulated);
+    nlohmann::ordered_json report = report_start(o, dtypes, bf16_emulated);
     bool generation = false;
     for (const auto& w : o.workloads) generation |= w == "diffusion" || w == "ar";
     if (generation) child_run([] {  // its own process: the fp32 model it builds is not counted anywhere
@@ -131,63 +211,13 @@ void bench_cmd(const bench_options& o) {
         return nlohmann::json::object();
     });
     for (int threads : o.threads) {
-        auto [roof, roof_rss] = child_run([&] {
-            omp_set_num_threads(threads);
-            Roofline r = roofline_measure();
-            return nlohmann::json{{"gemm_f32", r.gemm_f32}, {"gemm_bf16", r.gemm_bf16}, {"read_bandwidth", r.read_bandwidth}};
-        });
-        (void)roof_rss;
+        const nlohmann::json roof = roofline_run(threads);
         report["roofline"][std::to_string(threads)] = roof;
-        fmt::print("# {} thread{}: roofline GEMM f32 {:.0f} GFLOP/s, bf16 {:.0f} GFLOP/s, memory reads {:.1f} GB/s\n", threads,
-                   threads > 1 ? "s" : "", roof["gemm_f32"].get<double>(), roof["gemm_bf16"].get<double>(),
-                   roof["read_bandwidth"].get<double>());
         for (const auto& w : o.workloads) {
             const bool typed = w != "tokenizer";
-            const std::vector<std::string> dts = typed ? dtypes : std::vector<std::string>{"f32"};
-            for (const auto& dt : dts) {
-                auto [j, child_rss] = child_run([&] {
-                    omp_set_num_threads(threads);
-                    denormals_flush_enable();
-                    profile_enable(o.profile);
-                    BenchWorkloadResult r = w == "diffusion" ? bench_diffusion(dt, o.reps, !o.no_prepack, o.block, o.cache)
-                                            : w == "ar"      ? bench_ar(dt, o.reps, !o.no_prepack)
-                                            : w == "train"   ? bench_train(dt, o.reps)
-                                                             : bench_tokenizer(tok_dir, text, o.reps);
-                    if (o.profile) {
-                        fmt::print("\n--- profile: {} {} {} threads (all repetitions) ---\n", w, dt, threads);
-                        std::fflush(stdout);
-                        profile_report(stdout);
-                        std::fflush(stdout);
-                    }
-                    return result_json(r);
-                });
-                const double s = j["seconds"], flops = j["flops"], wbytes = j["weight_bytes"], items = j["items"];
-                // The bandwidth probe's buffer is the bench's, not the workload's memory.
-                const int64_t rss = child_rss - static_cast<int64_t>(j["probe_bytes"].get<double>());
-                const double model_bytes = j["model_bytes"];
-                const double gflops = flops / s / 1e9;
-                std::string roofline = "-";
-                double fraction = 0;
-                if (w == "ar") {  // decoding reads every weight per token: bandwidth bound
-                    // Against the bound measured around its own repetitions (see bench_ar).
-                    fraction = j["read_bound_fraction"].get<double>();
-                    roofline = fmt::format("{:.0f}% bw", 100 * fraction);
-                } else if (flops > 0) {
-                    fraction = gflops / roof[dt == "bf16" ? "gemm_bf16" : "gemm_f32"].get<double>();
-                    roofline = fmt::format("{:.0f}%", 100 * fraction);
-                }
-                const std::string unit = j["unit"];
-                fmt::print("{:<10} {:>5} {:>7} {:>9.3f} {:>14} {:>8} {:>9} {:>9.0f} {:>10}\n", w, typed ? dt : w == "train" ? "f32" : "-",
-                           threads, s, fmt::format("{:.1f} {}/s", items / s, unit == "MB" ? "MB" : "tok"),
-                           flops > 0 ? fmt::format("{:.0f}", gflops) : "-", roofline, rss / 1e6,
-                           model_bytes > 0 ? fmt::format("{:.0f} MB", (rss - model_bytes) / 1e6) : "-");
-                std::fflush(stdout);
-                nlohmann::ordered_json e = {{"workload", w}, {"dtype", typed ? dt : "f32"}, {"threads", threads}};
-                for (auto& [k, v] : j.items()) e[k] = v;
-                e["gflops"] = gflops;
-                e["roofline_fraction"] = fraction;
-                e["peak_rss_bytes"] = rss;
-                report["results"].push_back(e);
+            for (const auto& dt : typed ? dtypes : std::vector<std::string>{"f32"}) {
+                auto [j, child_rss] = workload_run(o, w, dt, threads);
+                report["results"].push_back(result_row(w, typed, dt, threads, j, child_rss, roof));
             }
         }
     }

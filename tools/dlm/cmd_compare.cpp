@@ -8,18 +8,18 @@
 #include <sstream>
 #include <thread>
 
-#include "ar/generate_ar.h"
 #include "command.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "diffusion/generate.h"
-#include "diffusion/prompt.h"
-#include "gen/compare_html.h"
 #include "gen/generation_config.h"
-#include "gen/terminal_view.h"
 #include "gen/trace.h"
 #include "models/model.h"
+#include "request/ar_request.h"
+#include "request/diffusion_request.h"
+#include "request/texts.h"
 #include "tokenizer/tokenizer.h"
+#include "view/compare_html.h"
+#include "view/terminal_view.h"
 
 namespace dlm::cli {
 namespace {
@@ -119,6 +119,85 @@ void replay_terminal(const side_run& a, const side_run& b, const Tokenizer& ta, 
     }
 }
 
+// The diffusion side: the recipe's canvas (prompt as trained, `length` masks), the
+// sampler from the command line, else the model's generation_config.json, else its
+// defaults.
+side_run diffusion_side_run(const compare_options& o, Model& model, const Tokenizer& tok) {
+    DiffusionChoices c;
+    if (!o.sampler.empty()) c.sampler = o.sampler;
+    if (o.steps != 0) c.steps = o.steps;  // negative values reach the samplers' check
+    c.length = o.length;
+    c.seed = o.seed;
+    DiffusionRequest req = diffusion_request_resolve(model, tok, o.prompt, generation_defaults_load(o.diffusion), c,
+                                                     [](const std::string& n) { fmt::print(stderr, "dlm: note: {}\n", n); });
+    DiffusionOptions& opt = req.options;
+    // A canvas past the window needs blocks: 64 unless the model or the caller chose.
+    if (static_cast<int64_t>(req.starts[0].size()) > opt.window && opt.block == 0) opt.block = 64;
+    side_run d;
+    TraceRecorder trace("diffusion", o.diffusion, sampler_name(opt.sampler), o.prompt, 1);
+    fmt::print(stderr, "dlm: diffusion ({} sampler)...\n", sampler_name(opt.sampler));
+    auto r = diffusion_request_run(req, [&](const GenerationStep& s) {
+        trace.record(s);
+        d.frames.emplace_back(s.tokens.begin(), s.tokens.end());
+        d.times.push_back(s.seconds);
+    });
+    d.text = texts_decode(tok, r.tokens)[0];
+    d.stats = r.stats;
+    d.trace = trace.to_json(tok, {d.text}, r.stats);
+    d.model = o.diffusion;
+    d.settings = fmt::format("{} sampler, {} steps", sampler_name(opt.sampler), r.stats.steps);
+    if (opt.block > 0) d.settings += fmt::format(", blocks of {}", opt.block);
+    if (opt.cache != CacheMode::none) d.settings += fmt::format(", {} cache", cache_name(opt.cache));
+    d.mask_id = opt.mask_id;
+    d.prompt_len = req.prompt_len;
+    return d;
+}
+
+// The autoregressive side: same prompt text, its own tokenizer, same length; sampling
+// from ArOptions, then the AR model's generation_config.json (as `dlm generate` does).
+side_run autoregressive_side_run(const compare_options& o, Model& model, const Tokenizer& tok) {
+    ArChoices c;
+    c.length = o.length;
+    c.seed = o.seed;
+    const ArRequest req = ar_request_resolve(tok, o.prompt, generation_defaults_load(o.ar), c);
+    side_run a;
+    TraceRecorder trace("autoregressive", o.ar, "kv-cache", o.prompt, 1);
+    a.model = o.ar;
+    a.settings = "KV cache, " + sampling_describe(req.options.sampling);
+    fmt::print(stderr, "dlm: autoregressive ({})...\n", a.settings);
+    auto r = ar_request_run(model, req, [&](const GenerationStep& s) {
+        trace.record(s);
+        a.frames.emplace_back(s.tokens.begin(), s.tokens.end());
+        a.times.push_back(s.seconds);
+    });
+    a.text = texts_decode(tok, r.tokens)[0];
+    a.stats = r.stats;
+    a.trace = trace.to_json(tok, {a.text}, r.stats);
+    a.prompt_len = static_cast<int64_t>(req.prompts[0].size());
+    return a;
+}
+
+// The two texts side by side: model folders, then settings and speed on rows of their
+// own, so that a long path wraps alone and never moves the rest.
+void sides_print(const side_run& d, const side_run& a, size_t width) {
+    fmt::print("{}\n", std::string(2 * width + 3, '='));
+    columns_print("diffusion: " + d.model, "autoregressive: " + a.model, width);
+    columns_print(d.settings, a.settings, width);
+    columns_print(summary(d), summary(a), width);
+    fmt::print("{}\n", std::string(2 * width + 3, '-'));
+    columns_print(d.text, a.text, width);
+}
+
+void page_write(const compare_options& o, const side_run& d, const side_run& a) {
+    CompareHtmlOptions h;
+    h.title = "dlm compare: diffusion vs autoregressive";
+    h.left_label = label_of("diffusion", d);
+    h.right_label = label_of("autoregressive", a);
+    h.prompt = o.prompt;
+    compare_html_write(o.html, d.trace, a.trace, h);
+    fmt::print(stderr, "dlm: wrote {}\n", o.html);
+}
+
 void compare_cmd(const compare_options& o_in) {
     compare_options o = o_in;
     threads_apply(o.threads);
@@ -137,80 +216,12 @@ void compare_cmd(const compare_options& o_in) {
     Tokenizer at = Tokenizer::from_folder(o.ar);
     dtype_option_report(o.dtype);
 
-    // The diffusion side: the recipe's canvas (prompt as trained, `length` masks).
-    side_run d;
-    DiffusionPrompt dp = diffusion_prompt_build(dt, dm->config(), o.prompt, std::optional<int64_t>(o.length));
-    for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
-    // The sampler and its settings: the command line's, else the model's
-    // generation_config.json's, else the sampler's defaults.
-    DiffusionOptions dopt = diffusion_options_for_model(generation_defaults_load(o.diffusion), o.sampler);
-    if (o.steps != 0) dopt.steps = o.steps;  // negative values reach the samplers' check
-    dopt.mask_id = dt.mask_id();
-    dopt.window = dp.window;
-    dopt.seed = o.seed;
-    if (static_cast<int64_t>(dp.tokens.size()) > dp.window && dopt.block == 0) dopt.block = 64;
-    TraceRecorder dtr("diffusion", o.diffusion, sampler_name(dopt.sampler), o.prompt, 1);
-    ModelDenoiser den(*dm);
-    fmt::print(stderr, "dlm: diffusion ({} sampler)...\n", sampler_name(dopt.sampler));
-    auto dr = diffusion_generate(den, dp.tokens, dopt, [&](const GenerationStep& s) {
-        dtr.record(s);
-        d.frames.emplace_back(s.tokens.begin(), s.tokens.end());
-        d.times.push_back(s.seconds);
-    });
-    d.text = dt.decode(dr.tokens[0], true);
-    d.stats = dr.stats;
-    d.trace = dtr.to_json(dt, {d.text}, dr.stats);
-    d.model = o.diffusion;
-    d.settings = fmt::format("{} sampler, {} steps", sampler_name(dopt.sampler), dr.stats.steps);
-    if (dopt.block > 0) d.settings += fmt::format(", blocks of {}", dopt.block);
-    if (dopt.cache != CacheMode::none) d.settings += fmt::format(", {} cache", cache_name(dopt.cache));
-    d.mask_id = dt.mask_id();
-    d.prompt_len = dp.prompt_len;
-
-    // The autoregressive side: same prompt text, its own tokenizer, same length.
-    side_run a;
-    // ArOptions' sampling, then the AR model's generation_config.json (as `dlm generate`
-    // does); the length is the comparison's own.
-    ArOptions aopt;
-    sampling_defaults_apply(aopt.sampling, generation_defaults_load(o.ar));
-    aopt.max_new_tokens = o.length;
-    aopt.seed = o.seed;
-    aopt.eos_id = at.eos_id();
-    std::vector<int32_t> prompt = at.encode(o.prompt, false);
-    if (prompt.empty()) fail("empty prompt: give some text with -p");
-    TraceRecorder atr("autoregressive", o.ar, "kv-cache", o.prompt, 1);
-    a.model = o.ar;
-    a.settings = "KV cache, " + sampling_describe(aopt.sampling);
-    fmt::print(stderr, "dlm: autoregressive ({})...\n", a.settings);
-    auto ar = ar_generate(*am, {prompt}, aopt, [&](const GenerationStep& s) {
-        atr.record(s);
-        a.frames.emplace_back(s.tokens.begin(), s.tokens.end());
-        a.times.push_back(s.seconds);
-    });
-    a.text = at.decode(ar.tokens[0], true);
-    a.stats = ar.stats;
-    a.trace = atr.to_json(at, {a.text}, ar.stats);
-    a.prompt_len = static_cast<int64_t>(prompt.size());
-
+    const side_run d = diffusion_side_run(o, *dm, dt);
+    const side_run a = autoregressive_side_run(o, *am, at);
     const size_t width = 58;
     if (o.animate) replay_terminal(d, a, dt, at, width);
-    fmt::print("{}\n", std::string(2 * width + 3, '='));
-    // Model folders, then settings and speed on rows of their own, so that a long path
-    // wraps alone and never moves the rest.
-    columns_print("diffusion: " + d.model, "autoregressive: " + a.model, width);
-    columns_print(d.settings, a.settings, width);
-    columns_print(summary(d), summary(a), width);
-    fmt::print("{}\n", std::string(2 * width + 3, '-'));
-    columns_print(d.text, a.text, width);
-    if (!o.html.empty()) {
-        CompareHtmlOptions h;
-        h.title = "dlm compare: diffusion vs autoregressive";
-        h.left_label = label_of("diffusion", d);
-        h.right_label = label_of("autoregressive", a);
-        h.prompt = o.prompt;
-        compare_html_write(o.html, d.trace, a.trace, h);
-        fmt::print(stderr, "dlm: wrote {}\n", o.html);
-    }
+    sides_print(d, a, width);
+    if (!o.html.empty()) page_write(o, d, a);
 }
 
 command_registration reg(41, "compare", "Generate from one prompt with a diffusion and an autoregressive model, side by side",

@@ -16,12 +16,13 @@
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "ar/generate_ar.h"
-#include "diffusion/generate.h"
-#include "diffusion/prompt.h"
 #include "eval/generation_eval.h"
 #include "eval/likelihood.h"
 #include "eval/report.h"
+#include "io/training_metadata.h"
 #include "models/model.h"
+#include "request/ar_request.h"
+#include "request/diffusion_request.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dlm::cli {
@@ -43,9 +44,18 @@ std::string files_name(const std::vector<std::string>& files) {
     return s;
 }
 
-void likelihood_cmd(const likelihood_options& o) {
-    threads_apply(o.threads);
-    const DType dtype = dtype_option_resolve(o.dtype);
+// A tokenizer folder, with the hint to pass one when the model folder has none.
+Tokenizer tokenizer_for(const std::string& dir, bool given, const char* option) {
+    try {
+        return Tokenizer::from_folder(dir);
+    } catch (const Error& e) {
+        if (given) throw;
+        fail("{}; pass {} DIR", e.what(), option);
+    }
+}
+
+// The option values alone, before anything is loaded.
+void likelihood_options_check(const likelihood_options& o) {
     if (o.block_size < 2) fail("--block-size must be at least 2, not {}", o.block_size);
     if (o.prefix < 0 || o.prefix >= o.block_size)
         fail("--prefix must be in [0, {}) (shorter than the block), not {}", o.block_size, o.prefix);
@@ -55,36 +65,24 @@ void likelihood_cmd(const likelihood_options& o) {
     if (o.batch < 1) fail("--batch must be at least 1");
     if (o.max_blocks < 0) fail("--max-blocks must be 0 (all) or more");
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work
-    const BoundEstimator estimator = bound_estimator_parse(o.estimator);
+}
 
-    auto model = model_load(o.model, dtype);
-    const ModelConfig& c = model->config();
-    if (o.block_size > c.max_sequence())
-        fail("--block-size {} is longer than the window of {} ({} tokens)", o.block_size, o.model, c.max_sequence());
-    if (c.is_causal() && o.prefix < 1)
-        fail("--prefix must be at least 1 for a causal LM: the first token of a block has no context");
-    const std::string tok_dir = o.tokenizer.empty() ? o.model : o.tokenizer;
-    std::optional<Tokenizer> tok_loaded;
-    try {
-        tok_loaded = Tokenizer::from_folder(tok_dir);
-    } catch (const Error& e) {
-        if (!o.tokenizer.empty()) throw;
-        fail("{}; pass --tokenizer DIR", e.what());
-    }
-    const Tokenizer& tok = *tok_loaded;
+// A tokenizer of another vocabulary than the model's.
+void likelihood_tokenizer_check(const ModelConfig& c, const Tokenizer& tok, const std::string& tok_dir) {
     if (tok.vocab_size() > c.vocab_size)
         fail("the tokenizer in {} has {} tokens but the model's vocabulary has {}: they do not belong together", tok_dir,
              tok.vocab_size(), c.vocab_size);
+}
 
-    // The blocks as training cuts them (the recipe: <s> line </s>, concatenated).
+// The blocks as training cut them (the recipe: <s> line </s>, concatenated): lines cut
+// and wrapped as config.json's "dlm" key says unless the options say otherwise.
+Dataset likelihood_blocks_build(const likelihood_options& o, const ModelConfig& c, const Tokenizer& tok) {
+    const TrainingMetadata meta = training_metadata_read(c);
     DatasetOptions d;
     d.corpus.format = corpus_format_parse(o.format);
     d.block_size = o.block_size;
-    d.unit_max_tokens = o.unit_max_tokens >= 0 ? o.unit_max_tokens
-                        : c.json.contains("dlm") ? c.json["dlm"].value("unit_max_tokens", int64_t{256}) : 256;
-    // The text is cut as the model was trained (config.json's "dlm" key) unless told.
-    std::string wrap = o.wrap;
-    if (wrap.empty()) wrap = c.json.contains("dlm") ? c.json["dlm"].value("wrap", "lines") : "lines";
+    d.unit_max_tokens = o.unit_max_tokens >= 0 ? o.unit_max_tokens : meta.unit_max_tokens;
+    const std::string wrap = o.wrap.empty() ? meta.wrap : o.wrap;
     if (wrap != "lines" && wrap != "documents") fail("--wrap must be lines or documents, not '{}'", wrap);
     d.wrap_documents = wrap == "documents";
     d.threads = o.threads;
@@ -94,18 +92,23 @@ void likelihood_cmd(const likelihood_options& o) {
     if (ds.blocks == 0)
         fail("{} holds no complete block of {} tokens ({} tokens in all): give more text or a smaller --block-size",
              files_name(o.files), o.block_size, ds.stats.tokens);
-    const int64_t blocks = o.max_blocks > 0 ? std::min(o.max_blocks, ds.blocks) : ds.blocks;
-    EvalBlocks eb{ds.ids.data(), blocks, ds.block_size};
-    EvalVocab vocab = eval_vocab_make(tok);
+    return ds;
+}
 
+LikelihoodOptions likelihood_run_options(const likelihood_options& o) {
     LikelihoodOptions lo;
     lo.prefix = o.prefix;
     lo.rates = o.rates;
     lo.samples = o.samples;
-    lo.estimator = estimator;
+    lo.estimator = bound_estimator_parse(o.estimator);
     lo.batch = o.batch;
     lo.seed = o.seed;
+    return lo;
+}
 
+// The report's description of the run (its numbers come later).
+LikelihoodReport likelihood_report_start(const likelihood_options& o, const ModelConfig& c, DType dtype,
+                                         const LikelihoodOptions& lo, int64_t blocks, int64_t blocks_in_files) {
     LikelihoodReport r;
     r.model = o.model;
     r.architecture = c.architecture;
@@ -114,14 +117,17 @@ void likelihood_cmd(const likelihood_options& o) {
     r.block_size = o.block_size;
     r.prefix = o.prefix;
     r.blocks = blocks;
-    r.blocks_in_files = ds.blocks;
+    r.blocks_in_files = blocks_in_files;
     r.seed = o.seed;
     r.dtype = dtype_option_name(dtype);
     r.estimator = lo.estimator;
     r.samples_per_block = o.samples;
-    dtype_option_report(o.dtype);
-    const auto t0 = std::chrono::steady_clock::now();
-    // One progress bar per stage, counting sequences.
+    return r;
+}
+
+// The estimates, one progress bar per stage counting sequences.
+void likelihood_measure(const likelihood_options& o, Model& model, const EvalBlocks& eb, const EvalVocab& vocab,
+                        LikelihoodOptions& lo, LikelihoodReport& r) {
     auto run_stage = [&](const char* label, int64_t sequences, auto&& stage) {
         std::optional<Progress> bar;
         if (!o.quiet) bar.emplace(label, sequences);
@@ -134,25 +140,57 @@ void likelihood_cmd(const likelihood_options& o) {
         return result;
     };
     if (r.causal) {
-        r.exact = nll_summarize(run_stage("exact NLL", blocks, [&] { return causal_nll(*model, eb, vocab, lo); }));
+        r.exact = nll_summarize(run_stage("exact NLL", eb.blocks, [&] { return causal_nll(model, eb, vocab, lo); }));
     } else {
         const int64_t n_rates = static_cast<int64_t>(lo.rates.size());
-        r.rates = run_stage("mask rates", blocks * n_rates, [&] { return masked_ce_by_rate(*model, eb, vocab, lo); });
+        r.rates = run_stage("mask rates", eb.blocks * n_rates, [&] { return masked_ce_by_rate(model, eb, vocab, lo); });
         r.bound = nll_summarize(
-            run_stage("NELBO bound", blocks * lo.samples, [&] { return nelbo_bound(*model, eb, vocab, lo); }));
+            run_stage("NELBO bound", eb.blocks * lo.samples, [&] { return nelbo_bound(model, eb, vocab, lo); }));
     }
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
 
-    const std::string md = likelihood_report_markdown(r);
+// The Markdown on stdout, then the files asked for.
+template <typename Plot>
+void report_outputs_write(const std::string& md, const nlohmann::ordered_json& json, const std::string& markdown_path,
+                          const std::string& json_path, const std::string& plot_path, Plot&& plot) {
     fmt::print("{}", md);
     std::fflush(stdout);
-    if (!o.markdown.empty()) file_write_atomic(o.markdown, md);
-    if (!o.json.empty()) file_write_atomic(o.json, likelihood_report_json(r).dump(2) + "\n");
-    if (!o.plot.empty()) {
-        PlotResult p = likelihood_report_plot(r, o.plot);
-        if (p.ok) fmt::print(stderr, "dlm: plot written to {}\n", o.plot);
+    if (!markdown_path.empty()) file_write_atomic(markdown_path, md);
+    if (!json_path.empty()) file_write_atomic(json_path, json.dump(2) + "\n");
+    if (!plot_path.empty()) {
+        PlotResult p = plot(plot_path);
+        if (p.ok) fmt::print(stderr, "dlm: plot written to {}\n", plot_path);
         else fmt::print(stderr, "dlm: warning: no plot: {}\n", p.message);
     }
+}
+
+void likelihood_cmd(const likelihood_options& o) {
+    threads_apply(o.threads);
+    const DType dtype = dtype_option_resolve(o.dtype);
+    likelihood_options_check(o);
+    LikelihoodOptions lo = likelihood_run_options(o);
+
+    auto model = model_load(o.model, dtype);
+    const ModelConfig& c = model->config();
+    if (o.block_size > c.max_sequence())
+        fail("--block-size {} is longer than the window of {} ({} tokens)", o.block_size, o.model, c.max_sequence());
+    if (c.is_causal() && o.prefix < 1)
+        fail("--prefix must be at least 1 for a causal LM: the first token of a block has no context");
+    const std::string tok_dir = o.tokenizer.empty() ? o.model : o.tokenizer;
+    const Tokenizer tok = tokenizer_for(tok_dir, !o.tokenizer.empty(), "--tokenizer");
+    likelihood_tokenizer_check(c, tok, tok_dir);
+
+    Dataset ds = likelihood_blocks_build(o, c, tok);
+    const int64_t blocks = o.max_blocks > 0 ? std::min(o.max_blocks, ds.blocks) : ds.blocks;
+    const EvalBlocks eb{ds.ids.data(), blocks, ds.block_size};
+    LikelihoodReport r = likelihood_report_start(o, c, dtype, lo, blocks, ds.blocks);
+    dtype_option_report(o.dtype);
+    const auto t0 = std::chrono::steady_clock::now();
+    likelihood_measure(o, *model, eb, eval_vocab_make(tok), lo, r);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+    report_outputs_write(likelihood_report_markdown(r), likelihood_report_json(r), o.markdown, o.json,
+                                           o.plot, [&](const std::string& path) { return likelihood_report_plot(r, path); });
     fmt::print(stderr, "dlm: evaluated {} blocks in {}\n", blocks, duration_format(r.seconds));
 }
 
@@ -172,16 +210,6 @@ struct generation_options {
                 *o_top_k = nullptr, *o_top_p = nullptr, *o_block = nullptr, *o_prompt_tokens = nullptr,
                 *o_new_tokens = nullptr, *o_caches = nullptr, *o_commits = nullptr;
 };
-
-// A tokenizer folder, with the hint to pass one when the model folder has none.
-Tokenizer tokenizer_for(const std::string& dir, bool given, const char* option) {
-    try {
-        return Tokenizer::from_folder(dir);
-    } catch (const Error& e) {
-        if (given) throw;
-        fail("{}; pass {} DIR", e.what(), option);
-    }
-}
 
 // The settings to run: the held-out text first, then the samplers' sweeps.
 std::vector<GenSetting> generation_settings(const generation_options& o, bool causal) {
@@ -240,9 +268,8 @@ std::vector<GenSetting> generation_settings(const generation_options& o, bool ca
     return out;
 }
 
-void generation_cmd(const generation_options& o) {
-    threads_apply(o.threads);
-    const DType dtype = dtype_option_resolve(o.dtype);
+// The sweep lists' values alone, before anything is loaded.
+void generation_options_check(const generation_options& o) {
     if (o.prompts < 1) fail("--prompts must be at least 1, not {}", o.prompts);
     if (o.batch < 1) fail("--batch must be at least 1, not {}", o.batch);
     for (int64_t s : o.steps)
@@ -256,191 +283,251 @@ void generation_cmd(const generation_options& o) {
     for (double e : o.entropy_bounds)
         if (!(e >= 0)) fail("--entropy-bound: {} is negative", e);
     if (!o.plot.empty()) plot_terminal_for(o.plot);  // a bad extension fails before the work
+}
 
-    auto model = model_load(o.model, dtype);
-    const ModelConfig& c = model->config();
-    const bool causal = c.is_causal();
-    if (causal)
+// Diffusion's options given for a causal LM.
+void diffusion_options_refuse(const generation_options& o, const ModelConfig& c) {
+    if (c.is_causal())
         for (auto* opt : {o.o_samplers, o.o_steps, o.o_thresholds, o.o_block, o.o_caches, o.o_commits})
             if (opt->count())
                 fail("{} applies to diffusion (masked-LM) models; {} is a causal LM ({})", opt->get_name(), o.model,
                      c.architecture);
-    const Tokenizer tok = tokenizer_for(o.tokenizer.empty() ? o.model : o.tokenizer, !o.tokenizer.empty(), "--tokenizer");
+}
+
+// A tokenizer of another vocabulary than the model's.
+void generation_tokenizer_check(const generation_options& o, const ModelConfig& c, const Tokenizer& tok) {
     if (tok.vocab_size() > c.vocab_size)
         fail("the tokenizer of {} has {} tokens but the model's vocabulary has {}: they do not belong together", o.model,
              tok.vocab_size(), c.vocab_size);
-    std::vector<GenSetting> settings = generation_settings(o, causal);
+}
 
-    // The scorer, checked before any generation.
-    std::unique_ptr<Model> scorer_model;
-    std::optional<Tokenizer> scorer_tok;
+// The scorer of the samples (--scorer), checked before any generation.
+struct loaded_scorer {
+    std::unique_ptr<Model> model;
+    std::optional<Tokenizer> tok;
     std::optional<GenScorer> scorer;
-    if (!o.scorer.empty()) {
-        scorer_model = model_load(o.scorer);
-        scorer_tok.emplace(tokenizer_for(o.scorer_tokenizer.empty() ? o.scorer : o.scorer_tokenizer,
-                                         !o.scorer_tokenizer.empty(), "--scorer-tokenizer"));
-        try {
-            generative_perplexity(*scorer_model, *scorer_tok, {}, {});  // validates the pair
-        } catch (const Error& e) {
-            fail("--scorer {}: {}", o.scorer, e.what());
-        }
-        scorer = GenScorer{scorer_model.get(), &*scorer_tok, o.scorer};
+};
+
+void scorer_load(const generation_options& o, loaded_scorer& s) {
+    if (o.scorer.empty()) return;
+    s.model = model_load(o.scorer);
+    s.tok.emplace(tokenizer_for(o.scorer_tokenizer.empty() ? o.scorer : o.scorer_tokenizer,
+                                !o.scorer_tokenizer.empty(), "--scorer-tokenizer"));
+    try {
+        generative_perplexity(*s.model, *s.tok, {}, {});  // validates the pair
+    } catch (const Error& e) {
+        fail("--scorer {}: {}", o.scorer, e.what());
     }
+    s.scorer = GenScorer{s.model.get(), &*s.tok, o.scorer};
+}
 
-    // Prompt and continuation lengths: the model's training layout by default.
-    const auto meta = c.json.contains("dlm") ? c.json["dlm"] : nlohmann::ordered_json::object();
-    const int64_t block = std::min<int64_t>(meta.value("block_size", int64_t{256}), c.max_sequence());
-    int64_t prompt_tokens = o.prompt_tokens;
-    if (!o.o_prompt_tokens->count() && !causal && meta.contains("prefix") && meta["prefix"].is_number_integer())
-        prompt_tokens = std::max<int64_t>(1, meta["prefix"].get<int64_t>() - (tok.bos_id() >= 0 ? 1 : 0));
-    const int64_t new_tokens = o.o_new_tokens->count() ? o.new_tokens : block - 1 - prompt_tokens;
-    if (new_tokens < 1)
-        fail("--prompt-tokens {} leaves no room to generate in the model's {} tokens", prompt_tokens, block);
-    if (!causal && *std::min_element(o.blocks.begin(), o.blocks.end()) == 0 && 1 + prompt_tokens + new_tokens > block)
+// The AR twin (--ar): its own tokenizer; its continuations are re-encoded with the
+// evaluated model's, so that both are measured on the same tokens.
+struct loaded_twin {
+    std::unique_ptr<Model> model;
+    std::optional<Tokenizer> tok;
+};
+
+void twin_load(const generation_options& o, bool causal, DType dtype, loaded_twin& t) {
+    if (o.ar.empty()) return;
+    if (causal) fail("--ar names the AR twin of a diffusion model; {} is itself a causal LM", o.model);
+    t.model = model_load(o.ar, dtype);
+    if (!t.model->config().is_causal()) fail("--ar {}: {} is not a causal LM", o.ar, t.model->config().architecture);
+    t.tok.emplace(tokenizer_for(o.ar, false, "--ar"));
+}
+
+struct prompt_lengths {
+    int64_t prompt_tokens = 0, new_tokens = 0;
+};
+
+// Prompt and continuation lengths: the model's training layout (config.json's "dlm"
+// key) unless given.
+prompt_lengths prompt_lengths_resolve(const generation_options& o, const ModelConfig& c, const Tokenizer& tok) {
+    const TrainingMetadata meta = training_metadata_read(c);
+    const int64_t block = training_window(meta, c);
+    const bool causal = c.is_causal();
+    prompt_lengths l{o.prompt_tokens, 0};
+    if (!o.o_prompt_tokens->count() && !causal && meta.prefix_recorded && !meta.random_prefix)
+        l.prompt_tokens = std::max<int64_t>(1, meta.prefix - (tok.bos_id() >= 0 ? 1 : 0));
+    l.new_tokens = o.o_new_tokens->count() ? o.new_tokens : block - 1 - l.prompt_tokens;
+    if (l.new_tokens < 1)
+        fail("--prompt-tokens {} leaves no room to generate in the model's {} tokens", l.prompt_tokens, block);
+    if (!causal && *std::min_element(o.blocks.begin(), o.blocks.end()) == 0 && 1 + l.prompt_tokens + l.new_tokens > block)
         fail("a prompt of {} tokens + {} new tokens does not fit the model's window of {} (use --block for semi-autoregressive generation)",
-             prompt_tokens, new_tokens, block);
+             l.prompt_tokens, l.new_tokens, block);
+    return l;
+}
 
+std::vector<EvalPrompt> prompts_pick(const generation_options& o, const Tokenizer& tok, const prompt_lengths& l) {
     Corpus corpus = corpus_read(o.files, CorpusOptions{corpus_format_parse(o.format), "text"});
     std::vector<EvalPrompt> prompts =
-        eval_prompts_pick(corpus, tok, o.prompts, prompt_tokens, new_tokens, files_name(o.files));
+        eval_prompts_pick(corpus, tok, o.prompts, l.prompt_tokens, l.new_tokens, files_name(o.files));
     if (static_cast<int64_t>(prompts.size()) < o.prompts)
         fmt::print(stderr, "dlm: note: {} has only {} lines of at least {} tokens: using {} prompts, not {}\n",
-                   files_name(o.files), prompts.size(), 2 * prompt_tokens, prompts.size(), o.prompts);
+                   files_name(o.files), prompts.size(), 2 * l.prompt_tokens, prompts.size(), o.prompts);
+    return prompts;
+}
 
+// The report's description of the run (its rows come from the settings).
+GenerationReport generation_report_start(const generation_options& o, const ModelConfig& c, DType dtype,
+                                         int64_t prompts, const prompt_lengths& l) {
     GenerationReport rep;
     rep.model = o.model;
     rep.architecture = c.architecture;
     rep.scorer = o.scorer;
     rep.dtype = dtype_option_name(dtype);
     rep.files = o.files;
-    rep.prompts = static_cast<int64_t>(prompts.size());
-    rep.prompt_tokens = prompt_tokens;
-    rep.new_tokens = new_tokens;
+    rep.prompts = prompts;
+    rep.prompt_tokens = l.prompt_tokens;
+    rep.new_tokens = l.new_tokens;
     rep.batch = o.batch;
     rep.threads = threads_effective();
     rep.seed = o.seed;
+    return rep;
+}
 
-    // The sampling parameters: each method's defaults unless given.
-    auto sampling_for = [&](SamplingParams p) {
-        if (o.o_temp->count()) p.temperature = o.temp;
-        if (o.o_top_k->count()) p.top_k = o.top_k;
-        if (o.o_top_p->count()) p.top_p = o.top_p;
-        return p;
-    };
-    auto sampling_json = [](const SamplingParams& p) {
-        return nlohmann::ordered_json{{"temperature", p.temperature}, {"top_k", p.top_k}, {"top_p", p.top_p}};
-    };
-    dtype_option_report(o.dtype);
-    ModelDenoiser denoiser(*model);
-    // The AR twin (--ar): its own tokenizer; its continuations are re-encoded with the
-    // evaluated model's, so that both are measured on the same tokens.
-    std::unique_ptr<Model> twin;
-    std::optional<Tokenizer> twin_tok;
-    if (!o.ar.empty()) {
-        if (causal) fail("--ar names the AR twin of a diffusion model; {} is itself a causal LM", o.model);
-        twin = model_load(o.ar, dtype);
-        if (!twin->config().is_causal()) fail("--ar {}: {} is not a causal LM", o.ar, twin->config().architecture);
-        twin_tok.emplace(tokenizer_for(o.ar, false, "--ar"));
+nlohmann::ordered_json sampling_json(const SamplingParams& p) {
+    return nlohmann::ordered_json{{"temperature", p.temperature}, {"top_k", p.top_k}, {"top_p", p.top_p}};
+}
+
+// What the generators of one run share.
+struct generation_run {
+    const generation_options& o;
+    Model& model;
+    const Tokenizer& tok;
+    loaded_twin& twin;
+    int64_t new_tokens = 0;
+    bool noted = false;  // the prompt placement's notes were printed (once per run)
+
+    // The sampling parameters given on the command line; each method's defaults else.
+    SamplingChoices sampling_choices() const {
+        SamplingChoices c;
+        if (o.o_temp->count()) c.temperature = o.temp;
+        if (o.o_top_k->count()) c.top_k = o.top_k;
+        if (o.o_top_p->count()) c.top_p = o.top_p;
+        return c;
     }
-    bool noted = false;
-    for (const auto& setting : settings) {
-        gen_batch_fn generate;
-        int64_t first = 0;  // the first prompt's index in this batch: its random stream
-        if (setting.method == "autoregressive" && twin) {
-            ArOptions a;
-            a.max_new_tokens = new_tokens;
-            a.sampling = sampling_for(a.sampling);
-            a.seed = o.seed;
-            a.eos_id = twin_tok->eos_id();
-            rep.sampling["autoregressive"] = sampling_json(a.sampling);
-            generate = [&, a](std::span<const EvalPrompt> batch) mutable {
-                std::vector<std::vector<int32_t>> ids;
-                for (const auto& p : batch) ids.push_back(twin_tok->encode(p.text, false));
-                a.batch = static_cast<int64_t>(batch.size());
-                a.first_stream = first;
-                GenBatchOutput out;
-                out.forward_passes.assign(batch.size(), 0);
-                ArResult r = ar_generate(*twin, ids, a, [&](const GenerationStep& s) { ++out.forward_passes[s.sample]; });
-                for (size_t i = 0; i < batch.size(); ++i) {
-                    const std::vector<int32_t> cont(r.tokens[i].begin() + r.prompt_len[i], r.tokens[i].end());
-                    out.continuations.push_back(tok.encode(twin_tok->decode(cont, true), false));
-                }
-                first += a.batch;
-                return out;
-            };
-        } else if (setting.method == "autoregressive") {
-            ArOptions a;
-            a.max_new_tokens = new_tokens;
-            a.sampling = sampling_for(a.sampling);
-            a.seed = o.seed;
-            a.eos_id = tok.eos_id();
-            rep.sampling[setting.method] = sampling_json(a.sampling);
-            generate = [&, a](std::span<const EvalPrompt> batch) mutable {
-                std::vector<std::vector<int32_t>> ids;
-                for (const auto& p : batch) ids.push_back(p.ids);
-                a.batch = static_cast<int64_t>(batch.size());
-                a.first_stream = first;
-                GenBatchOutput out;
-                out.forward_passes.assign(batch.size(), 0);
-                ArResult r = ar_generate(*model, ids, a, [&](const GenerationStep& s) { ++out.forward_passes[s.sample]; });
-                for (size_t i = 0; i < batch.size(); ++i)
-                    out.continuations.emplace_back(r.tokens[i].begin() + r.prompt_len[i], r.tokens[i].end());
-                first += a.batch;
-                return out;
-            };
-        } else if (setting.method != "reference") {
-            DiffusionOptions d = diffusion_options_default(sampler_parse(setting.method));
-            d.steps = setting.steps;
-            d.threshold = static_cast<float>(setting.threshold);
-            d.sampling = sampling_for(d.sampling);
-            d.mask_id = tok.mask_id();
-            d.seed = o.seed;
-            d.block = setting.block;
-            d.cache = cache_parse(setting.cache);
-            d.commit = commit_parse(setting.commit);
-            d.factor = static_cast<float>(setting.factor);
-            d.entropy_bound = static_cast<float>(setting.entropy_bound);
-            rep.sampling[setting.method] = sampling_json(d.sampling);
-            generate = [&, d](std::span<const EvalPrompt> batch) mutable {
-                std::vector<std::vector<int32_t>> starts;
-                int64_t prompt_len = 0;
-                for (const auto& p : batch) {
-                    DiffusionPrompt dp = diffusion_prompt_from_ids(tok, c, p.ids, new_tokens);
-                    if (!noted)
-                        for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
-                    noted = true;
-                    d.window = dp.window;
-                    prompt_len = dp.prompt_len;
-                    starts.push_back(std::move(dp.tokens));
-                }
-                d.first_stream = first;
-                GenBatchOutput out;
-                out.forward_passes.assign(batch.size(), 0);
-                DiffusionResult r = diffusion_generate(denoiser, starts, d, [&](const GenerationStep& s) { ++out.forward_passes[s.sample]; });
-                for (auto& t : r.tokens) out.continuations.emplace_back(t.begin() + prompt_len, t.end());
-                first += static_cast<int64_t>(batch.size());
-                return out;
-            };
+    ArOptions ar_options(int32_t eos_id) const {
+        ArChoices c;
+        c.sampling = sampling_choices();
+        c.length = new_tokens;
+        c.seed = o.seed;
+        return ar_options_resolve(GenerationDefaults{}, c, eos_id);
+    }
+};
+
+// Causal LMs: the evaluated model itself (prompts as cut), or the twin (prompts
+// re-encoded with its tokenizer, continuations back with the evaluated model's).
+gen_batch_fn ar_generator(generation_run& run, Model& model, const Tokenizer* twin_tok, const ArOptions& opt) {
+    return [&run, &model, twin_tok, a = opt, first = int64_t{0}](std::span<const EvalPrompt> batch) mutable {
+        std::vector<std::vector<int32_t>> ids;
+        for (const auto& p : batch) ids.push_back(twin_tok ? twin_tok->encode(p.text, false) : p.ids);
+        a.batch = static_cast<int64_t>(batch.size());
+        a.first_stream = first;
+        GenBatchOutput out;
+        out.forward_passes.assign(batch.size(), 0);
+        ArResult r = ar_generate(model, ids, a, [&](const GenerationStep& s) { ++out.forward_passes[s.sample]; });
+        for (size_t i = 0; i < batch.size(); ++i) {
+            const std::vector<int32_t> cont(r.tokens[i].begin() + r.prompt_len[i], r.tokens[i].end());
+            out.continuations.push_back(twin_tok ? run.tok.encode(twin_tok->decode(cont, true), false) : cont);
         }
-        std::optional<Progress> bar;
-        if (!o.quiet) bar.emplace(setting.label(), rep.prompts);
-        rep.results.push_back(generation_setting_evaluate(setting, prompts, o.batch, generate, tok, scorer,
+        first += a.batch;
+        return out;
+    };
+}
+
+// A diffusion setting: its sampler and settings over the sampler's defaults (not the
+// model's generation_config.json: the sweep says what runs), prompts placed as trained.
+gen_batch_fn diffusion_generator(generation_run& run, const GenSetting& setting, GenerationReport& rep) {
+    DiffusionChoices c;
+    c.sampler = setting.method;
+    c.steps = setting.steps;
+    c.threshold = static_cast<float>(setting.threshold);
+    c.block = setting.block;
+    c.cache = setting.cache;
+    c.commit = setting.commit;
+    c.factor = static_cast<float>(setting.factor);
+    c.entropy_bound = static_cast<float>(setting.entropy_bound);
+    c.sampling = run.sampling_choices();
+    c.length = run.new_tokens;
+    c.seed = run.o.seed;
+    auto req = std::make_shared<DiffusionRequest>(
+        diffusion_request_resolve(run.model, prompt_tokens_of(run.tok), GenerationDefaults{}, c));
+    rep.sampling[setting.method] = sampling_json(req->options.sampling);
+    return [&run, req, first = int64_t{0}](std::span<const EvalPrompt> batch) mutable {
+        std::vector<std::vector<int32_t>> ids;
+        for (const auto& p : batch) ids.push_back(p.ids);
+        diffusion_request_place(*req, ids, [&](const std::string& n) {
+            if (!run.noted) fmt::print(stderr, "dlm: note: {}\n", n);
+        });
+        run.noted = true;
+        req->options.first_stream = first;
+        GenBatchOutput out;
+        out.forward_passes.assign(batch.size(), 0);
+        DiffusionResult r = diffusion_request_run(*req, [&](const GenerationStep& s) { ++out.forward_passes[s.sample]; });
+        for (auto& t : r.tokens) out.continuations.emplace_back(t.begin() + req->prompt_len, t.end());
+        first += static_cast<int64_t>(batch.size());
+        return out;
+    };
+}
+
+// The generator of one setting; none for the held-out text itself.
+gen_batch_fn setting_generator(generation_run& run, const GenSetting& setting, GenerationReport& rep) {
+    if (setting.method == "autoregressive" && run.twin.model) {
+        const ArOptions a = run.ar_options(run.twin.tok->eos_id());
+        rep.sampling["autoregressive"] = sampling_json(a.sampling);
+        return ar_generator(run, *run.twin.model, &*run.twin.tok, a);
+    }
+    if (setting.method == "autoregressive") {
+        const ArOptions a = run.ar_options(run.tok.eos_id());
+        rep.sampling[setting.method] = sampling_json(a.sampling);
+        return ar_generator(run, run.model, nullptr, a);
+    }
+    if (setting.method != "reference") return diffusion_generator(run, setting, rep);
+    return {};
+}
+
+GenSettingResult setting_evaluate(generation_run& run, const GenSetting& setting,
+                                  const std::vector<EvalPrompt>& prompts, const std::optional<GenScorer>& scorer,
+                                  GenerationReport& rep) {
+    const gen_batch_fn generate = setting_generator(run, setting, rep);
+    std::optional<Progress> bar;
+    if (!run.o.quiet) bar.emplace(setting.label(), rep.prompts);
+    GenSettingResult result = generation_setting_evaluate(setting, prompts, run.o.batch, generate, run.tok, scorer,
                                                           [&](int64_t done, int64_t) {
                                                               if (bar) bar->update(done);
-                                                          }));
-        if (bar) bar->finish();
-    }
+                                                          });
+    if (bar) bar->finish();
+    return result;
+}
 
-    const std::string md = generation_report_markdown(rep);
-    fmt::print("{}", md);
-    std::fflush(stdout);
-    if (!o.markdown.empty()) file_write_atomic(o.markdown, md);
-    if (!o.json.empty()) file_write_atomic(o.json, generation_report_json(rep).dump(2) + "\n");
-    if (!o.plot.empty()) {
-        PlotResult p = generation_report_plot(rep, o.plot);
-        if (p.ok) fmt::print(stderr, "dlm: plot written to {}\n", o.plot);
-        else fmt::print(stderr, "dlm: warning: no plot: {}\n", p.message);
-    }
+void generation_cmd(const generation_options& o) {
+    threads_apply(o.threads);
+    const DType dtype = dtype_option_resolve(o.dtype);
+    generation_options_check(o);
+
+    auto model = model_load(o.model, dtype);
+    const ModelConfig& c = model->config();
+    const bool causal = c.is_causal();
+    diffusion_options_refuse(o, c);
+    const Tokenizer tok = tokenizer_for(o.tokenizer.empty() ? o.model : o.tokenizer, !o.tokenizer.empty(), "--tokenizer");
+    generation_tokenizer_check(o, c, tok);
+    const std::vector<GenSetting> settings = generation_settings(o, causal);
+    loaded_scorer scorer;
+    scorer_load(o, scorer);
+
+    const prompt_lengths lengths = prompt_lengths_resolve(o, c, tok);
+    const std::vector<EvalPrompt> prompts = prompts_pick(o, tok, lengths);
+    GenerationReport rep = generation_report_start(o, c, dtype, static_cast<int64_t>(prompts.size()), lengths);
+    dtype_option_report(o.dtype);
+    loaded_twin twin;
+    twin_load(o, causal, dtype, twin);
+    generation_run run{o, *model, tok, twin, lengths.new_tokens};
+    for (const auto& setting : settings) rep.results.push_back(setting_evaluate(run, setting, prompts, scorer.scorer, rep));
+
+    report_outputs_write(generation_report_markdown(rep), generation_report_json(rep), o.markdown,
+                                           o.json, o.plot,
+                                           [&](const std::string& path) { return generation_report_plot(rep, path); });
 }
 
 void generation_add(CLI::App& sub) {

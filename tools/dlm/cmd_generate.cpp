@@ -7,14 +7,14 @@
 
 #include "command.h"
 #include "core/error.h"
-#include "ar/generate_ar.h"
-#include "diffusion/generate.h"
-#include "diffusion/prompt.h"
 #include "gen/generation_config.h"
-#include "gen/terminal_view.h"
 #include "gen/trace.h"
 #include "models/model.h"
+#include "request/ar_request.h"
+#include "request/diffusion_request.h"
+#include "request/texts.h"
 #include "tokenizer/tokenizer.h"
+#include "view/terminal_view.h"
 
 namespace dlm::cli {
 namespace {
@@ -39,77 +39,83 @@ void print_texts(const std::vector<std::string>& texts) {
     std::fflush(stdout);
 }
 
-void generate_diffusion(const generate_options& o, const GenerationDefaults& g, Model& model, const Tokenizer& tok) {
-    const std::optional<int64_t> length = o.o_length->count() ? std::optional<int64_t>(o.length) : g.max_new_tokens;
-    DiffusionPrompt dp = diffusion_prompt_build(tok, model.config(), o.prompt, length);
-    for (auto& n : dp.notes) fmt::print(stderr, "dlm: note: {}\n", n);
-    // The model's defaults, then the options given on the command line.
-    DiffusionOptions d = diffusion_options_for_model(g, o.o_sampler->count() ? o.sampler : "");
-    const SamplerKind k = d.sampler;
-    d.mask_id = tok.mask_id();
-    d.window = dp.window;
-    d.seed = o.seed;
-    d.batch = o.batch;
-    if (o.o_block->count()) d.block = o.block;
-    if (o.o_cache->count()) d.cache = cache_parse(o.cache);
-    if (o.o_commit->count()) d.commit = commit_parse(o.commit);
-    if (o.o_factor->count()) d.factor = o.factor;
-    if (o.o_entropy_bound->count()) d.entropy_bound = o.entropy_bound;
-    if (o.o_threshold->count()) d.threshold = o.threshold;
-    if (o.o_steps->count()) d.steps = o.steps;
-    if (o.o_temp->count()) d.sampling.temperature = o.temp;
-    if (o.o_top_k->count()) d.sampling.top_k = o.top_k;
-    if (o.o_top_p->count()) d.sampling.top_p = o.top_p;
+// The value of an option the user gave; unset when not given (the model's default applies).
+template <typename T>
+std::optional<T> given(const CLI::Option* opt, const T& value) {
+    return opt->count() ? std::optional<T>(value) : std::nullopt;
+}
 
-    dtype_option_report(o.dtype);
-    const bool tty = ::isatty(1);
-    TerminalView view(tok, dp.prompt_len, stdout, tty, fmt::format("{} sampler", sampler_name(k)));
-    TraceRecorder trace("diffusion", o.model, sampler_name(k), o.prompt, o.batch);
-    ModelDenoiser denoiser(model);
-    DiffusionResult r = diffusion_generate(denoiser, dp.tokens, d, [&](const GenerationStep& s) {
+SamplingChoices sampling_choices_of(const generate_options& o) {
+    return {given(o.o_temp, o.temp), given(o.o_top_p, o.top_p), given(o.o_top_k, o.top_k)};
+}
+
+DiffusionChoices diffusion_choices_of(const generate_options& o) {
+    DiffusionChoices c;
+    c.sampler = given(o.o_sampler, o.sampler);
+    c.cache = given(o.o_cache, o.cache);
+    c.commit = given(o.o_commit, o.commit);
+    c.steps = given(o.o_steps, o.steps);
+    c.block = given(o.o_block, o.block);
+    c.threshold = given(o.o_threshold, o.threshold);
+    c.factor = given(o.o_factor, o.factor);
+    c.entropy_bound = given(o.o_entropy_bound, o.entropy_bound);
+    c.sampling = sampling_choices_of(o);
+    c.length = given(o.o_length, o.length);
+    c.seed = o.seed;
+    c.batch = o.batch;
+    return c;
+}
+
+// Shows sample 0's steps live (--animate) and records every step (--trace).
+step_callback step_observer(const generate_options& o, TerminalView& view, TraceRecorder& trace) {
+    return [&o, &view, &trace](const GenerationStep& s) {
         if (o.animate && s.sample == 0) view.show(s);
         if (!o.trace.empty()) trace.record(s);
-    });
-    std::vector<std::string> texts;
-    for (auto& t : r.tokens) texts.push_back(tok.decode(t, true));
-    if (!o.trace.empty()) trace.write(o.trace, tok, texts, r.stats);
+    };
+}
+
+// The texts on stdout, the trace file if asked.
+void results_report(const generate_options& o, const Tokenizer& tok, TraceRecorder& trace,
+                    const std::vector<std::vector<int32_t>>& samples, const GenerationStats& stats) {
+    const std::vector<std::string> texts = texts_decode(tok, samples);
+    if (!o.trace.empty()) trace.write(o.trace, tok, texts, stats);
     print_texts(texts);
+}
+
+std::string samples_note(const generate_options& o) {
+    return o.batch > 1 ? fmt::format(" over {} samples", o.batch) : "";
+}
+
+void generate_diffusion(const generate_options& o, const GenerationDefaults& g, Model& model, const Tokenizer& tok) {
+    DiffusionRequest req = diffusion_request_resolve(model, tok, o.prompt, g, diffusion_choices_of(o),
+                                                     [](const std::string& n) { fmt::print(stderr, "dlm: note: {}\n", n); });
+    const char* sampler = sampler_name(req.options.sampler);
+    dtype_option_report(o.dtype);
+    TerminalView view(tok, req.prompt_len, stdout, ::isatty(1), fmt::format("{} sampler", sampler));
+    TraceRecorder trace("diffusion", o.model, sampler, o.prompt, o.batch);
+    DiffusionResult r = diffusion_request_run(req, step_observer(o, view, trace));
+    results_report(o, tok, trace, r.tokens, r.stats);
     fmt::print(stderr, "dlm: {} sampler: {} steps, {} forward passes, {:.2f} s, {:.1f} tokens/s ({} new tokens{})\n",
-               sampler_name(k), r.stats.steps, r.stats.forward_passes, r.stats.seconds, r.stats.tokens_per_second(),
-               r.stats.new_tokens, o.batch > 1 ? fmt::format(" over {} samples", o.batch) : "");
+               sampler, r.stats.steps, r.stats.forward_passes, r.stats.seconds, r.stats.tokens_per_second(),
+               r.stats.new_tokens, samples_note(o));
 }
 
 void generate_autoregressive(const generate_options& o, const GenerationDefaults& g, Model& model,
                              const Tokenizer& tok) {
-    if (o.prompt.find_first_not_of(" \t\r\n") == std::string::npos) fail("empty prompt: give some text with -p");
-    ArOptions a;
-    a.max_new_tokens = o.o_length->count() ? o.length : g.max_new_tokens.value_or(240);
-    if (a.max_new_tokens < 1) fail("--length must be at least 1 (got {})", a.max_new_tokens);
-    // ArOptions' sampling (the original comparison: temperature 0.8, top-k 50, top-p
-    // 0.95), then the model's defaults, then the command line's.
-    sampling_defaults_apply(a.sampling, g);
-    if (o.o_temp->count()) a.sampling.temperature = o.temp;
-    if (o.o_top_k->count()) a.sampling.top_k = o.top_k;
-    if (o.o_top_p->count()) a.sampling.top_p = o.top_p;
-    a.seed = o.seed;
-    a.eos_id = tok.eos_id();
-    a.batch = o.batch;
-    std::vector<int32_t> prompt = tok.encode(o.prompt, false);
+    ArChoices c;
+    c.sampling = sampling_choices_of(o);
+    c.length = given(o.o_length, o.length);
+    c.seed = o.seed;
+    c.batch = o.batch;
+    const ArRequest req = ar_request_resolve(tok, o.prompt, g, c);
     dtype_option_report(o.dtype);
-    const bool tty = ::isatty(1);
-    TerminalView view(tok, static_cast<int64_t>(prompt.size()), stdout, tty, "autoregressive");
+    TerminalView view(tok, static_cast<int64_t>(req.prompts[0].size()), stdout, ::isatty(1), "autoregressive");
     TraceRecorder trace("autoregressive", o.model, "kv-cache", o.prompt, o.batch);
-    ArResult r = ar_generate(model, {prompt}, a, [&](const GenerationStep& s) {
-        if (o.animate && s.sample == 0) view.show(s);
-        if (!o.trace.empty()) trace.record(s);
-    });
-    std::vector<std::string> texts;
-    for (auto& t : r.tokens) texts.push_back(tok.decode(t, true));
-    if (!o.trace.empty()) trace.write(o.trace, tok, texts, r.stats);
-    print_texts(texts);
+    ArResult r = ar_request_run(model, req, step_observer(o, view, trace));
+    results_report(o, tok, trace, r.tokens, r.stats);
     fmt::print(stderr, "dlm: autoregressive: {} tokens, {} forward passes, {:.2f} s, {:.1f} tokens/s{}\n",
                r.stats.new_tokens, r.stats.forward_passes, r.stats.seconds, r.stats.tokens_per_second(),
-               o.batch > 1 ? fmt::format(" over {} samples", o.batch) : "");
+               samples_note(o));
 }
 
 void generate_cmd(const generate_options& o_in) {

@@ -11,6 +11,7 @@
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "diffusion/collator.h"
+#include "io/training_metadata.h"
 #include "models/init.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
@@ -40,52 +41,60 @@ void on_sigint(int) {
     std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
 }
 
-void train_cmd(const train_options& o) {
-    threads_apply(o.threads);
+// --init of a model from --config: hf (the random init as it is), local or shift with
+// their optional parameters (models/init.h).
+void init_apply(const train_options& o, Model& model) {
+    float scale = 0.03f, qk_std = 0.0625f;
+    if (o.init.rfind("local", 0) == 0 &&
+        (o.init == "local" || std::sscanf(o.init.c_str(), "local:%f:%f", &scale, &qk_std) >= 1) && scale > 0 &&
+        qk_std > 0)
+        model_init_local_attention(model, o.seed, scale, qk_std);
+    else if (float pos = 0.1f, g = 1.5f, vo = 0.0f;
+             o.init.rfind("shift", 0) == 0 &&
+             (o.init == "shift" || std::sscanf(o.init.c_str(), "shift:%f:%f:%f", &pos, &g, &vo) >= 1) && pos > 0 &&
+             g > 0 && vo >= 0)
+        model_init_shift_attention(model, o.seed, pos, g, vo);
+    else if (o.init != "hf")
+        fail("--init must be hf, local[:POSITION_SCALE[:QK_STD]] or shift[:POSITION_SCALE[:GAIN[:VO_STD]]] "
+             "(see src/models/init.h), not '{}'", o.init);
+}
+
+// The model: a checkpoint to fine-tune, or a fresh one from a config. tok_dir: the
+// tokenizer folder, the checkpoint's unless given.
+std::unique_ptr<Model> model_build(const train_options& o, std::string& tok_dir) {
     if (o.model.empty() == o.config.empty()) fail("give exactly one of -m/--model (a checkpoint folder) or --config (a config.json to train from scratch)");
     if (o.unigram_bias && o.config.empty()) fail("--unigram-bias applies to a model trained from --config, not to a checkpoint");
-    // The model: a checkpoint to fine-tune, or a fresh one from a config.
-    std::unique_ptr<Model> model;
-    std::string tok_dir = o.tokenizer;
+    tok_dir = o.tokenizer;
     if (!o.model.empty()) {
-        model = model_load(o.model);
         if (tok_dir.empty()) tok_dir = o.model;
-    } else {
-        ModelConfig c = config_load(o.config);
-        model = model_create(c);
-        model_init_random(*model, o.seed);
-        float scale = 0.03f, qk_std = 0.0625f;
-        if (o.init.rfind("local", 0) == 0 &&
-            (o.init == "local" || std::sscanf(o.init.c_str(), "local:%f:%f", &scale, &qk_std) >= 1) && scale > 0 &&
-            qk_std > 0)
-            model_init_local_attention(*model, o.seed, scale, qk_std);
-        else if (float pos = 0.1f, g = 1.5f, vo = 0.0f;
-                 o.init.rfind("shift", 0) == 0 &&
-                 (o.init == "shift" || std::sscanf(o.init.c_str(), "shift:%f:%f:%f", &pos, &g, &vo) >= 1) &&
-                 pos > 0 && g > 0 && vo >= 0)
-            model_init_shift_attention(*model, o.seed, pos, g, vo);
-        else if (o.init != "hf")
-            fail("--init must be hf, local[:POSITION_SCALE[:QK_STD]] or shift[:POSITION_SCALE[:GAIN[:VO_STD]]] "
-                 "(see src/models/init.h), not '{}'", o.init);
-        if (tok_dir.empty()) fail("--config needs --tokenizer DIR (a folder with vocab.json + merges.txt or tokenizer.json)");
+        return model_load(o.model);
     }
-    const ModelConfig& c = model->config();
-    // Refused before the corpus is tokenized (model_init_unigram_bias would refuse it after).
+    auto model = model_create(config_load(o.config));
+    model_init_random(*model, o.seed);
+    init_apply(o, *model);
+    if (tok_dir.empty()) fail("--config needs --tokenizer DIR (a folder with vocab.json + merges.txt or tokenizer.json)");
+    return model;
+}
+
+// Refused before the corpus is tokenized (model_init_unigram_bias and the trainer would
+// refuse them after).
+void model_objective_check(const train_options& o, const ModelConfig& c) {
     if (o.unigram_bias && c.is_causal()) fail("--unigram-bias is for masked LMs; {} has no output bias", c.architecture);
     if (o.objective == "diffusion" && c.is_causal())
         fail("{} is a causal LM: the diffusion objective needs a masked LM such as RobertaForMaskedLM", c.architecture);
     if (o.objective == "causal" && !c.is_causal())
         fail("{} is a masked LM: the causal objective needs a causal LM such as GPT2LMHeadModel", c.architecture);
-    Tokenizer tok = Tokenizer::from_folder(tok_dir);
-    if (tok.vocab_size() > c.vocab_size)
-        fail("the tokenizer in {} has {} tokens but the model's vocabulary has {}", tok_dir, tok.vocab_size(), c.vocab_size);
+}
 
-    TrainerOptions t;
-    t.output_dir = o.output;
-    t.objective = o.objective.empty() ? (c.is_causal() ? Objective::causal : Objective::diffusion)
-                  : o.objective == "diffusion" ? Objective::diffusion
-                  : o.objective == "causal"    ? Objective::causal
-                                               : (fail("--objective must be diffusion or causal, not '{}'", o.objective), Objective::causal);
+Objective objective_of(const train_options& o, const ModelConfig& c) {
+    if (o.objective.empty()) return c.is_causal() ? Objective::causal : Objective::diffusion;
+    if (o.objective == "diffusion") return Objective::diffusion;
+    if (o.objective == "causal") return Objective::causal;
+    fail("--objective must be diffusion or causal, not '{}'", o.objective);
+}
+
+// How long to train, and the optimizer with its schedule.
+void schedule_options_apply(const train_options& o, TrainerOptions& t) {
     t.epochs = o.epochs;
     t.max_steps = o.max_steps;
     if (o.max_flops > 0 && o.max_steps > 0) fail("give --max-steps or --max-flops, not both");
@@ -106,6 +115,36 @@ void train_cmd(const train_options& o) {
     if (o.warmup_ratio > 0 && o.warmup > 0) fail("give --warmup or --warmup-ratio, not both");
     t.warmup_ratio = o.warmup_ratio;
     t.max_grad_norm = o.max_grad_norm;
+}
+
+// The diffusion objective's masks: rates, mode and the prompt never masked.
+void collator_options_apply(const train_options& o, CollatorOptions& c) {
+    c.mode = mask_rate_mode_parse(o.mask_mode);
+    if (!o.mask_rates.empty()) {
+        if (c.mode == MaskRateMode::continuous) fail("--mask-rates applies to per_batch and per_sequence, not continuous");
+        c.rates.clear();
+        for (double r : o.mask_rates) {
+            if (!(r > 0 && r <= 1)) fail("--mask-rates: {} is not in (0, 1]", r);
+            c.rates.push_back(static_cast<float>(r));
+        }
+    }
+    c.prefix = o.prefix;
+    if (!o.random_prefix.empty()) {
+        int64_t lo = 0, hi = 0;
+        if (std::sscanf(o.random_prefix.c_str(), "%ld:%ld", &lo, &hi) != 2 || lo < 0 || hi < lo)
+            fail("--random-prefix takes MIN:MAX with 0 <= MIN <= MAX, not '{}'", o.random_prefix);
+        c.random_prefix = true;
+        c.prefix_min = lo;
+        c.prefix_max = hi;
+    }
+}
+
+TrainerOptions trainer_options_build(const train_options& o, const ModelConfig& c, const Tokenizer& tok,
+                                     const std::string& tok_dir) {
+    TrainerOptions t;
+    t.output_dir = o.output;
+    t.objective = objective_of(o, c);
+    schedule_options_apply(o, t);
     t.seed = o.seed;
     t.dropout = !o.no_dropout;
     t.logging_steps = o.logging_steps;
@@ -116,29 +155,15 @@ void train_cmd(const train_options& o) {
     t.resume = o.resume;
     t.tokenizer_dir = tok_dir;
     t.quiet = o.quiet;
-    t.collator.mode = mask_rate_mode_parse(o.mask_mode);
-    if (!o.mask_rates.empty()) {
-        if (t.collator.mode == MaskRateMode::continuous) fail("--mask-rates applies to per_batch and per_sequence, not continuous");
-        t.collator.rates.clear();
-        for (double r : o.mask_rates) {
-            if (!(r > 0 && r <= 1)) fail("--mask-rates: {} is not in (0, 1]", r);
-            t.collator.rates.push_back(static_cast<float>(r));
-        }
-    }
-    t.collator.prefix = o.prefix;
-    if (!o.random_prefix.empty()) {
-        int64_t lo = 0, hi = 0;
-        if (std::sscanf(o.random_prefix.c_str(), "%ld:%ld", &lo, &hi) != 2 || lo < 0 || hi < lo)
-            fail("--random-prefix takes MIN:MAX with 0 <= MIN <= MAX, not '{}'", o.random_prefix);
-        t.collator.random_prefix = true;
-        t.collator.prefix_min = lo;
-        t.collator.prefix_max = hi;
-    }
+    collator_options_apply(o, t.collator);
     t.vocab.mask_id = tok.mask_id();
     t.vocab.pad_id = tok.pad_id();
     t.vocab.special.assign(static_cast<size_t>(c.vocab_size), false);
     for (int32_t id = 0; id < tok.vocab_size(); ++id) t.vocab.special[id] = tok.is_special(id);
+    return t;
+}
 
+DatasetOptions dataset_options_build(const train_options& o) {
     DatasetOptions d;
     d.corpus.format = corpus_format_parse(o.format);
     d.corpus.jsonl_field = o.jsonl_field;
@@ -150,51 +175,81 @@ void train_cmd(const train_options& o) {
     d.threads = o.threads;
     d.use_cache = !o.no_cache;
     d.cache_dir = o.cache_dir;
+    return d;
+}
+
+// --unigram-bias: the targets' frequencies (tokens the collator never masks stay at zero).
+void unigram_bias_apply(Model& model, const TrainerOptions& t, const Dataset& train) {
+    const int64_t V = model.config().vocab_size;
+    std::vector<int64_t> counts(static_cast<size_t>(V), 0);
+    for (int64_t i = 0; i < train.blocks * train.block_size; ++i) {
+        const int32_t id = train.ids[static_cast<size_t>(i)];
+        if (id >= 0 && id < V && collator_maskable(t.vocab, t.collator, id)) ++counts[static_cast<size_t>(id)];
+    }
+    model_init_unigram_bias(model, counts);
+}
+
+// How the model was trained, for config.json: generation places prompts the same way.
+TrainingMetadata training_metadata_of(const train_options& o, const TrainerOptions& t, const DatasetOptions& d) {
+    TrainingMetadata m;
+    m.objective = t.objective == Objective::diffusion ? "diffusion" : "causal";
+    m.block_size = d.block_size;
+    m.random_prefix = t.collator.random_prefix;
+    m.prefix = t.collator.prefix;
+    m.prefix_min = t.collator.prefix_min;
+    m.prefix_max = t.collator.prefix_max;
+    m.mask_mode = mask_rate_mode_name(t.collator.mode);
+    m.mask_rates = t.collator.rates;
+    m.blocks = block_mode_name(d.mode);
+    m.wrap = o.wrap;
+    m.unit_max_tokens = d.unit_max_tokens;
+    m.init = o.model.empty() ? o.init + (o.unigram_bias ? "+unigram_bias" : "") : "checkpoint";
+    m.train_dtype = o.bf16 ? "bf16" : "f32";
+    return m;
+}
+
+// The training loop under a Ctrl-C handler that saves a checkpoint.
+TrainerResult train_interruptible(Model& model, const TrainerOptions& t, const Dataset& train,
+                                  const std::optional<Dataset>& valid) {
+    std::signal(SIGINT, on_sigint);
+    TrainBlocks tb{train.ids.data(), train.blocks, train.block_size};
+    std::optional<TrainBlocks> vb;
+    if (valid) vb = TrainBlocks{valid->ids.data(), valid->blocks, valid->block_size};
+    TrainerResult r = train_run(model, t, tb, vb);
+    std::signal(SIGINT, SIG_DFL);
+    return r;
+}
+
+void train_cmd(const train_options& o) {
+    threads_apply(o.threads);
+    std::string tok_dir;
+    std::unique_ptr<Model> model = model_build(o, tok_dir);
+    const ModelConfig& c = model->config();
+    model_objective_check(o, c);
+    Tokenizer tok = Tokenizer::from_folder(tok_dir);
+    if (tok.vocab_size() > c.vocab_size)
+        fail("the tokenizer in {} has {} tokens but the model's vocabulary has {}", tok_dir, tok.vocab_size(), c.vocab_size);
+    TrainerOptions t = trainer_options_build(o, c, tok, tok_dir);
+    const DatasetOptions d = dataset_options_build(o);
     // Document-mode data ends texts with padding: make it a target so the model learns to stop.
     t.collator.mask_padding = d.mode == BlockMode::DOCUMENT;
 
     Dataset train = dataset_build(o.train, tok, d);
     fmt::print(stderr, "dlm: train: {}\n", dataset_summary(train));
-    if (o.unigram_bias) {
-        // The targets' frequencies: tokens the collator never masks stay at zero.
-        std::vector<int64_t> counts(static_cast<size_t>(c.vocab_size), 0);
-        for (int64_t i = 0; i < train.blocks * train.block_size; ++i) {
-            const int32_t id = train.ids[static_cast<size_t>(i)];
-            if (id >= 0 && id < c.vocab_size && collator_maskable(t.vocab, t.collator, id)) ++counts[static_cast<size_t>(id)];
-        }
-        model_init_unigram_bias(*model, counts);
-    }
+    if (o.unigram_bias) unigram_bias_apply(*model, t, train);
     std::optional<Dataset> valid;
     if (!o.valid.empty()) {
         valid = dataset_build(o.valid, tok, d);
         fmt::print(stderr, "dlm: valid: {}\n", dataset_summary(*valid));
         if (valid->blocks == 0) fail("the validation files hold no complete block of {} tokens", d.block_size);
     }
-    // Record how the model was trained: generation places prompts the same way.
-    model->config_json()["dlm"] = {
-        {"objective", t.objective == Objective::diffusion ? "diffusion" : "causal"},
-        {"block_size", d.block_size},
-        {"prefix", t.collator.random_prefix ? nlohmann::json::array({t.collator.prefix_min, t.collator.prefix_max})
-                                            : nlohmann::json(t.collator.prefix)},
-        {"mask_mode", mask_rate_mode_name(t.collator.mode)},
-        {"mask_rates", t.collator.rates},
-        {"blocks", block_mode_name(d.mode)},
-        {"wrap", o.wrap},
-        {"unit_max_tokens", d.unit_max_tokens},
-        {"init", o.model.empty() ? o.init + (o.unigram_bias ? "+unigram_bias" : "") : "checkpoint"},
-        {"train_dtype", o.bf16 ? "bf16" : "f32"}};
+    model->config_json()["dlm"] = training_metadata_json(training_metadata_of(o, t, d));
     if (o.bf16) model->train_dtype_set(DType::BF16);
-    const int64_t P = model->parameter_count();
-    fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}, output {}\n", c.architecture, P / 1e6,
-               t.objective == Objective::diffusion ? "diffusion" : "causal", t.batch * t.grad_accum, d.block_size,
-               t.output_dir);
+    fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}, output {}\n", c.architecture,
+               model->parameter_count() / 1e6, t.objective == Objective::diffusion ? "diffusion" : "causal",
+               t.batch * t.grad_accum, d.block_size, t.output_dir);
 
-    std::signal(SIGINT, on_sigint);
-    TrainBlocks tb{train.ids.data(), train.blocks, train.block_size};
-    std::optional<TrainBlocks> vb;
-    if (valid) vb = TrainBlocks{valid->ids.data(), valid->blocks, valid->block_size};
-    TrainerResult r = train_run(*model, t, tb, vb);
-    std::signal(SIGINT, SIG_DFL);
+    const TrainerResult r = train_interruptible(*model, t, train, valid);
     if (r.interrupted) {
         fmt::print(stderr, "dlm: stopped at step {}; run the same command with --resume to continue\n", r.steps);
         throw Error("interrupted");

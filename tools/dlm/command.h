@@ -20,6 +20,10 @@ struct command_registration {
     command_registration(int order, std::string name, std::string help, command_setup_fn setup);
 };
 
+// Library messages name settings by the flags that set them (setting_flags.cpp);
+// main() installs this before parsing.
+void setting_flags_install();
+
 // Options shared by many subcommands.
 void add_threads_option(CLI::App& sub, int& threads);
 void threads_apply(int threads);  // 0 = all cores

@@ -56,6 +56,7 @@ void threads_apply(int threads) {
 
 int main(int argc, char** argv) {
     using namespace dlm::cli;
+    setting_flags_install();
     CLI::App app{"dlm: text-diffusion language models in C++"};
     // Which kernels run (and, for a bad DLM_CPU, the warning) on every command's stderr.
     const dlm::CpuLevel level = dlm::cpu_level();

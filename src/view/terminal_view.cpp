@@ -1,4 +1,4 @@
-#include "gen/terminal_view.h"
+#include "view/terminal_view.h"
 
 #include <fmt/format.h>
 

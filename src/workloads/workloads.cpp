@@ -1,4 +1,4 @@
-#include "bench/workloads.h"
+#include "workloads/workloads.h"
 
 #include <omp.h>
 
@@ -15,6 +15,8 @@
 #include "core/rng.h"
 #include "diffusion/collator.h"
 #include "diffusion/generate.h"
+#include "request/ar_request.h"
+#include "request/diffusion_request.h"
 #include "kernels/gemm.h"
 #include "models/flops.h"
 #include "models/init.h"
@@ -157,23 +159,29 @@ BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool pre
     const ModelConfig c = bench_config_roberta_base();
     auto model = bench_model_load(c, dtype);
     model->prepack_set(prepack);
-    const int64_t T = 256, prompt = 16, steps = 10, mask_id = 50264;
-    std::vector<int32_t> start(T, mask_id);
-    start[0] = 0;
-    for (int64_t t = 1; t < prompt; ++t) start[t] = 100 + static_cast<int32_t>(t);
-    DiffusionOptions o = diffusion_options_default(SamplerKind::remask);
-    o.steps = steps;
-    o.mask_id = mask_id;
-    o.window = T;
-    o.block = block;
-    o.cache = cache_parse(cache);
-    counting_denoiser den(*model);
+    const int64_t T = 256, prompt = 16, steps = 10;
+    // The recipe's canvas: <s> and 15 prompt tokens, 240 masks; roberta-base's special
+    // tokens, as the random checkpoint carries no tokenizer.
+    const PromptTokens special{0, 2, 1, 50264};
+    std::vector<int32_t> ids(static_cast<size_t>(prompt - 1));
+    for (int64_t t = 1; t < prompt; ++t) ids[t - 1] = 100 + static_cast<int32_t>(t);
+    DiffusionChoices choices;
+    choices.sampler = "remask";
+    choices.steps = steps;
+    choices.block = block;
+    choices.cache = cache;
+    choices.length = T - prompt;
+    DiffusionRequest req = diffusion_request_resolve(*model, special, GenerationDefaults{}, choices);
+    diffusion_request_place(req, {ids});
+    auto counting = std::make_unique<counting_denoiser>(*model);
+    counting_denoiser& den = *counting;
+    req.denoiser = std::move(counting);
     BenchWorkloadResult r;
     // The remask sampler runs the LM head only at the positions it keeps each step; the
     // count is the same every repetition (the random streams restart with the seed).
     r.seconds = best_seconds(reps, [&] {
         den.flops = 0;
-        diffusion_generate(den, start, o);
+        diffusion_request_run(req);
     });
     r.flops = den.flops;
     r.items = static_cast<double>(T - prompt);
@@ -181,7 +189,7 @@ BenchWorkloadResult bench_diffusion(const std::string& dtype, int reps, bool pre
     r.model_bytes = static_cast<double>(model->parameter_count()) * (dtype == "bf16" ? 2 : 4);
     r.detail = fmt::format("roberta-base shape, remask, {} steps{}, {} tokens ({} prompt){}", steps,
                            block > 0 ? fmt::format(" per block of {}", block) : "", T, prompt,
-                           o.cache != CacheMode::none ? fmt::format(", {} cache", cache) : "");
+                           req.options.cache != CacheMode::none ? fmt::format(", {} cache", cache) : "");
     return r;
 }
 
@@ -192,9 +200,9 @@ BenchWorkloadResult bench_ar(const std::string& dtype, int reps, bool prepack) {
     const int64_t prompt = 16, tokens = 240;
     std::vector<int32_t> ids(prompt);
     for (int64_t t = 0; t < prompt; ++t) ids[t] = 100 + static_cast<int32_t>(t);
-    ArOptions o;
-    o.max_new_tokens = tokens;
-    o.eos_id = -1;  // always the full length
+    ArChoices choices;
+    choices.length = tokens;
+    const ArOptions o = ar_options_resolve(GenerationDefaults{}, choices, -1);  // no eos: always the full length
     BenchWorkloadResult r;
     // The read bound is measured here, between the repetitions, on the same threads:
     // shared hosts' memory bandwidth drifts by a third within minutes and jumps within

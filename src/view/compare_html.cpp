@@ -1,4 +1,4 @@
-#include "gen/compare_html.h"
+#include "view/compare_html.h"
 
 #include <fmt/format.h>
 
@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/file.h"
+#include "view/embedded_assets.h"  // generated from assets/ at build time
 
 namespace dlm {
 
@@ -291,185 +292,6 @@ std::string side_markup(const json& side, int index) {
         index, html_escape(side["label"].get<std::string>()), html_escape(meta), side["steps"].size());
 }
 
-constexpr const char* kCss = R"css(
-:root { --ink: #1c2230; --dim: #a9b1bf; --line: #dcdfe6; --accent: #2f6fde; --commit: #ffe08a; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #f4f5f8; color: var(--ink);
-       font: 15px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", "Liberation Sans", sans-serif; }
-header { padding: 14px 24px 10px; background: #fff; border-bottom: 1px solid var(--line); }
-h1 { margin: 0 0 4px; font-size: 20px; }
-.prompt { margin: 0; color: #4a5263; }
-.controls { display: flex; flex-wrap: wrap; gap: 10px 14px; align-items: center; padding: 12px 24px; }
-button, select { font: inherit; padding: 4px 12px; border: 1px solid var(--line); border-radius: 6px; background: #fff;
-                 cursor: pointer; }
-button#play { min-width: 84px; background: var(--accent); border-color: var(--accent); color: #fff; }
-#timeline { flex: 1 1 240px; accent-color: var(--accent); }
-#clock { font-variant-numeric: tabular-nums; min-width: 120px; }
-.columns { display: grid; grid-template-columns: 1fr 1fr; gap: 16px; padding: 0 24px; }
-@media (max-width: 820px) { .columns { grid-template-columns: 1fr; } }
-.side { min-width: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px 16px; }
-.side[data-state="done"] { border-color: #8fc79a; }
-h2 { margin: 0; font-size: 16px; }
-.meta { color: #6b7386; font-size: 13px; }
-.counter { margin: 6px 0 10px; font-size: 13px; color: #4a5263; font-variant-numeric: tabular-nums; }
-.text { white-space: pre-wrap; overflow-wrap: anywhere; min-height: 6em; }
-.text .p { font-weight: 700; }
-.text .m { color: var(--dim); }
-.text .c { background: var(--commit); border-radius: 2px; }
-table#summary { margin: 18px 24px; border-collapse: collapse; background: #fff; font-variant-numeric: tabular-nums; }
-#summary caption { text-align: left; font-weight: 700; padding-bottom: 6px; }
-#summary th, #summary td { border: 1px solid var(--line); padding: 5px 12px; text-align: right; }
-#summary th[scope="row"], #summary thead th { text-align: left; }
-#summary tfoot td { text-align: left; font-size: 13px; color: #6b7386; }
-.legend { padding: 6px 24px 20px; font-size: 13px; color: #6b7386; }
-.legend .m { color: var(--dim); }
-.legend .c { background: var(--commit); }
-)css";
-
-constexpr const char* kJs = R"js(
-"use strict";
-(() => {
-  const data = JSON.parse(document.getElementById("dlm-data").textContent);
-  const MASK = "\u2591";
-  const root = document.getElementById("replay");
-  const play_button = document.getElementById("play");
-  const restart_button = document.getElementById("restart");
-  const speed_select = document.getElementById("speed");
-  const timeline = document.getElementById("timeline");
-  const clock = document.getElementById("clock");
-  const summary = document.getElementById("summary");
-
-  // Every step's sequence, rebuilt once from the compact steps (see compare_html.h).
-  function side_prepare(d, index) {
-    const el = document.getElementById("side" + index);
-    const frames = [], commits = [], times = [];
-    let seq = d.start.slice();
-    for (const st of d.steps) {
-      seq = seq.slice();
-      if (st.n !== undefined) {
-        const old = seq.length;
-        seq.length = st.n;
-        for (let p = old; p < st.n; ++p) seq[p] = d.mask_id;
-      }
-      if (st.s) for (let j = 0; j + 1 < st.s.length; j += 2) seq[st.s[j]] = st.s[j + 1];
-      const appended = [];
-      if (st.a) for (const id of st.a) { appended.push(seq.length); seq.push(id); }
-      frames.push(seq);
-      commits.push(new Set(st.c || appended));
-      times.push(st.t);
-    }
-    const field = (name) => el.querySelector('[data-field="' + name + '"]');
-    return { d, el, frames, commits, times, text: el.querySelector(".text"),
-             step_el: field("step"), time_el: field("time"), tokens_el: field("tokens"), shown: -1, generated: 0 };
-  }
-  const sides = data.sides.map(side_prepare);
-  const end = Math.max(0, ...sides.map((s) => s.times[s.times.length - 1]));
-
-  // The text after `k` steps (0: the start), in runs of one style.
-  function text_render(s, k) {
-    const d = s.d, seq = k ? s.frames[k - 1] : d.start, commit = k ? s.commits[k - 1] : new Set();
-    const frag = document.createDocumentFragment();
-    let cls = null, run = "", masked = 0, generated = 0;
-    const flush = () => {
-      if (run) {
-        const span = document.createElement("span");
-        span.className = cls;
-        span.textContent = run;
-        frag.appendChild(span);
-      }
-      run = "";
-    };
-    for (let p = 0; p < seq.length; ++p) {
-      const id = seq[p], prompt = p < d.start.length && d.start[p] !== d.mask_id;
-      let c, piece;
-      if (id === d.mask_id) {
-        c = "m"; piece = MASK; ++masked;
-      } else {
-        piece = d.pieces[id] ?? "";
-        c = prompt ? "p" : commit.has(p) ? "c" : "g";
-        if (!prompt) ++generated;
-      }
-      if (c !== cls) { flush(); cls = c; }
-      run += piece;
-    }
-    flush();
-    s.text.replaceChildren(frag);
-    s.text.dataset.masked = masked;
-    s.generated = generated;
-  }
-
-  // Steps reached by trace time `t`.
-  function steps_at(times, t) {
-    let lo = 0, hi = times.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (times[mid] <= t) lo = mid + 1; else hi = mid; }
-    return lo;
-  }
-
-  const seconds_format = (x) => x.toFixed(2) + " s";
-  let speed = 1, playing = false, pos = 0, anchor_real = 0, anchor_pos = 0, timer = 0;
-  const pos_now = () => playing ? Math.min(end, anchor_pos + (performance.now() - anchor_real) / 1000 * speed) : pos;
-  const anchor = () => { anchor_pos = pos; anchor_real = performance.now(); };
-
-  function update() {
-    let done = 0;
-    for (const s of sides) {
-      const n = s.times.length, k = steps_at(s.times, pos);
-      if (k !== s.shown) { text_render(s, k); s.shown = k; }
-      const finished = k >= n;
-      s.el.dataset.state = finished ? "done" : pos > 0 ? "running" : "waiting";
-      s.el.dataset.step = k;
-      s.step_el.textContent = k + "/" + n;
-      s.time_el.textContent = seconds_format(finished ? s.times[n - 1] : pos);
-      s.tokens_el.textContent = s.generated;
-      if (finished) ++done;
-    }
-    root.dataset.done = done;
-    summary.hidden = done < sides.length;
-    timeline.value = Math.round(pos * 1000);
-    clock.textContent = seconds_format(pos) + " / " + seconds_format(end);
-    play_button.textContent = playing ? "Pause" : pos >= end ? "Replay" : "Play";
-  }
-
-  // Redraw at the next step of either side, and at least every 50 ms for the clocks.
-  function tick() {
-    clearTimeout(timer);
-    pos = pos_now();
-    if (pos >= end) playing = false;
-    update();
-    if (!playing) return;
-    let next = end;
-    for (const s of sides) { const k = steps_at(s.times, pos); if (k < s.times.length) next = Math.min(next, s.times[k]); }
-    timer = setTimeout(tick, Math.max(1, Math.min(50, (next - pos) / speed * 1000)));
-  }
-  function play() { if (pos >= end) pos = 0; playing = true; anchor(); tick(); }
-  function pause() { pos = pos_now(); playing = false; clearTimeout(timer); update(); }
-  function seek(t) { pos = Math.max(0, Math.min(end, t)); anchor(); if (playing) tick(); else update(); }
-
-  play_button.addEventListener("click", () => playing ? pause() : play());
-  restart_button.addEventListener("click", () => { seek(0); if (!playing) play(); });
-  speed_select.addEventListener("change", () => { pos = pos_now(); anchor(); speed = Number(speed_select.value); tick(); });
-  timeline.addEventListener("input", () => seek(Number(timeline.value) / 1000));
-  document.addEventListener("keydown", (e) => {
-    if (e.key === " " && e.target === document.body) { e.preventDefault(); playing ? pause() : play(); }
-  });
-
-  timeline.max = Math.max(1, Math.round(end * 1000));
-  // #speed=8 (any positive factor), #paused, #at=0.5 (start there, in trace seconds).
-  const hash = new URLSearchParams(location.hash.slice(1));
-  const wanted = Number(hash.get("speed"));
-  if (wanted > 0) {
-    if (![...speed_select.options].some((o) => Number(o.value) === wanted))
-      speed_select.add(new Option(wanted + "\u00d7", String(wanted)));
-    speed_select.value = [...speed_select.options].find((o) => Number(o.value) === wanted).value;
-    speed = wanted;
-  }
-  const at = Number(hash.get("at"));
-  if (at > 0) pos = Math.min(end, at);
-  update();
-  if (!hash.has("paused")) play();
-})();
-)js";
-
 }  // namespace
 
 std::string compare_html_render(const json& left_trace, const json& right_trace, const CompareHtmlOptions& opt) {
@@ -487,7 +309,7 @@ std::string compare_html_render(const json& left_trace, const json& right_trace,
     std::string page;
     page += "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
     page += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-    page += "<title>" + html_escape(opt.title) + "</title>\n<style>" + kCss + "</style>\n</head>\n<body>\n";
+    page += "<title>" + html_escape(opt.title) + "</title>\n<style>\n" + assets::compare_css + "</style>\n</head>\n<body>\n";
     page += "<header>\n<h1>" + html_escape(opt.title) + "</h1>\n";
     if (!prompt.empty()) page += "<p class=\"prompt\">Prompt: <b>" + html_escape(prompt) + "</b></p>\n";
     page += "</header>\n<main id=\"replay\" data-done=\"0\">\n<div class=\"controls\">\n";
@@ -502,7 +324,7 @@ std::string compare_html_render(const json& left_trace, const json& right_trace,
     page += "<p class=\"legend\">Replayed at the recorded speed. <b>Prompt</b> in bold, <span class=\"c\">tokens "
             "committed in the current step</span> highlighted, <span class=\"m\">░</span> still masked.</p>\n";
     page += "<script type=\"application/json\" id=\"dlm-data\">" + json_for_script(data) + "</script>\n";
-    page += "<script>" + std::string(kJs) + "</script>\n</body>\n</html>\n";
+    page += "<script>\n" + std::string(assets::compare_js) + "</script>\n</body>\n</html>\n";
     return page;
 }
 

@@ -17,7 +17,7 @@
 
 #include "ar/generate_ar.h"
 #include "workloads/workloads.h"
-#include "kernels/decode.h"
+#include "kernels/gemv.h"
 #include "kernels/gemm.h"
 #include "models/init.h"
 #include "models/model.h"

@@ -1,4 +1,4 @@
-// What `dlm compare --html` embeds in its page (gen/compare_html.h, "dlm-data"): the
+// What `dlm compare --html` embeds in its page (view/compare_html.h, "dlm-data"): the
 // CLI tests read the stats and tokens of both sides there, so that they check counts
 // that hold on any CPU instead of the text a given CPU's rounding happens to produce.
 #pragma once

@@ -1,7 +1,7 @@
 // Autoregressive decoding: the KV cache against full forward passes, greedy
 // generation against PyTorch (tests/data/ref/ar-greedy.*, written by
 // tests/ref/make_ar_reference.py), sampling determinism, eos, errors; and the decode
-// kernels (kernels/decode.h) against the oneDNN paths they stand in for.
+// kernels (kernels/gemv.h) against the oneDNN paths they stand in for.
 // Logit tolerance, per comparison: max |got - ref| <= 1e-4 * max |ref| (fp32).
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "io/safetensors.h"
 #include "kernels/attention.h"
-#include "kernels/decode.h"
+#include "kernels/gemv.h"
 #include "test_util.h"
 #include "kernels/gemm.h"
 #include "models/model.h"

@@ -12,7 +12,7 @@
 #include "io/safetensors.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
-#include "kernels/decode.h"
+#include "kernels/gemv.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "core/rng.h"
@@ -61,6 +61,7 @@ void check_bf16_close(const std::string& name) {
 
 TEST(bf16, roberta_logits_close_to_fp32) { check_bf16_close("tiny-roberta"); }
 TEST(bf16, bert_logits_close_to_fp32) { check_bf16_close("tiny-bert"); }
+TEST(bf16, modernbert_logits_close_to_fp32) { check_bf16_close("tiny-modernbert"); }
 
 TEST(bf16, gpt2_logits_close_to_fp32) { check_bf16_close("tiny-gpt2"); }
 
@@ -321,7 +322,7 @@ TEST(bf16, attention_close_to_fp32) {
 // switched to bf16 computes (full forward, and KV-cache decoding for GPT-2), and refuses
 // what needs the fp32 weights (f32 compute, training, saving) with a message.
 TEST(bf16, bf16_only_load_matches_fp32_load_switched_to_bf16) {
-    for (const std::string name : {"tiny-roberta", "tiny-bert", "tiny-gpt2"}) {
+    for (const std::string name : {"tiny-roberta", "tiny-bert", "tiny-modernbert", "tiny-gpt2"}) {
         const std::string dir = std::string(DLM_TEST_DATA) + "/models/" + name;
         auto a = dlm::model_load(dir);
         a->compute_dtype_set(dlm::DType::BF16);
@@ -339,9 +340,11 @@ TEST(bf16, bf16_only_load_matches_fp32_load_switched_to_bf16) {
         b->forward({ids.data(), nullptr, nullptr, B, T});
         b->logits(rows, lb.data());
         EXPECT_EQ(la, lb) << name;
-        // The fp32 matrices of the bf16-only model were never written.
-        const auto* word = b->params().find(name == "tiny-gpt2" ? "transformer.wte.weight"
-                                                                : name.substr(5) + ".embeddings.word_embeddings.weight");
+        // The fp32 matrices of the bf16-only model were never written (the first one
+        // declared: the word embeddings, in every architecture).
+        const dlm::ParamEntry* word = nullptr;
+        for (const auto& e : b->params().entries())
+            if (!word && e.shape.size() == 2) word = &e;
         ASSERT_NE(word, nullptr) << name;
         const float* w = b->params().get(word->offset);
         EXPECT_TRUE(std::all_of(w, w + word->numel(), [](float x) { return x == 0.0f; })) << name;
@@ -435,7 +438,7 @@ TEST(bf16, prepacked_weights_match_the_plain_layout) {
     if (dlm::gemm_bf16_native()) modes.insert(modes.begin(), false);
     else std::printf("  no oneDNN bf16 kernels on this CPU: only the emulated mode is checked\n");
     for (bool emulated : modes)
-    for (const std::string name : {"tiny-roberta", "tiny-bert", "tiny-gpt2"}) {
+    for (const std::string name : {"tiny-roberta", "tiny-bert", "tiny-modernbert", "tiny-gpt2"}) {
         SCOPED_TRACE(emulated ? "emulated bf16" : "native bf16");
         dlm::gemm_bf16_emulation_force(emulated);
         struct restore { ~restore() { dlm::gemm_bf16_emulation_force(false); } } restore_mode;

@@ -1,6 +1,6 @@
 // The replay page of `dlm compare`: self-contained, escaped, and its embedded steps
 // rebuild both traces exactly (read back here by our own reading of the format in
-// gen/compare_html.h); in headless Chromium when it is installed.
+// view/compare_html.h); in headless Chromium when it is installed.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>

@@ -12,8 +12,8 @@
 
 #include "cli_run.h"
 #include "core/cpu.h"
-#include "gen/sampling.h"
-#include "kernels/decode.h"
+#include "generation/sampling.h"
+#include "kernels/gemv.h"
 #include "test_util.h"
 #include "kernels/gemm.h"
 #include "models/model.h"

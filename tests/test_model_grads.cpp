@@ -80,6 +80,7 @@ void check_grads(const grad_case& gc) {
 TEST(model_grads, roberta_matches_finite_differences) { check_grads({"tiny-roberta", false, false}); }
 TEST(model_grads, roberta_with_dropout_matches_finite_differences) { check_grads({"tiny-roberta", true, false}); }
 TEST(model_grads, bert_matches_finite_differences) { check_grads({"tiny-bert", false, false}); }
+TEST(model_grads, modernbert_matches_finite_differences) { check_grads({"tiny-modernbert", false, false}); }
 TEST(model_grads, gpt2_matches_finite_differences) { check_grads({"tiny-gpt2", false, true}); }
 TEST(model_grads, gpt2_with_dropout_matches_finite_differences) { check_grads({"tiny-gpt2", true, true}); }
 

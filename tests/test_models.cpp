@@ -97,6 +97,8 @@ TEST(models, tiny_roberta_matches_reference) { check_model_against_reference("ti
 TEST(models, tiny_roberta_bf16_matches_reference) { check_model_against_reference("tiny-roberta-bf16"); }
 TEST(models, tiny_roberta_f16_matches_reference) { check_model_against_reference("tiny-roberta-f16"); }
 TEST(models, tiny_bert_matches_reference) { check_model_against_reference("tiny-bert"); }
+
+TEST(models, tiny_modernbert_matches_reference) { check_model_against_reference("tiny-modernbert"); }
 TEST(models, tiny_gpt2_matches_reference) { check_model_against_reference("tiny-gpt2"); }
 TEST(models, tiny_gpt2_noprefix_matches_reference) { check_model_against_reference("tiny-gpt2-noprefix"); }
 TEST(models, transformers_saved_tiny_gpt2_matches_reference) {
@@ -126,9 +128,10 @@ TEST(models, logits_at_selected_rows_equal_full_rows) {
 // forward computes (bit for bit) and keeps the keys and values; right after it, a span
 // run against them gives the full forward's rows (to the GEMMs' blocking, 1e-5 of the
 // largest logit), for a span inside the canvas (dual cache) and one reaching its end
-// (prefix cache), in fp32 and bf16, for RoBERTa and BERT. A causal LM has no such cache.
+// (prefix cache), in fp32 and bf16, for RoBERTa, BERT and ModernBERT (whose spans of 8
+// and 19 positions reach past its local layers' window). A causal LM has no such cache.
 TEST(models, encoder_kv_span_matches_the_full_forward) {
-    for (const std::string name : {"tiny-roberta", "tiny-bert"})
+    for (const std::string name : {"tiny-roberta", "tiny-bert", "tiny-modernbert"})
         for (auto dt : {dlm::DType::F32, dlm::DType::BF16}) {
             SCOPED_TRACE(name + (dt == dlm::DType::BF16 ? " bf16" : " f32"));
             auto m = dlm::model_load(kModels + name);

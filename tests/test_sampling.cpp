@@ -6,7 +6,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "gen/sampling.h"
+#include "generation/sampling.h"
 
 namespace {
 

@@ -190,9 +190,18 @@ TEST(train_reference, roberta_adamw_trajectory_matches_pytorch) {
 }
 TEST(train_reference, gpt2_adamw_trajectory_matches_pytorch) { check_trajectory("train-gpt2", "tiny-gpt2", true); }
 
-TEST(train_reference, roberta_weighted_loss_matches_pytorch) {
-    fixture_file f("train-roberta");
-    auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/tiny-roberta");
+TEST(train_reference, bert_gradients_match_pytorch) { check_gradients("train-bert", "tiny-bert", false); }
+TEST(train_reference, bert_adamw_trajectory_matches_pytorch) { check_trajectory("train-bert", "tiny-bert", false); }
+TEST(train_reference, modernbert_gradients_match_pytorch) {
+    check_gradients("train-modernbert", "tiny-modernbert", false);
+}
+TEST(train_reference, modernbert_adamw_trajectory_matches_pytorch) {
+    check_trajectory("train-modernbert", "tiny-modernbert", false);
+}
+
+void check_weighted_loss(const std::string& fixture, const std::string& model_name) {
+    fixture_file f(fixture);
+    auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/" + model_name);
     batch b = batch_load(f, 0, false);
     dlm::TrainInput t{{b.ids.data(), b.mask.data(), nullptr, b.B, b.T}, b.targets.data(), b.weights.data(), false, 0};
     m->params().grads_zero();
@@ -209,5 +218,11 @@ TEST(train_reference, roberta_weighted_loss_matches_pytorch) {
             << e.name;
         ++n;
     }
-    EXPECT_EQ(n, 4);
+    EXPECT_EQ(n, 4) << fixture;
+}
+
+TEST(train_reference, roberta_weighted_loss_matches_pytorch) { check_weighted_loss("train-roberta", "tiny-roberta"); }
+TEST(train_reference, bert_weighted_loss_matches_pytorch) { check_weighted_loss("train-bert", "tiny-bert"); }
+TEST(train_reference, modernbert_weighted_loss_matches_pytorch) {
+    check_weighted_loss("train-modernbert", "tiny-modernbert");
 }

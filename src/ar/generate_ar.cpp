@@ -60,6 +60,37 @@ ar_plan ar_plan_make(const ModelConfig& c, const std::vector<std::vector<int32_t
     return p;
 }
 
+// The prompt through the model into the cache: once for a shared one, else each
+// left-padded to P tokens (pad slots masked out).
+void prompt_prefill(Model& model, KvCache& cache, const ArResult& res, int64_t P, std::vector<int32_t>& ids,
+                    std::vector<int32_t>& mask) {
+    const int64_t Bp = cache.batch;
+    ids.assign(static_cast<size_t>(Bp * P), 0);
+    mask.assign(static_cast<size_t>(Bp * P), 0);
+    for (int64_t b = 0; b < Bp; ++b) {
+        const int64_t len = res.prompt_len[b], pad = P - len;
+        std::copy(res.tokens[b].begin(), res.tokens[b].end(), ids.begin() + b * P + pad);
+        std::fill(mask.begin() + b * P + pad, mask.begin() + (b + 1) * P, 1);
+    }
+    model.forward_cached(cache, ids.data(), mask.data(), P);
+}
+
+// Tells on_step that sample b appended the last token of seq at step s.
+void step_report(const step_callback& on_step, int64_t b, int64_t s, const std::vector<int32_t>& seq,
+                 double seconds, int64_t passes) {
+    const int64_t pos = static_cast<int64_t>(seq.size()) - 1;
+    GenerationStep st;
+    st.sample = b;
+    st.step = s;
+    st.tokens = seq;
+    st.committed = std::span<const int64_t>(&pos, 1);
+    st.changed = st.committed;
+    st.mask_id = -1;
+    st.seconds = seconds;
+    st.forward_passes = passes;
+    on_step(st);
+}
+
 }  // namespace
 
 ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prompts, const ArOptions& opt,
@@ -80,18 +111,11 @@ ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prom
         res.tokens[b].reserve(static_cast<size_t>(res.prompt_len[b] + limit[b]));
     }
 
-    // The prompt: once for a shared one, else left-padded to P (pad slots masked out).
-    const int64_t Bp = shared ? 1 : B;
     KvCache cache;
-    model.kv_cache_init(cache, Bp, P + steps_max);  // throws for a model that is not a causal LM
+    model.kv_cache_init(cache, shared ? 1 : B, P + steps_max);  // throws for a model that is not a causal LM
     if (steps_max == 0) return res;
-    std::vector<int32_t> ids(static_cast<size_t>(Bp * P), 0), mask(static_cast<size_t>(Bp * P), 0);
-    for (int64_t b = 0; b < Bp; ++b) {
-        const int64_t len = res.prompt_len[b], pad = P - len;
-        std::copy(res.tokens[b].begin(), res.tokens[b].end(), ids.begin() + b * P + pad);
-        std::fill(mask.begin() + b * P + pad, mask.begin() + (b + 1) * P, 1);
-    }
-    model.forward_cached(cache, ids.data(), mask.data(), P);
+    std::vector<int32_t> ids, mask;
+    prompt_prefill(model, cache, res, P, ids, mask);
     int64_t passes = 1;
 
     std::vector<Rng> rngs;
@@ -121,19 +145,7 @@ ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prom
             ++res.stats.new_tokens;
             const int64_t generated = static_cast<int64_t>(seq.size()) - res.prompt_len[b];
             if (tc.id == opt.eos_id || generated == limit[b]) running[b] = 0;
-            if (on_step) {
-                const int64_t pos = static_cast<int64_t>(seq.size()) - 1;
-                GenerationStep st;
-                st.sample = b;
-                st.step = s;
-                st.tokens = seq;
-                st.committed = std::span<const int64_t>(&pos, 1);
-                st.changed = st.committed;
-                st.mask_id = -1;
-                st.seconds = elapsed();
-                st.forward_passes = passes;
-                on_step(st);
-            }
+            if (on_step) step_report(on_step, b, s, seq, elapsed(), passes);
         }
         res.stats.steps = s + 1;
         if (std::none_of(running.begin(), running.end(), [](char r) { return r != 0; })) break;

@@ -17,8 +17,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "gen/events.h"
-#include "gen/sampling.h"
+#include "generation/events.h"
+#include "generation/sampling.h"
 #include "models/model.h"
 
 namespace dlm {

@@ -44,8 +44,8 @@
 #include <string>
 #include <vector>
 
-#include "gen/events.h"
-#include "gen/sampling.h"
+#include "generation/events.h"
+#include "generation/sampling.h"
 #include "models/model.h"
 
 namespace dlm {

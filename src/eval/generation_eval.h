@@ -33,7 +33,7 @@
 #include "eval/gen_perplexity.h"
 #include "eval/plot.h"
 #include "eval/text_metrics.h"
-#include "gen/events.h"
+#include "generation/events.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -61,7 +61,7 @@ struct GenSetting {
     std::string cache = "none";        // diffusion: none, prefix, dual
     std::string commit = "threshold";  // confidence: threshold, factor, entropy
     double factor = 0, entropy_bound = 0;  // confidence, commit factor / entropy
-    std::string model;        // autoregressive: the model's folder when not the one evaluated (the AR twin)
+    std::string model = {};   // autoregressive: the model's folder when not the one evaluated (the AR twin)
     // "remask, 10 steps", "confidence, threshold 0.9, block 32, dual cache", ...
     std::string label() const;
     // The plot's curve: the method and everything but the swept value.

@@ -110,5 +110,80 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, 
     }
 }
 
+// ---- GeGLU ----
+
+namespace {
+
+// Work items are pieces of kPiece columns of a row (one row, a decoding step, still
+// spreads over the threads); each piece is one vectorised loop.
+constexpr int64_t kPiece = 256;
+
+// For each (i, j < F): u = input + bias, g = gate + bias; visit(i, j, u, g). Without a
+// bias the additions are left out (not + 0, which would turn -0 into +0).
+template <class Visit>
+void geglu_rows(const float* x, const float* bias, int64_t n, int64_t f, Visit visit) {
+    const int64_t pieces = (f + kPiece - 1) / kPiece;
+#pragma omp parallel for schedule(static)
+    for (int64_t item = 0; item < n * pieces; ++item) {
+        const int64_t i = item / pieces, j0 = item % pieces * kPiece, j1 = std::min(f, j0 + kPiece);
+        const float* in = x + i * 2 * f;
+        const float* gate = in + f;
+        if (bias) {
+#pragma omp simd
+            for (int64_t j = j0; j < j1; ++j) visit(i, j, in[j] + bias[j], gate[j] + bias[f + j]);
+        } else {
+#pragma omp simd
+            for (int64_t j = j0; j < j1; ++j) visit(i, j, in[j], gate[j]);
+        }
+    }
+}
+
+// The GELU forms as functors (value and derivative), so that a loop inlines them.
+struct gelu_erf_fn {
+    float operator()(float x) const { return gelu_erf(x); }
+    float grad(float x) const { return gelu_erf_grad(x); }
+};
+struct gelu_tanh_fn {
+    float operator()(float x) const { return gelu_tanh(x); }
+    float grad(float x) const { return gelu_tanh_grad(x); }
+};
+
+// Calls body(act) with the activation functor act names, so that it inlines.
+template <class Body>
+void with_activation(Activation act, Body body) {
+    if (act == Activation::gelu_erf) body(gelu_erf_fn{});
+    else body(gelu_tanh_fn{});
+}
+
+}  // namespace
+
+void geglu_forward(float* out, const float* x, const float* bias, int64_t n, int64_t f, Activation act) {
+    DLM_PROFILE("geglu");
+    with_activation(act, [&](auto gelu) {
+        geglu_rows(x, bias, n, f, [&](int64_t i, int64_t j, float u, float g) { out[i * f + j] = gelu(u) * g; });
+    });
+}
+
+void geglu_forward_bf16(uint16_t* out, const float* x, const float* bias, int64_t n, int64_t f, Activation act) {
+    DLM_PROFILE("geglu");
+    with_activation(act, [&](auto gelu) {
+        geglu_rows(x, bias, n, f,
+                   [&](int64_t i, int64_t j, float u, float g) { out[i * f + j] = bf16_round(gelu(u) * g); });
+    });
+}
+
+void geglu_backward(float* dx, const float* dout, const float* x, const float* bias, int64_t n, int64_t f,
+                    Activation act) {
+    DLM_PROFILE("geglu_backward");
+    // Each (i, j) reads x[i, j], x[i, F + j] before writing the same two places of dx.
+    with_activation(act, [&](auto gelu) {
+        geglu_rows(x, bias, n, f, [&](int64_t i, int64_t j, float u, float g) {
+            const float d = dout[i * f + j];
+            dx[i * 2 * f + j] = d * g * gelu.grad(u);
+            dx[i * 2 * f + f + j] = d * gelu(u);
+        });
+    });
+}
+
 DLM_ISA_END
 }  // namespace dlm

@@ -28,4 +28,22 @@ void bias_gelu_forward_bf16(uint16_t* out, const float* x, const float* bias, in
 // dinp[n] = dout[n] * act'(inp[n]) (assigns; dinp may alias dout).
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t n, Activation act);
 
+// Gated linear units: GeGLU, the MLP of ModernBERT (HF ModernBertMLP:
+// input, gate = Wi(x).chunk(2, dim=-1); act(input) * gate).
+// Layouts: x [N, 2F], each row [input (F) | gate (F)], as the first linear layer writes
+// it; bias [2F] (the same halves) or nullptr, added to x first (the linear layer leaves
+// x without its bias for this fusion); out [N, F].
+// out[N, F] = act(x[:, :F] + bias[:F]) * (x[:, F:] + bias[F:]).
+void geglu_forward(float* out, const float* x, const float* bias, int64_t n, int64_t f, Activation act);
+
+// bf16 inference variant: out = bf16(geglu), rounded to nearest even (the input of the
+// MLP's second bf16 product, kernels/gemm.h), as geglu_forward then a rounding.
+void geglu_forward_bf16(uint16_t* out, const float* x, const float* bias, int64_t n, int64_t f, Activation act);
+
+// Backward, from x and bias as given to the forward pass (the activation is recomputed):
+//   dx[N, 2F] = [dout * gate * act'(input) | dout * act(input)]  (assigns; dx may alias x).
+// The bias gradient is the column sum of dx (the linear layer's, kernels/gemm.h).
+void geglu_backward(float* dx, const float* dout, const float* x, const float* bias, int64_t n, int64_t f,
+                    Activation act);
+
 }  // namespace dlm

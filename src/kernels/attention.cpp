@@ -51,6 +51,27 @@ void softmax_backward(float* dx, const float* y, const float* dy, int64_t n, int
 
 namespace {
 
+// Adds finfo.min to the scores row[Tk] of the keys query position pos must not see: padded
+// keys (km[j] == 0, km may be nullptr) and, when window > 0, keys farther than window.
+// Branch-free, so that the loops run in vector lanes.
+void key_mask_add(float* row, const int32_t* km, int64_t pos, int64_t window, int64_t tk) {
+    const float lowest = std::numeric_limits<float>::lowest();
+    if (window == 0) {
+        if (!km) return;
+#pragma omp simd
+        for (int64_t j = 0; j < tk; ++j) row[j] = km[j] == 0 ? row[j] + lowest : row[j];
+        return;
+    }
+    const int64_t lo = pos - window, hi = pos + window;
+    if (km) {
+#pragma omp simd
+        for (int64_t j = 0; j < tk; ++j) row[j] = (j < lo) | (j > hi) | (km[j] == 0) ? row[j] + lowest : row[j];
+    } else {
+#pragma omp simd
+        for (int64_t j = 0; j < tk; ++j) row[j] = (j < lo) | (j > hi) ? row[j] + lowest : row[j];
+    }
+}
+
 // att[B, NH, Tq, Tk] holds q k^T; scaled, masked as HF eager masks, and softmaxed in place.
 // probs_bf16 (same shape, or nullptr) gets the probabilities rounded to bf16, each row
 // while it is still in L1.
@@ -66,15 +87,11 @@ void scores_softmax(float* att, const int32_t* key_mask, const attention_shape& 
                 float* row = att + ((b * NH + h) * Tq + i) * Tk;
                 const int64_t last = std::min(Tk - 1, s.causal ? s.q_offset + i : Tk - 1);
                 // HF eager: where(causal, s, finfo.min) + (1 - mask) * finfo.min; a key both
-                // hidden and padded overflows to -inf, as there. Branch-free loops, so that
-                // they run in vector lanes.
+                // hidden and padded overflows to -inf, as there.
 #pragma omp simd
                 for (int64_t j = 0; j <= last; ++j) row[j] *= scale;
                 for (int64_t j = last + 1; j < Tk; ++j) row[j] = lowest;
-                if (km) {
-#pragma omp simd
-                    for (int64_t j = 0; j < Tk; ++j) row[j] = km[j] == 0 ? row[j] + lowest : row[j];
-                }
+                key_mask_add(row, km, s.q_offset + i, s.window, Tk);
                 softmax_row(row, Tk);
                 if (probs_bf16) {
                     uint16_t* pb = probs_bf16 + (row - att);
@@ -177,6 +194,48 @@ void attention_backward(float* dq, float* dk, float* dv, float* datt, float* scr
     }
     gemm_f32(datt, av, k, kv, dq, qv, nullptr, 1.0f);  // dq += dS k
     gemm_f32(datt, at, q, qv, dk, kv, nullptr, 1.0f);  // dk += dS^T q
+}
+
+void attention_forward_cached(float* out, float* att, const float* q, const float* k, const float* v,
+                              const int32_t* key_mask, const attention_shape& s) {
+    DLM_PROFILE("attention_cached");
+    const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
+    DLM_ASSERT(s.q_offset + Tq <= Tk);
+    const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
+    const float lowest = std::numeric_limits<float>::lowest();
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int64_t b = 0; b < B; ++b) {
+        for (int64_t h = 0; h < NH; ++h) {
+            const int32_t* km = key_mask ? key_mask + b * Tk : nullptr;
+            const float* kb = k + b * Tk * s.ldkv + h * HD;
+            const float* vb = v + b * Tk * s.ldkv + h * HD;
+            for (int64_t i = 0; i < Tq; ++i) {
+                const float* qr = q + (b * Tq + i) * s.ldq + h * HD;
+                float* row = att + ((b * NH + h) * Tq + i) * Tk;
+                const int64_t visible = s.q_offset + i + 1;
+                for (int64_t j = 0; j < visible; ++j) {
+                    const float* kr = kb + j * s.ldkv;
+                    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+                    for (int64_t d = 0; d < HD; ++d) dot += qr[d] * kr[d];
+                    // HF eager: padded keys get + finfo.min (a query that sees only
+                    // padding averages it, as there).
+                    float x = dot * scale;
+                    if (km && km[j] == 0) x += lowest;
+                    row[j] = x;
+                }
+                softmax_row(row, visible);
+                float* o = out + (b * Tq + i) * C + h * HD;
+                for (int64_t d = 0; d < HD; ++d) o[d] = 0.0f;
+                for (int64_t j = 0; j < visible; ++j) {
+                    const float p = row[j];
+                    const float* vr = vb + j * s.ldkv;
+#pragma omp simd
+                    for (int64_t d = 0; d < HD; ++d) o[d] += p * vr[d];
+                }
+            }
+        }
+    }
 }
 
 DLM_ISA_END

@@ -7,15 +7,16 @@
 #if defined(DLM_PORTABLE)
 
 #include "core/cpu.h"
-#include "gen/sampling.h"
+#include "generation/sampling.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
 #include "kernels/cross_entropy.h"
-#include "kernels/decode.h"
+#include "kernels/gemv.h"
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
 #include "kernels/residual.h"
+#include "kernels/rotary.h"
 
 // ret name params: the header's declaration, without default arguments; args: the
 // parameters' names, passed on.
@@ -39,7 +40,7 @@
 
 namespace dlm {
 
-// kernels/decode.h
+// kernels/gemv.h
 DLM_DISPATCH(void, conv1d_forward_gemv,
              (float* out, float* scratch, const float* inp, const float* weight, const float* bias, int64_t m,
               int64_t k, int64_t n),
@@ -78,6 +79,7 @@ DLM_DISPATCH(void, tiled_columns_gather_bf16,
              (float* out, const int32_t* ids, const uint16_t* tiled, int64_t count, int64_t k, int64_t n,
               bool accumulate),
              (out, ids, tiled, count, k, n, accumulate))
+// kernels/attention.h (decoding over a KV cache)
 DLM_DISPATCH(void, attention_forward_cached,
              (float* out, float* att, const float* q, const float* k, const float* v, const int32_t* key_mask,
               const attention_shape& s),
@@ -128,6 +130,24 @@ DLM_DISPATCH(void, bias_gelu_forward_bf16,
              (out, x, bias, n, c, act))
 DLM_DISPATCH(void, gelu_backward, (float* dinp, const float* inp, const float* dout, int64_t n, Activation act),
              (dinp, inp, dout, n, act))
+DLM_DISPATCH(void, geglu_forward, (float* out, const float* x, const float* bias, int64_t n, int64_t f, Activation act),
+             (out, x, bias, n, f, act))
+DLM_DISPATCH(void, geglu_forward_bf16,
+             (uint16_t * out, const float* x, const float* bias, int64_t n, int64_t f, Activation act),
+             (out, x, bias, n, f, act))
+DLM_DISPATCH(void, geglu_backward,
+             (float* dx, const float* dout, const float* x, const float* bias, int64_t n, int64_t f, Activation act),
+             (dx, dout, x, bias, n, f, act))
+
+// kernels/rotary.h
+DLM_DISPATCH(void, rotary_table_build, (float* cos, float* sin, int64_t positions, int64_t head_dim, float theta),
+             (cos, sin, positions, head_dim, theta))
+DLM_DISPATCH(void, rotary_forward,
+             (float* x, const float* cos, const float* sin, const int32_t* positions, const rotary_shape& s),
+             (x, cos, sin, positions, s))
+DLM_DISPATCH(void, rotary_backward,
+             (float* dx, const float* cos, const float* sin, const int32_t* positions, const rotary_shape& s),
+             (dx, cos, sin, positions, s))
 
 // kernels/residual.h, embedding.h, cross_entropy.h, dropout.h
 DLM_DISPATCH(void, residual_forward, (float* out, const float* a, const float* b, int64_t n), (out, a, b, n))
@@ -150,7 +170,7 @@ DLM_DISPATCH(void, dropout_apply, (float* x, int64_t n, float p, uint64_t seed),
 DLM_DISPATCH(void, dropout_copy, (float* out, const float* inp, int64_t n, float p, uint64_t seed),
              (out, inp, n, p, seed))
 
-// gen/sampling.h
+// generation/sampling.h
 DLM_DISPATCH(TokenChoice, token_sample,
              (const float* logits, int64_t v, const SamplingParams& p, Rng& rng, SamplingScratch& s),
              (logits, v, p, rng, s))

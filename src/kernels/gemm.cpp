@@ -19,7 +19,7 @@
 
 #include "core/cpu.h"
 #include "core/error.h"
-#include "kernels/decode.h"
+#include "kernels/gemv.h"
 
 namespace dlm {
 

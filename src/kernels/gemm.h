@@ -93,13 +93,13 @@ void linear_weight_pack_bf16_copy(uint16_t* packed, const uint16_t* weight, int6
 void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* packed_weight,
                                 const float* bias, int64_t n, int64_t c, int64_t oc);
 
-// The bf16 product on column-tiled weights (kernels/decode.h), for any number of rows:
+// The bf16 product on column-tiled weights (kernels/gemv.h), for any number of rows:
 // out[N, OC] = inp[N, C] x tiled[C, OC] + bias[OC]. One batched matmul over the tiles
 // (the input broadcast to each) writes each tile's columns in place, and a plain one
 // the last OC % 128 columns.
 void tiled_forward_bf16(float* out, uint16_t* inp_bf16, const float* inp, const uint16_t* tiled, const float* bias,
                         int64_t n, int64_t c, int64_t oc);
-// The same on fp32 tiles of kTileColsF32 columns (kernels/decode.h).
+// The same on fp32 tiles of kTileColsF32 columns (kernels/gemv.h).
 void tiled_forward_f32(float* out, const float* inp, const float* tiled, const float* bias, int64_t n, int64_t c,
                        int64_t oc);
 

@@ -12,6 +12,16 @@ DLM_ISA_BEGIN
 
 namespace {
 
+// o[C] = (x - m) * r * w + b; without a bias (nullptr, torch's LayerNorm(bias=False)) the
+// addition is left out, not + 0.
+inline void row_normalise(float* o, const float* x, float m, float r, const float* w, const float* b, int64_t c) {
+    if (b) {
+        for (int64_t j = 0; j < c; ++j) o[j] = (x[j] - m) * r * w[j] + b[j];
+    } else {
+        for (int64_t j = 0; j < c; ++j) o[j] = (x[j] - m) * r * w[j];
+    }
+}
+
 // Two passes (mean, then variance of the centred values), as torch does for
 // accuracy; biased variance.
 inline void layernorm_row(float* o, float* mean_out, float* rstd_out, const float* x, const float* w,
@@ -26,7 +36,7 @@ inline void layernorm_row(float* o, float* mean_out, float* rstd_out, const floa
     }
     v /= static_cast<float>(c);
     float r = 1.0f / std::sqrt(v + eps);
-    for (int64_t j = 0; j < c; ++j) o[j] = (x[j] - m) * r * w[j] + b[j];
+    row_normalise(o, x, m, r, w, b, c);
     if (mean_out) *mean_out = m;
     if (rstd_out) *rstd_out = r;
 }
@@ -52,7 +62,7 @@ void layernorm_rows(float* o, float* mean_out, float* rstd_out, const float* x, 
         const float r = 1.0f / std::sqrt(v[i] / static_cast<float>(c) + eps);
         const float* xi = x + i * c;
         float* oi = o + i * c;
-        for (int64_t j = 0; j < c; ++j) oi[j] = (xi[j] - m[i]) * r * w[j] + b[j];
+        row_normalise(oi, xi, m[i], r, w, b, c);
         if (mean_out) mean_out[i] = m[i];
         if (rstd_out) rstd_out[i] = r;
     }
@@ -138,9 +148,10 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
             const float* x = inp + i * c;
             const float m = mean[i], r = rstd[i];
 #pragma omp simd
-            for (int64_t j = j0; j < j1; ++j) {
-                dweight[j] += dy[j] * (x[j] - m) * r;
-                dbias[j] += dy[j];
+            for (int64_t j = j0; j < j1; ++j) dweight[j] += dy[j] * (x[j] - m) * r;
+            if (dbias) {
+#pragma omp simd
+                for (int64_t j = j0; j < j1; ++j) dbias[j] += dy[j];
             }
         }
     }

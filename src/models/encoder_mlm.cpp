@@ -36,6 +36,7 @@
 #include "kernels/dropout.h"
 #include "kernels/residual.h"
 #include "models/encoder_mlm.h"
+#include "models/activation_slots.h"
 #include "models/lm_head.h"
 
 namespace dlm {
@@ -53,12 +54,6 @@ struct encoder_layer {
 struct encoder_acts {
     float *qkv, *att, *ctx, *sum1, *mean1, *rstd1, *mid, *ffn_pre, *ffn_act, *sum2, *mean2, *rstd2;
 };
-
-// Dropout sites, mixed into the micro-batch seed.
-enum dropout_site : uint64_t { site_embeddings = 1, site_attention = 2, site_attn_out = 3, site_ffn_out = 4 };
-uint64_t site_seed(uint64_t seed, int64_t layer, dropout_site s) {
-    return hash_mix(seed ^ hash_mix(static_cast<uint64_t>(layer) * 16 + s));
-}
 
 class EncoderMlmModel final : public Model {
 public:
@@ -166,22 +161,16 @@ public:
 
         // LM head at the target rows, chunked; d(hidden) lands in dx_.
         dx_.assign(static_cast<size_t>(N * C), 0.0f);
-        const int64_t n = static_cast<int64_t>(rows_.size());
-        double loss = 0.0;
-        const int64_t chunk = rows_padded(std::min(n, kHeadChunkRows));
+        const int64_t chunk = head_chunk_rows(static_cast<int64_t>(rows_.size()));
         head_resize(chunk);
         if (static_cast<int64_t>(logits_buf_.size()) < chunk * V) logits_buf_.resize(static_cast<size_t>(chunk * V));
-        row_loss_.resize(static_cast<size_t>(n));
-        rows_chunked(n, [&](int64_t r0, int64_t r1) {
-            const int64_t m = r1 - r0, mp = rows_padded(m);
-            rows_gather(head_in_.data(), hidden(), rows_.data() + r0, m, C);
-            head_forward(logits_buf_.data(), mp);
-            loss += cross_entropy_forward_backward(logits_buf_.data(), row_loss_.data() + r0, targets_.data() + r0,
-                                                   weights_.data() + r0, m, V);
-            std::fill(logits_buf_.begin() + m * V, logits_buf_.begin() + mp * V, 0.0f);  // pad rows: no gradient
-            head_backward(logits_buf_.data(), mp);
-            rows_scatter_add(dx_.data(), head_din_.data(), rows_.data() + r0, m, C);
-        });
+        const double loss = head_loss_backward(
+            {rows_, targets_, weights_}, hidden(), dx_.data(), C, V, head_in_.data(), logits_buf_.data(), row_loss_,
+            [&](int64_t mp) { head_forward(logits_buf_.data(), mp); },
+            [&](int64_t mp) {
+                head_backward(logits_buf_.data(), mp);
+                return head_din_.data();
+            });
 
         dsum_.resize(static_cast<size_t>(N * C));
         dtmp_.resize(static_cast<size_t>(N * C));
@@ -199,7 +188,7 @@ public:
             layernorm_backward(dsum_.data(), g.grad(P.ffn_ln_w), g.grad(P.ffn_ln_b), dx_.data(), A.sum2,
                                params_.get(P.ffn_ln_w), A.mean2, A.rstd2, N, C);
             dtmp_ = dsum_;
-            dropout_apply(dtmp_.data(), N * C, p_hidden, site_seed(t.seed, l, site_ffn_out));
+            dropout_apply(dtmp_.data(), N * C, p_hidden, dropout_site_seed(t.seed, l, site_mlp_out));
             zero(dffn_);
             P.ffn_out->backward(dffn_.data(), dtmp_.data(), A.ffn_act, N);
             gelu_backward(dffn_.data(), A.ffn_pre, dffn_.data(), N * F, c.activation);
@@ -210,7 +199,7 @@ public:
             layernorm_backward(dx_.data(), g.grad(P.attn_ln_w), g.grad(P.attn_ln_b), dsum_.data(), A.sum1,
                                params_.get(P.attn_ln_w), A.mean1, A.rstd1, N, C);
             dtmp_ = dx_;  // dx_ keeps the residual path to xin
-            dropout_apply(dtmp_.data(), N * C, p_hidden, site_seed(t.seed, l, site_attn_out));
+            dropout_apply(dtmp_.data(), N * C, p_hidden, dropout_site_seed(t.seed, l, site_attn_out));
             zero(dctx_);
             P.attn_out->backward(dctx_.data(), dtmp_.data(), A.ctx, N);
             zero(dqkv_);
@@ -221,7 +210,7 @@ public:
             P.qkv->backward(dx_.data(), dqkv_.data(), xin, N);
         }
         // Embeddings: states[0] = dropout(LN(word + position + type))
-        dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, site_seed(t.seed, 0, site_embeddings));
+        dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, dropout_site_seed(t.seed, 0, site_embeddings));
         zero(dsum_);
         layernorm_backward(dsum_.data(), g.grad(emb_ln_w_), g.grad(emb_ln_b_), dx_.data(), emb_sum_.data(),
                            params_.get(emb_ln_w_), emb_mean_.data(), emb_rstd_.data(), N, C);
@@ -265,7 +254,7 @@ private:
         attention_shape as{B, T, T, config_.num_heads, config_.head_dim(), 3 * C, 3 * C, false, 0};
         if (dropout && config_.attention_dropout > 0.0f) {
             as.dropout = config_.attention_dropout;
-            as.seed = site_seed(seed, l, site_attention);
+            as.seed = dropout_site_seed(seed, l, site_attention);
         }
         return as;
     }
@@ -278,16 +267,8 @@ private:
         if (Tk == 0) Tk = T;
         const int64_t N = B * T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_heads;
         const int64_t slot = N * 3 * C + B * NH * T * Tk + 4 * N * C + 2 * N * F + 4 * N;
-        const int64_t slots = train ? c.num_layers : 1;
-        if (static_cast<int64_t>(acts_buf_.size()) < slot * slots) acts_buf_.resize(static_cast<size_t>(slot * slots));
         acts_.resize(static_cast<size_t>(c.num_layers));
-        for (int64_t l = 0; l < c.num_layers; ++l) {
-            float* p = acts_buf_.data() + (train ? l : 0) * slot;
-            auto take = [&](int64_t n) {
-                float* r = p;
-                p += n;
-                return r;
-            };
+        activation_slots_layout(acts_buf_, slot, c.num_layers, train, [&](int64_t l, auto take) {
             encoder_acts& A = acts_[l];
             A.qkv = take(N * 3 * C);
             A.att = take(B * NH * T * Tk);
@@ -301,22 +282,14 @@ private:
             A.rstd1 = take(N);
             A.mean2 = take(N);
             A.rstd2 = take(N);
-        }
+        });
     }
 
-    // kv (inference only): keep every layer's keys and values in it (q1 == 0), or run
-    // only the span [q0, q1) of each sample against it (forward_span).
-    void forward_impl(const ForwardInput& in, bool train, bool dropout, uint64_t seed, EncoderKv* kv = nullptr,
-                      int64_t q0 = 0, int64_t q1 = 0) {
+    // Position ids of the B x T canvas into positions_ (HF's
+    // create_position_ids_from_input_ids for RoBERTa), checked against the table.
+    void positions_fill(const ForwardInput& in) {
         const auto& c = config_;
-        const bool span = q1 > 0;
-        const int64_t B = in.batch, T = in.seq, S = span ? q1 - q0 : T, N = B * S, C = c.hidden_size;
-        const int64_t NH = c.num_heads, F = c.intermediate_size, L = c.num_layers;
-        check_ids(in);
-        denormals_flush_enable();
-        B_ = B;
-        T_ = S;
-        // Position ids (create_position_ids_from_input_ids in HF for RoBERTa).
+        const int64_t B = in.batch, T = in.seq;
         positions_.resize(static_cast<size_t>(B * T));
         for (int64_t b = 0; b < B; ++b) {
             int32_t count = 0;
@@ -336,6 +309,20 @@ private:
                          out, b, t, c.max_positions, c.max_sequence());
             }
         }
+    }
+
+    // kv (inference only): keep every layer's keys and values in it (q1 == 0), or run
+    // only the span [q0, q1) of each sample against it (forward_span).
+    void forward_impl(const ForwardInput& in, bool train, bool dropout, uint64_t seed, EncoderKv* kv = nullptr,
+                      int64_t q0 = 0, int64_t q1 = 0) {
+        const auto& c = config_;
+        const bool span = q1 > 0;
+        const int64_t B = in.batch, T = in.seq, S = span ? q1 - q0 : T, N = B * S, C = c.hidden_size;
+        check_ids(in);
+        denormals_flush_enable();
+        B_ = B;
+        T_ = S;
+        positions_fill(in);
         const int32_t* ids = in.ids;
         if (span) {  // the span's ids and positions, gathered from the canvas
             span_ids_.resize(static_cast<size_t>(N));
@@ -346,14 +333,13 @@ private:
                 }
             ids = span_ids_.data();
         }
-        states_.resize(static_cast<size_t>((L + 1) * N * C));
+        states_.resize(static_cast<size_t>((c.num_layers + 1) * N * C));
         emb_sum_.resize(static_cast<size_t>(N * C));
         emb_mean_.resize(static_cast<size_t>(N));
         emb_rstd_.resize(static_cast<size_t>(N));
         proj_.resize(static_cast<size_t>(N * C));
         acts_layout(B, S, train, T);
-        const float p_hidden = dropout ? c.hidden_dropout : 0.0f;
-        if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * NH * T * T));
+        if (dropout && c.attention_dropout > 0.0f) scratch_.resize(static_cast<size_t>(B * c.num_heads * T * T));
 
         float* e = emb_sum_.data();
         word_->lookup(e, ids, N, false, train);
@@ -363,49 +349,57 @@ private:
         float* x = states_.data();
         layernorm_forward(x, emb_mean_.data(), emb_rstd_.data(), e, params_.get(emb_ln_w_), params_.get(emb_ln_b_), N,
                           C, c.layer_norm_eps);
-        if (dropout) dropout_apply(x, N * C, c.embedding_dropout, site_seed(seed, 0, site_embeddings));
+        if (dropout) dropout_apply(x, N * C, c.embedding_dropout, dropout_site_seed(seed, 0, site_embeddings));
+        for (int64_t l = 0; l < c.num_layers; ++l) layer_forward(l, in, train, dropout, seed, kv, q0, q1);
+    }
 
-        for (int64_t l = 0; l < L; ++l) {
-            const encoder_layer& P = layers_[l];
-            const encoder_acts& A = acts_[l];
-            const float* xin = states_.data() + l * N * C;
-            float* xout = states_.data() + (l + 1) * N * C;
-            P.qkv->forward(A.qkv, xin, N);
-            if (kv) {
-                // Each row's key and value (adjacent in qkv) into the cache: all of the
-                // canvas when filling it, the span's fresh ones over the kept ones.
-                float* kvl = kv->kv.data() + l * B * T * 2 * C;
-                for (int64_t b = 0; b < B; ++b)
-                    for (int64_t i = 0; i < S; ++i)
-                        std::memcpy(kvl + (b * T + q0 + i) * 2 * C, A.qkv + (b * S + i) * 3 * C + C,
-                                    static_cast<size_t>(2 * C) * sizeof(float));
-            }
-            if (span) {
-                const float* kvl = kv->kv.data() + l * B * T * 2 * C;
-                attention_shape as{B, S, T, NH, c.head_dim(), 3 * C, 2 * C, false, 0};
-                attention(A.ctx, A.att, nullptr, A.qkv, kvl, kvl + C, nullptr, as, false);
-            } else {
-                attention_shape as = attn_shape(B, T, dropout, seed, l);
-                attention(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
-                          in.mask, as, train);
-            }
-            P.attn_out->forward(proj_.data(), A.ctx, N);
-            if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_attn_out));
-            residual_layernorm_forward(A.mid, A.sum1, A.mean1, A.rstd1, proj_.data(), xin, params_.get(P.attn_ln_w),
-                                       params_.get(P.attn_ln_b), N, C, c.layer_norm_eps);
-            P.ffn_in->forward(A.ffn_pre, A.mid, N, false);
-            if (uint16_t* act16 = train ? nullptr : P.ffn_out->input_bf16(N)) {
-                // bf16 inference: GELU writes the second product's rounded input itself.
-                bias_gelu_forward_bf16(act16, A.ffn_pre, P.ffn_in->bias(), N, F, c.activation);
-                P.ffn_out->forward(proj_.data(), nullptr, N);
-            } else {
-                bias_gelu_forward_keep(A.ffn_act, A.ffn_pre, P.ffn_in->bias(), N, F, c.activation);
-                P.ffn_out->forward(proj_.data(), A.ffn_act, N);
-            }
-            if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, site_seed(seed, l, site_ffn_out));
-            residual_layernorm_forward(xout, A.sum2, A.mean2, A.rstd2, proj_.data(), A.mid, params_.get(P.ffn_ln_w),
-                                       params_.get(P.ffn_ln_b), N, C, c.layer_norm_eps);
+    // Layer l on the rows laid out by forward_impl: B x T, or B x (q1 - q0) for a span.
+    void layer_forward(int64_t l, const ForwardInput& in, bool train, bool dropout, uint64_t seed, EncoderKv* kv,
+                       int64_t q0, int64_t q1) {
+        const auto& c = config_;
+        const bool span = q1 > 0;
+        const int64_t B = in.batch, T = in.seq, S = span ? q1 - q0 : T, N = B * S;
+        const int64_t C = c.hidden_size, F = c.intermediate_size;
+        const float p_hidden = dropout ? c.hidden_dropout : 0.0f;
+        const encoder_layer& P = layers_[l];
+        const encoder_acts& A = acts_[l];
+        const float* xin = states_.data() + l * N * C;
+        float* xout = states_.data() + (l + 1) * N * C;
+        P.qkv->forward(A.qkv, xin, N);
+        if (kv) {
+            // Each row's key and value (adjacent in qkv) into the cache: all of the
+            // canvas when filling it, the span's fresh ones over the kept ones.
+            float* kvl = kv->kv.data() + l * B * T * 2 * C;
+            for (int64_t b = 0; b < B; ++b)
+                for (int64_t i = 0; i < S; ++i)
+                    std::memcpy(kvl + (b * T + q0 + i) * 2 * C, A.qkv + (b * S + i) * 3 * C + C,
+                                static_cast<size_t>(2 * C) * sizeof(float));
         }
+        if (span) {
+            const float* kvl = kv->kv.data() + l * B * T * 2 * C;
+            attention_shape as{B, S, T, c.num_heads, c.head_dim(), 3 * C, 2 * C, false, 0};
+            attention(A.ctx, A.att, nullptr, A.qkv, kvl, kvl + C, nullptr, as, false);
+        } else {
+            attention_shape as = attn_shape(B, T, dropout, seed, l);
+            attention(A.ctx, A.att, as.dropout > 0 ? scratch_.data() : nullptr, A.qkv, A.qkv + C, A.qkv + 2 * C,
+                      in.mask, as, train);
+        }
+        P.attn_out->forward(proj_.data(), A.ctx, N);
+        if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, dropout_site_seed(seed, l, site_attn_out));
+        residual_layernorm_forward(A.mid, A.sum1, A.mean1, A.rstd1, proj_.data(), xin, params_.get(P.attn_ln_w),
+                                   params_.get(P.attn_ln_b), N, C, c.layer_norm_eps);
+        P.ffn_in->forward(A.ffn_pre, A.mid, N, false);
+        if (uint16_t* act16 = train ? nullptr : P.ffn_out->input_bf16(N)) {
+            // bf16 inference: GELU writes the second product's rounded input itself.
+            bias_gelu_forward_bf16(act16, A.ffn_pre, P.ffn_in->bias(), N, F, c.activation);
+            P.ffn_out->forward(proj_.data(), nullptr, N);
+        } else {
+            bias_gelu_forward_keep(A.ffn_act, A.ffn_pre, P.ffn_in->bias(), N, F, c.activation);
+            P.ffn_out->forward(proj_.data(), A.ffn_act, N);
+        }
+        if (dropout) dropout_apply(proj_.data(), N * C, p_hidden, dropout_site_seed(seed, l, site_mlp_out));
+        residual_layernorm_forward(xout, A.sum2, A.mean2, A.rstd2, proj_.data(), A.mid, params_.get(P.ffn_ln_w),
+                                   params_.get(P.ffn_ln_b), N, C, c.layer_norm_eps);
     }
 
     void head_resize(int64_t n) {

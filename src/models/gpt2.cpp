@@ -24,7 +24,7 @@
 #include "core/error.h"
 #include "kernels/activation.h"
 #include "kernels/attention.h"
-#include "kernels/decode.h"
+#include "kernels/gemv.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 #include "kernels/layernorm.h"
@@ -32,6 +32,7 @@
 #include "kernels/cross_entropy.h"
 #include "kernels/dropout.h"
 #include "models/architecture.h"
+#include "models/activation_slots.h"
 #include "models/lm_head.h"
 #include "models/model.h"
 
@@ -48,11 +49,6 @@ struct gpt2_block {
 struct gpt2_acts {
     float *n1, *mean1, *rstd1, *qkv, *att, *ctx, *res, *n2, *mean2, *rstd2, *fc_pre, *fc_act;
 };
-
-enum dropout_site : uint64_t { site_embeddings = 1, site_attention = 2, site_attn_out = 3, site_mlp_out = 4 };
-uint64_t site_seed(uint64_t seed, int64_t layer, dropout_site s) {
-    return hash_mix(seed ^ hash_mix(static_cast<uint64_t>(layer) * 16 + s));
-}
 
 const std::string kPrefix = "transformer.";
 
@@ -139,24 +135,19 @@ public:
         g.grads();
 
         // Head: logits = final[rows] wte^T, chunked; d(final) lands in dfinal_.
-        const int64_t n = static_cast<int64_t>(rows_.size()), chunk = rows_padded(std::min(n, kHeadChunkRows));
+        const int64_t chunk = head_chunk_rows(static_cast<int64_t>(rows_.size()));
         dfinal_.assign(static_cast<size_t>(N * C), 0.0f);
         if (static_cast<int64_t>(head_in_.size()) < chunk * C) head_in_.resize(static_cast<size_t>(chunk * C));
         head_din_.resize(static_cast<size_t>(chunk * C));
         if (static_cast<int64_t>(logits_buf_.size()) < chunk * V) logits_buf_.resize(static_cast<size_t>(chunk * V));
-        row_loss_.resize(static_cast<size_t>(n));
-        double loss = 0.0;
-        rows_chunked(n, [&](int64_t r0, int64_t r1) {
-            const int64_t m = r1 - r0, mp = rows_padded(m);
-            rows_gather(head_in_.data(), final_.data(), rows_.data() + r0, m, C);
-            head_->forward(logits_buf_.data(), head_in_.data(), mp);
-            loss += cross_entropy_forward_backward(logits_buf_.data(), row_loss_.data() + r0, targets_.data() + r0,
-                                                   weights_.data() + r0, m, V);
-            std::fill(logits_buf_.begin() + m * V, logits_buf_.begin() + mp * V, 0.0f);  // pad rows: no gradient
-            std::fill(head_din_.begin(), head_din_.begin() + mp * C, 0.0f);
-            head_->backward(head_din_.data(), logits_buf_.data(), head_in_.data(), mp);
-            rows_scatter_add(dfinal_.data(), head_din_.data(), rows_.data() + r0, m, C);
-        });
+        const double loss = head_loss_backward(
+            {rows_, targets_, weights_}, final_.data(), dfinal_.data(), C, V, head_in_.data(), logits_buf_.data(),
+            row_loss_, [&](int64_t mp) { head_->forward(logits_buf_.data(), head_in_.data(), mp); },
+            [&](int64_t mp) {
+                std::fill(head_din_.begin(), head_din_.begin() + mp * C, 0.0f);
+                head_->backward(head_din_.data(), logits_buf_.data(), head_in_.data(), mp);
+                return head_din_.data();
+            });
         // final = ln_f(x_L)
         dx_.assign(static_cast<size_t>(N * C), 0.0f);
         layernorm_backward(dx_.data(), g.grad(lnf_w_), g.grad(lnf_b_), dfinal_.data(), states_.data() + L * N * C,
@@ -175,7 +166,7 @@ public:
             const float* xin = states_.data() + l * N * C;
             // x_out = res + dropout(mlp(ln_2(res))); dx_ is d(x_out), and stays as the residual path.
             dtmp_ = dx_;
-            dropout_apply(dtmp_.data(), N * C, p_resid, site_seed(t.seed, l, site_mlp_out));
+            dropout_apply(dtmp_.data(), N * C, p_resid, dropout_site_seed(t.seed, l, site_mlp_out));
             zero(dffn_);
             P.fc_proj->backward(dffn_.data(), dtmp_.data(), A.fc_act, N);
             gelu_backward(dffn_.data(), A.fc_pre, dffn_.data(), N * F, c.activation);
@@ -185,7 +176,7 @@ public:
                                params_.get(P.ln2_w), A.mean2, A.rstd2, N, C);
             // res = xin + dropout(attn(ln_1(xin))); dx_ is now d(res).
             dtmp_ = dx_;
-            dropout_apply(dtmp_.data(), N * C, p_resid, site_seed(t.seed, l, site_attn_out));
+            dropout_apply(dtmp_.data(), N * C, p_resid, dropout_site_seed(t.seed, l, site_attn_out));
             zero(dctx_);
             P.proj->backward(dctx_.data(), dtmp_.data(), A.ctx, N);
             zero(dqkv_);
@@ -199,7 +190,7 @@ public:
                                A.mean1, A.rstd1, N, C);
         }
         // x_0 = dropout(wte[ids] + wpe[positions])
-        dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, site_seed(t.seed, 0, site_embeddings));
+        dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, dropout_site_seed(t.seed, 0, site_embeddings));
         wte_->backward(dx_.data(), t.in.ids, N);
         wpe_->backward(dx_.data(), positions_.data(), N);
         return loss;
@@ -295,7 +286,7 @@ private:
         attention_shape as{B, T, T, config_.num_heads, config_.head_dim(), 3 * C, 3 * C, true, 0};
         if (dropout && config_.attention_dropout > 0.0f) {
             as.dropout = config_.attention_dropout;
-            as.seed = site_seed(seed, l, site_attention);
+            as.seed = dropout_site_seed(seed, l, site_attention);
         }
         return as;
     }
@@ -304,16 +295,8 @@ private:
         const auto& c = config_;
         const int64_t N = B * T, C = c.hidden_size, F = c.intermediate_size, NH = c.num_heads;
         const int64_t slot = 4 * N * C + N * 3 * C + B * NH * T * T + 2 * N * F + 4 * N;
-        const int64_t slots = train ? c.num_layers : 1;
-        if (static_cast<int64_t>(acts_buf_.size()) < slot * slots) acts_buf_.resize(static_cast<size_t>(slot * slots));
         acts_.resize(static_cast<size_t>(c.num_layers));
-        for (int64_t l = 0; l < c.num_layers; ++l) {
-            float* p = acts_buf_.data() + (train ? l : 0) * slot;
-            auto take = [&](int64_t n) {
-                float* r = p;
-                p += n;
-                return r;
-            };
+        activation_slots_layout(acts_buf_, slot, c.num_layers, train, [&](int64_t l, auto take) {
             gpt2_acts& A = acts_[l];
             A.n1 = take(N * C);
             A.ctx = take(N * C);
@@ -327,7 +310,7 @@ private:
             A.rstd1 = take(N);
             A.mean2 = take(N);
             A.rstd2 = take(N);
-        }
+        });
     }
 
     void forward_impl(const ForwardInput& in, bool train, bool dropout, uint64_t seed) {
@@ -379,7 +362,7 @@ private:
         float* x = states_.data();
         wte_->lookup(x, ids, N, false, train);
         wpe_->lookup(x, positions_.data(), N, true, train);
-        if (dropout) dropout_apply(x, N * C, c.embedding_dropout, site_seed(seed, 0, site_embeddings));
+        if (dropout) dropout_apply(x, N * C, c.embedding_dropout, dropout_site_seed(seed, 0, site_embeddings));
 
         for (int64_t l = 0; l < L; ++l) {
             const gpt2_block& P = blocks_[l];
@@ -391,14 +374,14 @@ private:
             conv1d_mm(P.attn, A.qkv, A.n1, N, gemv);
             attend(l, A);
             conv1d_mm(P.proj, proj_.data(), A.ctx, N, gemv);
-            if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_attn_out));
+            if (dropout) dropout_apply(proj_.data(), N * C, p_resid, dropout_site_seed(seed, l, site_attn_out));
             residual_forward(A.res, xin, proj_.data(), N * C);
             layernorm_forward(A.n2, A.mean2, A.rstd2, A.res, params_.get(P.ln2_w), params_.get(P.ln2_b), N, C,
                               c.layer_norm_eps);
             conv1d_mm(P.fc, A.fc_pre, A.n2, N, gemv, false);
             bias_gelu_forward_keep(A.fc_act, A.fc_pre, P.fc->bias(), N, F, c.activation);
             conv1d_mm(P.fc_proj, proj_.data(), A.fc_act, N, gemv);
-            if (dropout) dropout_apply(proj_.data(), N * C, p_resid, site_seed(seed, l, site_mlp_out));
+            if (dropout) dropout_apply(proj_.data(), N * C, p_resid, dropout_site_seed(seed, l, site_mlp_out));
             residual_forward(xout, A.res, proj_.data(), N * C);
         }
         layernorm_forward(final_.data(), lnf_mean_.data(), lnf_rstd_.data(), states_.data() + L * N * C,

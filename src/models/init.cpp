@@ -37,10 +37,14 @@ double sinusoid_frequency(int64_t i, int64_t C) {
     return std::pow(10000.0, -2.0 * static_cast<double>(i) / static_cast<double>(C));
 }
 
-// The encoder prefix of a masked LM ("roberta" / "bert"); causal models are refused.
-std::string masked_lm_prefix(const ModelConfig& c, const char* what) {
+// The encoder prefix ("roberta" / "bert") of a masked LM with the BERT layout (a
+// learned position table, separate query and key matrices); others are refused.
+std::string masked_lm_prefix(const Model& m, const char* what) {
+    const ModelConfig& c = m.config();
     if (c.is_causal()) fail("{} init is for masked LMs; {} is causal", what, c.architecture);
-    return c.model_type == "bert" ? "bert" : "roberta";
+    for (const char* prefix : {"roberta", "bert"})
+        if (m.params().find(std::string(prefix) + ".embeddings.position_embeddings.weight")) return prefix;
+    fail("{} init needs a BERT/RoBERTa-layout encoder (a learned position table); {} has none", what, c.architecture);
 }
 
 // The position table as sinusoids of the token index (amplitude `scale`); the padding
@@ -67,7 +71,7 @@ void position_table_sinusoids_write(Model& m, const std::string& prefix, float s
 
 void model_init_local_attention(Model& m, uint64_t seed, float position_scale, float qk_std) {
     const ModelConfig& c = m.config();
-    const std::string prefix = masked_lm_prefix(c, "local-attention");
+    const std::string prefix = masked_lm_prefix(m, "local-attention");
     position_table_sinusoids_write(m, prefix, position_scale);
     std::mt19937_64 rng(seed ^ 0x10ca1);
     std::normal_distribution<float> normal(0.0f, qk_std);
@@ -84,7 +88,7 @@ void model_init_local_attention(Model& m, uint64_t seed, float position_scale, f
 
 void model_init_shift_attention(Model& m, uint64_t seed, float position_scale, float gain, float vo_std) {
     const ModelConfig& c = m.config();
-    const std::string prefix = masked_lm_prefix(c, "shift-attention");
+    const std::string prefix = masked_lm_prefix(m, "shift-attention");
     position_table_sinusoids_write(m, prefix, position_scale);
     const int64_t H = c.hidden_size, NH = c.num_heads, HD = H / NH;
     DLM_ASSERT(HD % 2 == 0);
@@ -123,10 +127,13 @@ void model_init_shift_attention(Model& m, uint64_t seed, float position_scale, f
 
 void model_init_unigram_bias(Model& m, const std::vector<int64_t>& counts, double smoothing) {
     const ModelConfig& c = m.config();
-    const std::string prefix = masked_lm_prefix(c, "unigram-bias");
-    const std::string name = prefix == "bert" ? "cls.predictions.bias" : "lm_head.bias";
-    const ParamEntry* e = m.params().find(name);
-    DLM_ASSERT(e != nullptr && e->numel() == c.vocab_size);
+    if (c.is_causal()) fail("unigram-bias init is for masked LMs; {} is causal", c.architecture);
+    // The output bias: the one bias as long as the vocabulary (lm_head.bias,
+    // cls.predictions.bias, decoder.bias).
+    const ParamEntry* e = nullptr;
+    for (const auto& p : m.params().entries())
+        if (p.role == ParamRole::bias && p.numel() == c.vocab_size) e = &p;
+    if (!e) fail("unigram-bias init: {} has no output bias", c.architecture);
     if (static_cast<int64_t>(counts.size()) != c.vocab_size)
         fail("unigram bias: {} token counts for a vocabulary of {}", counts.size(), c.vocab_size);
     if (!(smoothing > 0)) fail("unigram bias: smoothing must be positive, got {:g}", smoothing);

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "kernels/decode.h"
+#include "kernels/gemv.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
 

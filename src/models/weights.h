@@ -87,7 +87,7 @@ enum class WeightLayout { out_in, in_out };
 //   products_and_rows products, and lookups row by row (a decoder tied to the word
 //                     embeddings): products read a packed copy of its own;
 //   streamed          read once per decoded token (a causal model's matrices and LM
-//                     head): rewritten in place into column tiles (kernels/decode.h),
+//                     head): rewritten in place into column tiles (kernels/gemv.h),
 //                     in the fp32 arena or the bf16 copy, which every reader follows.
 enum class WeightUse { products, products_and_rows, streamed };
 

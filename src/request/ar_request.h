@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ar/generate_ar.h"
-#include "gen/generation_config.h"
+#include "generation/generation_config.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 

@@ -23,7 +23,7 @@
 
 #include "diffusion/generate.h"
 #include "diffusion/prompt.h"
-#include "gen/generation_config.h"
+#include "generation/generation_config.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
 

@@ -1,5 +1,5 @@
 // The replay page of `dlm compare`: one self-contained HTML file (inline CSS and JS,
-// nothing fetched; they live in view/assets/ and are embedded at build time) that plays two generation traces (gen/trace.h, "dlm-trace-1")
+// nothing fetched; they live in view/assets/ and are embedded at build time) that plays two generation traces (generation/trace.h, "dlm-trace-1")
 // side by side at their recorded speed: per side the text as it was at each step
 // (masks as dim '░', the tokens committed in the current step highlighted, the prompt
 // in bold), a live counter, and a summary table from each trace's stats once both

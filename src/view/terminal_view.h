@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "gen/events.h"
+#include "generation/events.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dlm {

@@ -1,7 +1,7 @@
 """Independent PyTorch re-implementation of the HuggingFace `transformers` forward
 passes that dlm must reproduce (eval mode, no dropout, fp32):
 
-    RobertaForMaskedLM, BertForMaskedLM, GPT2LMHeadModel
+    RobertaForMaskedLM, BertForMaskedLM, GPT2LMHeadModel, ModernBertForMaskedLM
 
 Written from the documented semantics of `transformers` (4.x eager code path), not
 copied from it. Parameters are looked up by their HuggingFace names, exactly as they
@@ -378,6 +378,180 @@ class GPT2LMHeadModel:
 
 
 # --------------------------------------------------------------------------------------
+# ModernBERT (pre-LN encoder, RoPE, GeGLU, alternating global / sliding-window attention)
+# --------------------------------------------------------------------------------------
+
+def rotate_half(x):
+    """Split the last dim in halves (a, b) and return (-b, a): the GPT-NeoX / Llama RoPE
+    convention (not the interleaved GPT-J one)."""
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rope_cos_sin(T, head_dim, theta, positions=None):
+    """cos, sin [T, head_dim] in float32, computed the way HF's default rotary embedding does:
+    inv_freq[k] = 1 / theta^(float32(2k) / head_dim) (float32 pow), angle = float32(pos) *
+    inv_freq (one float32 rounding), emb = cat(angle, angle), cos/sin of that in float32."""
+    if positions is None:
+        positions = torch.arange(T, dtype=torch.int64)
+    inv = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.int64).to(torch.float32) / head_dim))
+    ang = positions.to(torch.float32)[:, None] * inv[None, :]
+    emb = torch.cat((ang, ang), dim=-1)
+    return emb.cos(), emb.sin()
+
+
+def attention_core_scaled(q, k, v, nh, additive_mask=None, causal=False):
+    """As attention_core, but the scores are multiplied by head_dim**-0.5 (ModernBERT's eager
+    path writes `matmul(q, k^T) * scale`) and softmax runs in float32."""
+    qh, kh, vh = split_heads(q, nh), split_heads(k, nh), split_heads(v, nh)
+    hd = qh.shape[-1]
+    s = torch.matmul(qh, kh.transpose(-1, -2)) * (hd ** -0.5)
+    if causal:
+        raise NotImplementedError("ModernBERT is bidirectional")
+    if additive_mask is not None:
+        s = s + additive_mask
+    if s.dtype == torch.float64:  # float64 runs of the training self-checks stay float64
+        p = torch.softmax(s, dim=-1)
+    else:
+        p = torch.softmax(s, dim=-1, dtype=torch.float32).to(q.dtype)
+    return merge_heads(torch.matmul(p, vh))
+
+
+class ModernBertForMaskedLM:
+    """HF ModernBertForMaskedLM, eval forward of the padded (eager / sdpa) code path.
+
+    Parameter names (no biases when attention_bias / mlp_bias / norm_bias /
+    classifier_bias are false; decoder.weight absent = tied to tok_embeddings):
+        model.embeddings.tok_embeddings.weight [V,C]   model.embeddings.norm.weight [C]
+        model.layers.{i}.attn_norm.weight [C]          (absent for i = 0: nn.Identity)
+        model.layers.{i}.attn.Wqkv.weight [3C,C]       output columns q | k | v
+        model.layers.{i}.attn.Wo.weight [C,C]
+        model.layers.{i}.mlp_norm.weight [C]
+        model.layers.{i}.mlp.Wi.weight [2F,C]          output columns input | gate
+        model.layers.{i}.mlp.Wo.weight [C,F]
+        model.final_norm.weight [C]
+        head.dense.weight [C,C]  head.norm.weight [C]  decoder.bias [V]
+    """
+
+    def __init__(self, config: dict, params: Dict[str, torch.Tensor], attention_impl=None):
+        self.cfg = config
+        self.p = _f32(params)
+        self.attn = attention_impl or attention_core_scaled
+        self.L = config["num_hidden_layers"]
+        self.nh = config["num_attention_heads"]
+        self.C = config["hidden_size"]
+        self.hd = self.C // self.nh
+        self.eps = config.get("norm_eps", 1e-5)
+        self.norm_bias = config.get("norm_bias", False)
+        self.attention_bias = config.get("attention_bias", False)
+        self.mlp_bias = config.get("mlp_bias", False)
+        self.classifier_bias = config.get("classifier_bias", False)
+        self.decoder_bias = config.get("decoder_bias", True)
+        self.act = ACT[config.get("hidden_activation", "gelu")]
+        self.head_act = ACT[config.get("classifier_activation", "gelu")]
+        self.window = config.get("local_attention", 128)
+        every = config.get("global_attn_every_n_layers", 3)
+        # layer i is global ("full_attention") when i % every == 0, else sliding window
+        self.layer_types = config.get("layer_types") or [
+            "sliding_attention" if i % every else "full_attention" for i in range(self.L)]
+        rp = config.get("rope_parameters") or {}
+        g = config.get("global_rope_theta", 160000.0)
+        loc = config.get("local_rope_theta")
+        loc = g if loc is None else loc
+        self.theta = {"full_attention": (rp.get("full_attention") or {}).get("rope_theta", g),
+                      "sliding_attention": (rp.get("sliding_attention") or {}).get("rope_theta", loc)}
+        for t in rp.values():
+            if t and t.get("rope_type", "default") != "default":
+                raise NotImplementedError(f"rope_type {t.get('rope_type')}")
+
+    def _w(self, name):
+        return self.p[name]
+
+    def _opt(self, name, flag):
+        if not flag:
+            return None
+        return self.p[name]
+
+    def ln(self, prefix, x):
+        return layer_norm(x, self._w(prefix + ".weight"), self._opt(prefix + ".bias", self.norm_bias), self.eps)
+
+    def position_ids(self, input_ids):
+        # padded path: position_ids = arange(T) for every row (right padding keeps real
+        # tokens at 0..len-1, the same positions the unpadded flash path uses)
+        T = input_ids.shape[1]
+        return torch.arange(T, dtype=torch.int64)[None, :].expand_as(input_ids)
+
+    def masks(self, attention_mask):
+        """-> (global [B,1,T,T], sliding [B,1,T,T]) additive float32 masks, as HF's
+        _update_attention_mask: finfo.min on padded keys; the sliding one also finfo.min
+        where |i - j| > local_attention // 2 (masked_fill, so never 2*finfo.min)."""
+        B, T = attention_mask.shape
+        m = attention_mask[:, None, None, :].expand(B, 1, T, T).to(torch.float32)
+        inv = 1.0 - m
+        glob = inv.masked_fill(inv.to(torch.bool), FMIN)
+        r = torch.arange(T)
+        far = (r[:, None] - r[None, :]).abs() > self.window // 2
+        return glob, glob.masked_fill(far[None, None], FMIN)
+
+    def apply_rope(self, x, cos, sin):
+        """x [B,T,C] -> per head [B,T,NH,HD]: x*cos + rotate_half(x)*sin."""
+        B, T, C = x.shape
+        xh = x.view(B, T, self.nh, self.hd)
+        c, s = cos[None, :, None, :], sin[None, :, None, :]
+        return ((xh * c) + (rotate_half(xh) * s)).reshape(B, T, C)
+
+    def embeddings(self, input_ids):
+        x = F.embedding(input_ids, self._w("model.embeddings.tok_embeddings.weight"))
+        return self.ln("model.embeddings.norm", x)
+
+    def layer(self, i, h, glob, local, rope):
+        pre = f"model.layers.{i}."
+        x = h if i == 0 else self.ln(pre + "attn_norm", h)
+        qkv = linear(x, self._w(pre + "attn.Wqkv.weight"), self._opt(pre + "attn.Wqkv.bias", self.attention_bias))
+        q, k, v = qkv.split(self.C, dim=-1)
+        cos, sin = rope[self.layer_types[i]]
+        q, k = self.apply_rope(q, cos, sin), self.apply_rope(k, cos, sin)
+        mask = glob if self.layer_types[i] == "full_attention" else local
+        a = self.attn(q, k, v, self.nh, mask, causal=False)
+        h = h + linear(a, self._w(pre + "attn.Wo.weight"), self._opt(pre + "attn.Wo.bias", self.attention_bias))
+        y = self.ln(pre + "mlp_norm", h)
+        y = linear(y, self._w(pre + "mlp.Wi.weight"), self._opt(pre + "mlp.Wi.bias", self.mlp_bias))
+        inp, gate = y.chunk(2, dim=-1)
+        y = linear(self.act(inp) * gate, self._w(pre + "mlp.Wo.weight"), self._opt(pre + "mlp.Wo.bias", self.mlp_bias))
+        return h + y
+
+    def encode(self, input_ids, attention_mask):
+        """-> list of L+1 hidden states exactly as HF output_hidden_states (embeddings output,
+        then each layer's raw output; NO final_norm on the last one)."""
+        T = input_ids.shape[1]
+        glob, local = self.masks(attention_mask)
+        rope = {t: rope_cos_sin(T, self.hd, self.theta[t]) for t in set(self.layer_types)}
+        h = self.embeddings(input_ids)
+        hs = [h]
+        for i in range(self.L):
+            h = self.layer(i, h, glob, local, rope)
+            hs.append(h)
+        return hs
+
+    def head(self, h):
+        """last layer output -> final_norm (= ModernBertModel's last_hidden_state) ->
+        head.dense -> classifier_activation -> head.norm -> decoder (tied) + decoder.bias.
+        Returns (logits, last_hidden_state)."""
+        last = self.ln("model.final_norm", h)
+        x = linear(last, self._w("head.dense.weight"), self._opt("head.dense.bias", self.classifier_bias))
+        x = self.ln("head.norm", self.head_act(x))
+        dec = self.p.get("decoder.weight", self._w("model.embeddings.tok_embeddings.weight"))
+        return linear(x, dec, self._opt("decoder.bias", self.decoder_bias)), last
+
+    @torch.no_grad()
+    def forward(self, input_ids, attention_mask=None) -> Output:
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hs = self.encode(input_ids, attention_mask)
+        return Output(self.head(hs[-1])[0], hs)
+
+
+# --------------------------------------------------------------------------------------
 # loading a checkpoint folder
 # --------------------------------------------------------------------------------------
 
@@ -397,4 +571,6 @@ def load_model(folder: str, attention_impl=attention_core, params=None):
         return BertLikeForMaskedLM(cfg, params, "bert", attention_impl)
     if arch == "GPT2LMHeadModel":
         return GPT2LMHeadModel(cfg, params, attention_impl)
+    if arch == "ModernBertForMaskedLM":
+        return ModernBertForMaskedLM(cfg, params, None if attention_impl is attention_core else attention_impl)
     raise ValueError(f"{folder}: unsupported architectures {cfg.get('architectures')}")

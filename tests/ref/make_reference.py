@@ -272,7 +272,7 @@ def pad_batch(seqs, pad_id, left=False):
     return ids, mask
 
 
-def write_reference(folder, model_name, model, cases, notes):
+def write_reference(folder, model_name, model, cases, notes, generator="tests/ref/make_reference.py"):
     """cases: list of dicts {description, input_ids, attention_mask, compare}"""
     tensors = {}
     meta_cases = []
@@ -301,14 +301,14 @@ def write_reference(folder, model_name, model, cases, notes):
             "max_abs_logit": float(out.logits.abs().max()),
         })
     hf.save_safetensors(os.path.join(folder, "reference.safetensors"), tensors,
-                        {"format": "pt", "generator": "tests/ref/make_reference.py"})
+                        {"format": "pt", "generator": generator})
     cfg = model.cfg
     V = cfg["vocab_size"]
     C = cfg.get("hidden_size", cfg.get("n_embd"))
     write_json(os.path.join(folder, "reference.json"), {
         "model": model_name,
         "architecture": cfg["architectures"][0],
-        "generator": "tests/ref/make_reference.py (independent PyTorch implementation in tests/ref/hf_models.py)",
+        "generator": f"{generator} (independent PyTorch implementation in tests/ref/hf_models.py)",
         "torch_version": torch.__version__,
         "file": "reference.safetensors",
         "tensors": {

@@ -8,7 +8,7 @@
 #include "command.h"
 #include "core/error.h"
 #include "core/file.h"
-#include "gen/generation_config.h"
+#include "generation/generation_config.h"
 #include "io/safetensors.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"

@@ -7,8 +7,8 @@
 
 #include "command.h"
 #include "core/error.h"
-#include "gen/generation_config.h"
-#include "gen/trace.h"
+#include "generation/generation_config.h"
+#include "generation/trace.h"
 #include "models/model.h"
 #include "request/ar_request.h"
 #include "request/diffusion_request.h"

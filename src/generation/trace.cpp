@@ -1,4 +1,4 @@
-#include "gen/trace.h"
+#include "generation/trace.h"
 
 #include <set>
 

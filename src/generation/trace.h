@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "gen/events.h"
+#include "generation/events.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dlm {

@@ -1,4 +1,4 @@
-#include "gen/generation_config.h"
+#include "generation/generation_config.h"
 
 #include <nlohmann/json.hpp>
 

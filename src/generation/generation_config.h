@@ -18,7 +18,7 @@
 #include <optional>
 #include <string>
 
-#include "gen/sampling.h"
+#include "generation/sampling.h"
 
 namespace dlm {
 

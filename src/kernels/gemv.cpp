@@ -1,4 +1,4 @@
-#include "kernels/decode.h"
+#include "kernels/gemv.h"
 
 #include <algorithm>
 #include <cmath>
@@ -437,48 +437,6 @@ void tiled_columns_gather_f32(float* out, const int32_t* ids, const float* tiled
                               bool accumulate) {
     DLM_PROFILE("embedding");
     columns_gather(out, ids, tiled, count, k, n, kTileColsF32, accumulate);
-}
-
-void attention_forward_cached(float* out, float* att, const float* q, const float* k, const float* v,
-                              const int32_t* key_mask, const attention_shape& s) {
-    DLM_PROFILE("attention_cached");
-    const int64_t B = s.batch, Tq = s.tq, Tk = s.tk, NH = s.heads, HD = s.head_dim, C = NH * HD;
-    DLM_ASSERT(s.q_offset + Tq <= Tk);
-    const float scale = 1.0f / std::sqrt(static_cast<float>(HD));
-    const float lowest = std::numeric_limits<float>::lowest();
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int64_t b = 0; b < B; ++b) {
-        for (int64_t h = 0; h < NH; ++h) {
-            const int32_t* km = key_mask ? key_mask + b * Tk : nullptr;
-            const float* kb = k + b * Tk * s.ldkv + h * HD;
-            const float* vb = v + b * Tk * s.ldkv + h * HD;
-            for (int64_t i = 0; i < Tq; ++i) {
-                const float* qr = q + (b * Tq + i) * s.ldq + h * HD;
-                float* row = att + ((b * NH + h) * Tq + i) * Tk;
-                const int64_t visible = s.q_offset + i + 1;
-                for (int64_t j = 0; j < visible; ++j) {
-                    const float* kr = kb + j * s.ldkv;
-                    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-                    for (int64_t d = 0; d < HD; ++d) dot += qr[d] * kr[d];
-                    // HF eager: padded keys get + finfo.min (a query that sees only
-                    // padding averages it, as there).
-                    float x = dot * scale;
-                    if (km && km[j] == 0) x += lowest;
-                    row[j] = x;
-                }
-                softmax_row(row, visible);
-                float* o = out + (b * Tq + i) * C + h * HD;
-                for (int64_t d = 0; d < HD; ++d) o[d] = 0.0f;
-                for (int64_t j = 0; j < visible; ++j) {
-                    const float p = row[j];
-                    const float* vr = vb + j * s.ldkv;
-#pragma omp simd
-                    for (int64_t d = 0; d < HD; ++d) o[d] += p * vr[d];
-                }
-            }
-        }
-    }
 }
 
 DLM_ISA_END

@@ -1,4 +1,5 @@
-// Kernels for incremental decoding: a handful of rows (one new token per sample) go
+// Matrix-vector products for incremental decoding (GEMV on plain and column-tiled
+// weights, and the tiles' layout): a handful of rows (one new token per sample) go
 // through the model, so every weight matrix is read once per step and memory
 // bandwidth, not arithmetic, sets the speed. These stream the weights exactly once,
 // need no oneDNN primitive (no per-shape JIT), and compute each output row with the
@@ -7,8 +8,6 @@
 #pragma once
 
 #include <cstdint>
-
-#include "kernels/attention.h"
 
 namespace dlm {
 
@@ -88,18 +87,5 @@ void tiled_gemv_f32(float* out, const float* inp, const float* tiled, const floa
                     int64_t n);
 void tiled_columns_gather_f32(float* out, const int32_t* ids, const float* tiled, int64_t count, int64_t k, int64_t n,
                               bool accumulate);
-
-// Causal attention of Tq new queries over a KV cache (HF eager semantics, as
-// attention_forward; masked keys get + finfo.min):
-//   q    [B, Tq, C] row stride s.ldq
-//   k, v [B, s.tk, C] the cache of one layer (s.tk = capacity, row stride s.ldkv)
-//   key_mask [B, s.tk] 1 = real token (slots not yet written are hidden causally)
-//   query i sits at slot s.q_offset + i and sees slots j <= s.q_offset + i
-//   att  [B, NH, Tq, s.tk] scratch (probabilities of the visible slots on return)
-//   out  [B, Tq, C] contiguous
-// Only the visible slots are touched, so the cost grows with the filled length, not
-// the capacity.
-void attention_forward_cached(float* out, float* att, const float* q, const float* k, const float* v,
-                              const int32_t* key_mask, const attention_shape& s);
 
 }  // namespace dlm

@@ -131,6 +131,15 @@ TEST(trainer, causal_loss_goes_down_on_real_text) {
     EXPECT_LT(after, before - 3.0) << before << " -> " << after;
 }
 
+// A gated MLP (ModernBERT's GeGLU: Wi is [2F, C]) counts three C x F matrices.
+TEST(trainer, gated_mlp_flops_count_three_matrices) {
+    const dlm::ModelConfig c = dlm::config_load(std::string(DLM_TEST_DATA) + "/models/tiny-modernbert/config.json");
+    const double C = c.hidden_size, F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+    const double by_hand = 2 * 4 * 32.0 * L * (4 * C * C + 3 * C * F) + 2 * 4 * 32.0 * L * 2 * 32 * C +
+                           2 * 10.0 * (C * C + C * V);
+    EXPECT_NEAR(dlm::forward_flops(c, 4, 32, 10), by_hand, 1e-9 * by_hand);
+}
+
 TEST(trainer, flops_budget_sets_the_steps_and_the_log_counts_flops) {
     const dlm::ModelConfig c = tiny_roberta_config(66);
     // The formula by hand: body, attention and head of the masked LM, x 3 for training.

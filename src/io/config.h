@@ -36,6 +36,7 @@ struct ModelConfig {
     bool tie_word_embeddings = true;
     bool causal = false;           // a causal LM (set by the architecture)
     int64_t position_offset = 0;   // position id of the first token (RoBERTa: pad_token_id + 1)
+    int64_t mlp_matrices = 2;      // C x F matrices per MLP: in and out, or 3 gated (GeGLU: input, gate, out)
     nlohmann::ordered_json json;  // the file as read (updated on save)
 
     int64_t head_dim() const { return hidden_size / num_heads; }

@@ -5,7 +5,8 @@
 // One forward pass over `rows` sequences of `seq` tokens with the LM head evaluated at
 // `head_rows` positions (the masked positions for diffusion training, every position
 // but the last for causal training):
-//   body      2 * tokens * L * (4 C^2 + 2 C F)      Q,K,V,O projections and the MLP
+//   body      2 * tokens * L * (4 C^2 + M C F)      Q,K,V,O projections and the MLP's M
+//                                                   matrices (2; a gated MLP 3)
 //   attention 2 * tokens * L * 2 * S_k * C          scores and weighted values; S_k = seq
 //                                                   (a causal model reads on average
 //                                                   half of it, counted as a full row too,

@@ -484,6 +484,7 @@ void modernbert_config_read(const nlohmann::ordered_json& j, ModelConfig& c, con
     c.num_layers = config_require<int64_t>(j, "num_hidden_layers", where);
     c.num_heads = config_require<int64_t>(j, "num_attention_heads", where);
     c.intermediate_size = config_require<int64_t>(j, "intermediate_size", where);
+    c.mlp_matrices = 3;  // GeGLU: Wi holds input and gate
     c.max_positions = config_get<int64_t>(j, "max_position_embeddings", 8192, where);
     c.layer_norm_eps = config_get<float>(j, "norm_eps", 1e-5f, where);
     c.activation = activation_parse(config_get<std::string>(j, "hidden_activation", "gelu", where), where);

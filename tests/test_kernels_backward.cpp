@@ -4,6 +4,8 @@
 //    h = 1e-2 (truncation O(h^2), rounding ~1e-7 |L| / h): max|diff| <= 1e-2 * max|grad|.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -27,27 +29,9 @@ const dlm::SafetensorsReader& fixtures() {
     return st;
 }
 
-vec fixture(const std::string& name) {
-    const dlm::TensorInfo* t = fixtures().find(name);
-    if (!t) {
-        ADD_FAILURE() << "missing fixture " << name;
-        return {};
-    }
-    vec v(static_cast<size_t>(t->numel()));
-    fixtures().read_f32(*t, v.data());
-    return v;
-}
+vec fixture(const std::string& name) { return fixture_f32(fixtures(), name); }
 
-std::vector<int32_t> fixture_ids(const std::string& name) {
-    const dlm::TensorInfo* t = fixtures().find(name);
-    std::vector<int32_t> v(t ? static_cast<size_t>(t->numel()) : 0);
-    for (size_t i = 0; i < v.size(); ++i) {
-        int64_t x;
-        std::memcpy(&x, fixtures().bytes(*t) + 8 * i, 8);
-        v[i] = static_cast<int32_t>(x);
-    }
-    return v;
-}
+std::vector<int32_t> fixture_ids(const std::string& name) { return fixture_i32(fixtures(), name); }
 
 void expect_close(const vec& got, const vec& want, double rel, const std::string& what) {
     ASSERT_EQ(got.size(), want.size()) << what;

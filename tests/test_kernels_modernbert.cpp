@@ -6,6 +6,8 @@
 // h = 1e-2 (truncation O(h^2)): max|diff| <= 1e-2 * max|grad|.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -32,28 +34,9 @@ const dlm::SafetensorsReader& fixtures() {
     return st;
 }
 
-vec fixture(const std::string& name) {
-    const dlm::TensorInfo* t = fixtures().find(name);
-    if (!t) {
-        ADD_FAILURE() << "missing fixture " << name;
-        return {};
-    }
-    vec v(static_cast<size_t>(t->numel()));
-    fixtures().read_f32(*t, v.data());
-    return v;
-}
+vec fixture(const std::string& name) { return fixture_f32(fixtures(), name); }
 
-std::vector<int32_t> fixture_ids(const std::string& name) {
-    const dlm::TensorInfo* t = fixtures().find(name);
-    EXPECT_TRUE(t && t->dtype == dlm::DType::I64) << name;
-    std::vector<int32_t> v(t ? static_cast<size_t>(t->numel()) : 0);
-    for (size_t i = 0; i < v.size(); ++i) {
-        int64_t x;
-        std::memcpy(&x, fixtures().bytes(*t) + 8 * i, 8);
-        v[i] = static_cast<int32_t>(x);
-    }
-    return v;
-}
+std::vector<int32_t> fixture_ids(const std::string& name) { return fixture_i32(fixtures(), name); }
 
 // max|got - want| <= rel * max|want|; DLM_TEST_PRINT_ERRORS=1 prints the measured ratio.
 void expect_close(const vec& got, const vec& want, double rel, const std::string& what) {

@@ -1,15 +1,18 @@
 // Helpers several test files share: random inputs, relative differences, a short
-// held-out text file.
+// held-out text file, fixture tensors.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "io/safetensors.h"
 
 // n floats uniform in [-1, 1) from a fixed seed.
 inline std::vector<float> random_floats(size_t n, uint32_t seed) {
@@ -40,4 +43,29 @@ inline std::string held_out_file(const std::string& path) {
         for (int i = 0; i < 40 && std::getline(in, line); ++i) out << line << "\n";
     }
     return path;
+}
+
+// A fixture tensor of st as floats; a missing one fails the test (empty result).
+inline std::vector<float> fixture_f32(const dlm::SafetensorsReader& st, const std::string& name) {
+    const dlm::TensorInfo* t = st.find(name);
+    if (!t) {
+        ADD_FAILURE() << "missing fixture " << name;
+        return {};
+    }
+    std::vector<float> v(static_cast<size_t>(t->numel()));
+    st.read_f32(*t, v.data());
+    return v;
+}
+
+// An I64 fixture tensor of st as int32 ids.
+inline std::vector<int32_t> fixture_i32(const dlm::SafetensorsReader& st, const std::string& name) {
+    const dlm::TensorInfo* t = st.find(name);
+    EXPECT_TRUE(t && t->dtype == dlm::DType::I64) << name;
+    std::vector<int32_t> v(t ? static_cast<size_t>(t->numel()) : 0);
+    for (size_t i = 0; i < v.size(); ++i) {
+        int64_t x;
+        std::memcpy(&x, st.bytes(*t) + 8 * i, 8);
+        v[i] = static_cast<int32_t>(x);
+    }
+    return v;
 }

@@ -6,10 +6,10 @@
 #   PATH  files or folders (default: src tools bench tests); folders are searched for
 #         *.cpp and *.h
 #
-# A function is what this code base writes at namespace level: a signature starting at
-# column 0 (over one or more lines), its body closed by a '}' at column 0. Its length
-# counts the lines from the signature to that brace. Functions defined inside a class
-# body (indented) are not measured.
+# A function is what this code base writes at namespace level or inside a class body:
+# a signature starting at column 0, or at column 4 for a member function (over one or
+# more lines), its body closed by a '}' at the same column. Its length counts the lines
+# from the signature to that brace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,10 +27,13 @@ done
 found=$(find "${paths[@]}" -type f \( -name '*.cpp' -o -name '*.h' \) | sort | while read -r f; do
   awk -v max="$max" -v file="$f" '
     # A signature starts at column 0 with a "(" and is none of the other column-0 lines.
-    function signature_start(line) {
-      if (line !~ /^[A-Za-z_~]/) return 0
-      if (line ~ /^(namespace|struct|class|enum|union|using|typedef|template|extern|static_assert|public|private|protected)([^A-Za-z0-9_]|$)/) return 0
-      return index(line, "(") > 0
+    function signature_start(line,   body) {
+      if (line !~ /^(    )?[A-Za-z_~]/) return 0
+      body = line
+      sub(/^ +/, "", body)
+      if (body ~ /^(namespace|struct|class|enum|union|using|typedef|template|extern|static_assert|public|private|protected|return|if|for|while|switch|else|do|case|default|throw|delete|goto)([^A-Za-z0-9_]|$)/) return 0
+      if (line ~ /^    / && body !~ /\)[^;]*\{[ \t]*(\/\/.*)?$/ && body !~ /,[ \t]*$/ && body !~ /\($/) return 0
+      return index(body, "(") > 0 && body !~ /=[^=]*\(/
     }
     function name_of(line,   s, args) {
       s = line
@@ -47,7 +50,7 @@ found=$(find "${paths[@]}" -type f \( -name '*.cpp' -o -name '*.h' \) | sort | w
     }
     {
       if (state == "body") {
-        if ($0 ~ /^}/) {
+        if (substr($0, 1, indent + 1) == pad "}") {
           n = NR - start + 1
           if (n > max) printf "%d %s:%d %s %d\n", n, file, start, name, n
           state = ""
@@ -61,6 +64,8 @@ found=$(find "${paths[@]}" -type f \( -name '*.cpp' -o -name '*.h' \) | sort | w
       }
       if (signature_start($0)) {
         start = NR
+        indent = match($0, /[^ ]/) - 1
+        pad = substr("    ", 1, indent)
         name = name_of($0)
         if ($0 ~ /\{[ \t]*(\/\/.*)?$/) state = "body"
         else if ($0 ~ /;[ \t]*(\/\/.*)?$/ || $0 ~ /}[ \t;]*$/) state = ""

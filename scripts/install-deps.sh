@@ -17,6 +17,7 @@ packages=(
   libutf8proc-dev        # Unicode categories
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  openmpi-bin libopenmpi-dev   # multi-process training (mpirun -np N dlm train)
   gnuplot-nox            # plots from dlm eval
   xz-utils               # the compressed training text in data/ (scripts/unpack-data.sh)
 )

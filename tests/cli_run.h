@@ -14,7 +14,8 @@ struct cli_result {
     std::string out, err;
 };
 
-// env: shell assignments for this run only, e.g. "DLM_BF16_EMULATE=1".
+// env: what goes before the binary on the command line: shell assignments for this
+// run only ("DLM_BF16_EMULATE=1"), or a launcher ("mpirun -np 2").
 inline cli_result cli_run(const std::string& args, const std::string& env = "") {
     static int counter = 0;
     std::string base = ::testing::TempDir() + "dlm_cli_" + std::to_string(::getpid()) + "_" + std::to_string(counter++);

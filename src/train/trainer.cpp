@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include "train/distributed.h"
+
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -72,6 +74,9 @@ void options_check(const Model& m, const TrainerOptions& o, const TrainBlocks& t
     const ModelConfig& c = m.config();
     if (o.batch <= 0) fail("{} must be positive, got {}", SettingName{"batch"}, o.batch);
     if (o.grad_accum <= 0) fail("{} must be positive, got {}", SettingName{"grad_accum"}, o.grad_accum);
+    if (o.grad_accum % distributed_size() != 0)
+        fail("{} {} does not divide over {} ranks: each rank takes an equal share of a step's micro-batches (give a multiple of {})",
+             SettingName{"grad_accum"}, o.grad_accum, distributed_size(), distributed_size());
     if (o.max_flops < 0) fail("{} must be positive, got {:g}", SettingName{"max_flops"}, o.max_flops);
     if (o.epochs <= 0 && o.max_steps <= 0 && o.max_flops <= 0) fail("nothing to do: {} and {} are both 0", SettingName{"epochs"}, SettingName{"max_steps"});
     if (!(o.adamw.lr > 0)) fail("{} must be positive, got {}", SettingName{"lr"}, o.adamw.lr);
@@ -216,14 +221,16 @@ int64_t steps_total(const Model& m, const TrainerOptions& o, const TrainBlocks& 
 // twice), else step 0 with an empty log.
 void run_start(Model& m, AdamW& opt, const TrainerOptions& o, run_state& st, uint64_t data_hash,
                const TrainBlocks& train, int64_t total, const std::string& log_path) {
+    const bool writer = distributed_rank() == 0;
     if (!o.resume) {
-        file_write_atomic(log_path, "");
+        if (writer) file_write_atomic(log_path, "");
         return;
     }
     auto cps = checkpoints_list(o.output_dir);
     if (cps.empty())
         fail("{}: {} given but there is no checkpoint-* folder to resume from", o.output_dir, SettingName{"resume"});
     checkpoint_load(m, opt, o, st, cps.back().second, data_hash, train);
+    if (!writer) return;  // every rank loads the checkpoint; rank 0 rewrites the log
     std::string lines;
     for (auto& e : st.log_history) lines += e.dump() + "\n";
     file_write_atomic(log_path, lines);
@@ -265,6 +272,7 @@ std::vector<std::pair<int64_t, int64_t>> step_micro_batches(const TrainerOptions
 struct step_buffers {
     std::vector<int32_t> gathered;
     micro_batch mb;
+    std::vector<float> reduce;  // the ranks' gradients, gathered
 };
 
 // Forward and backward over one step's micro-batches, the gradients accumulated; the
@@ -277,9 +285,9 @@ double step_gradients(Model& m, const TrainerOptions& o, const TrainBlocks& trai
     std::vector<int32_t>& gathered = b.gathered;
     micro_batch& mb = b.mb;
     m.params().grads_zero();
-    double step_loss = 0.0;
-    tokens = 0;
-    for (size_t k = 0; k < micros.size(); ++k) {
+    double sums[3] = {0.0, 0.0, 0.0};  // loss, FLOPs, tokens of this rank's micro-batches
+    const size_t ranks = static_cast<size_t>(distributed_size()), rank = static_cast<size_t>(distributed_rank());
+    for (size_t k = rank; k < micros.size(); k += ranks) {  // micro-batch k goes to rank k % ranks
         auto [first, rows] = micros[k];
         gathered.resize(static_cast<size_t>(rows * T));
         for (int64_t r = 0; r < rows; ++r)
@@ -290,11 +298,16 @@ double step_gradients(Model& m, const TrainerOptions& o, const TrainBlocks& trai
         if (mb.n_targets == 0) continue;
         TrainInput t{{mb.ids.data(), nullptr, nullptr, rows, T}, mb.targets.data(), mb.weights.data(), o.dropout,
                      Rng::derive(o.seed, static_cast<uint64_t>(st.step), 1000 + k).next()};
-        step_loss += m.forward_backward(t);
-        st.total_flos += train_step_flops(m.config(), rows, T, static_cast<double>(mb.n_targets));
-        tokens += rows * T;
+        sums[0] += m.forward_backward(t);
+        sums[1] += train_step_flops(m.config(), rows, T, static_cast<double>(mb.n_targets));
+        sums[2] += static_cast<double>(rows * T);
     }
-    return step_loss;
+    // Every rank ends with the whole step's gradient (and counts), summed in rank order.
+    distributed_sum_ordered(m.params().grads().data(), m.params().size(), b.reduce);
+    distributed_sum_ordered(sums, 3);
+    st.total_flos += sums[1];
+    tokens = static_cast<int64_t>(sums[2]);
+    return sums[0];
 }
 
 // The log's line for the steps since the last one.
@@ -315,7 +328,7 @@ void log_window_write(train_log& log, log_window& w, run_state& st, double epoch
 // A finished run saves the model (an interrupted one has its checkpoint) and reports.
 void run_finish(Model& m, const TrainerOptions& o, const run_state& st, TrainerResult& res,
                 std::chrono::steady_clock::time_point t_start, int64_t tokens_total) {
-    if (!res.interrupted) {
+    if (!res.interrupted && distributed_rank() == 0) {
         m.save(o.output_dir, DType::F32);
         tokenizer_files_copy(o.tokenizer_dir, o.output_dir);
     }
@@ -351,7 +364,9 @@ double evaluate_loss(Model& model, const TrainerOptions& o, TrainBlocks blocks, 
 TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, std::optional<TrainBlocks> eval) {
     options_check(m, o, train);
     if (eval && eval->block_size != train.block_size) fail("validation blocks differ in size from training blocks");
-    output_dir_prepare(o.output_dir);
+    const bool writer = distributed_rank() == 0;  // rank 0 alone writes the output folder
+    if (writer) output_dir_prepare(o.output_dir);
+    distributed_barrier();
     g_stop = false;
 
     const int64_t micro_per_epoch = (train.count + o.batch - 1) / o.batch;
@@ -364,9 +379,10 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
     run_state st;
     const std::string log_path = o.output_dir + "/train_log.jsonl";
     run_start(m, opt, o, st, data_hash, train, total, log_path);
-    train_log log{std::ofstream(log_path, std::ios::app)};
+    train_log log{writer ? std::ofstream(log_path, std::ios::app) : std::ofstream()};
 
     TrainerResult res;
+    const bool show = !o.quiet && writer;
     Progress bar(o.objective == Objective::diffusion ? "train (diffusion)" : "train (causal)", total, st.step);
     std::vector<int64_t> order;
     int64_t order_epoch = -1;
@@ -395,7 +411,7 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
         res.last_loss = step_loss;
         const double epoch_f = static_cast<double>(st.step) / steps_per_epoch;
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-        if (!o.quiet)
+        if (show)
             bar.update(st.step, fmt::format("loss {:.4f} lr {:.2e} {:.0f} tok/s", step_loss, lr,
                                             elapsed > 0 ? tokens_total / elapsed : 0.0));
         if (st.step % std::max<int64_t>(1, o.logging_steps) == 0 || st.step == total)
@@ -407,20 +423,21 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
         if (eval_now) {
             res.last_eval_loss = evaluate_loss(m, o, *eval, o.eval_batches);
             log.write(st, {{"step", st.step}, {"epoch", std::round(epoch_f * 1e4) / 1e4}, {"eval_loss", res.last_eval_loss}});
-            if (!o.quiet) bar.message(fmt::format("step {}: eval_loss {:.4f}", st.step, res.last_eval_loss));
+            if (show) bar.message(fmt::format("step {}: eval_loss {:.4f}", st.step, res.last_eval_loss));
         }
+        g_stop = distributed_any(g_stop);  // a stop on any rank stops them all at the same step
         const bool save_now = (o.save_steps > 0 && st.step % o.save_steps == 0) || (o.save_steps <= 0 && epoch_end) ||
                               st.step == total || g_stop;
-        if (save_now) checkpoint_save(m, opt, o, st, epoch_f, data_hash, train);
+        if (save_now && writer) checkpoint_save(m, opt, o, st, epoch_f, data_hash, train);
         if (g_stop) {
             res.interrupted = true;
-            if (!o.quiet)
+            if (show)
                 bar.message(fmt::format("interrupted at step {}: checkpoint saved; continue with {}", st.step,
                                         SettingName{"resume"}));
             break;
         }
     }
-    if (!o.quiet) bar.finish();
+    if (show) bar.finish();
     run_finish(m, o, st, res, t_start, tokens_total);
     return res;
 }

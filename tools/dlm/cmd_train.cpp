@@ -15,6 +15,7 @@
 #include "models/init.h"
 #include "models/model.h"
 #include "tokenizer/tokenizer.h"
+#include "train/distributed.h"
 #include "train/trainer.h"
 
 namespace dlm::cli {
@@ -221,6 +222,11 @@ TrainerResult train_interruptible(Model& model, const TrainerOptions& t, const D
 }
 
 void train_cmd(const train_options& o) {
+    distributed_init();  // under mpirun / srun: one rank of a data-parallel job
+    struct finalize {
+        ~finalize() { distributed_finalize(); }
+    } at_exit;
+    const bool writer = distributed_rank() == 0;  // rank 0 speaks and writes
     threads_apply(o.threads);
     std::string tok_dir;
     std::unique_ptr<Model> model = model_build(o, tok_dir);
@@ -234,27 +240,34 @@ void train_cmd(const train_options& o) {
     // Document-mode data ends texts with padding: make it a target so the model learns to stop.
     t.collator.mask_padding = d.mode == BlockMode::DOCUMENT;
 
+    if (!writer) distributed_barrier();  // rank 0 tokenizes (and fills the cache) first
     Dataset train = dataset_build(o.train, tok, d);
-    fmt::print(stderr, "dlm: train: {}\n", dataset_summary(train));
+    if (writer) distributed_barrier();
+    if (writer) fmt::print(stderr, "dlm: train: {}\n", dataset_summary(train));
     if (o.unigram_bias) unigram_bias_apply(*model, t, train);
     std::optional<Dataset> valid;
     if (!o.valid.empty()) {
         valid = dataset_build(o.valid, tok, d);
-        fmt::print(stderr, "dlm: valid: {}\n", dataset_summary(*valid));
+        if (writer) fmt::print(stderr, "dlm: valid: {}\n", dataset_summary(*valid));
         if (valid->blocks == 0) fail("the validation files hold no complete block of {} tokens", d.block_size);
     }
     model->config_json()["dlm"] = training_metadata_json(training_metadata_of(o, t, d));
     if (o.bf16) model->train_dtype_set(DType::BF16);
-    fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}, output {}\n", c.architecture,
+    if (writer && distributed_size() > 1)
+        fmt::print(stderr, "dlm: {} ranks, each on its share of every step's {} micro-batches\n", distributed_size(),
+                   t.grad_accum);
+    if (writer)
+        fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}, output {}\n", c.architecture,
                model->parameter_count() / 1e6, t.objective == Objective::diffusion ? "diffusion" : "causal",
                t.batch * t.grad_accum, d.block_size, t.output_dir);
 
     const TrainerResult r = train_interruptible(*model, t, train, valid);
     if (r.interrupted) {
-        fmt::print(stderr, "dlm: stopped at step {}; run the same command with --resume to continue\n", r.steps);
+        if (writer) fmt::print(stderr, "dlm: stopped at step {}; run the same command with --resume to continue\n", r.steps);
         throw Error("interrupted");
     }
-    fmt::print(stderr, "dlm: trained {} steps ({:.3g} FLOPs) in {}: {:.0f} tokens/s, last loss {:.4f}{}; model saved to {}\n",
+    if (writer)
+        fmt::print(stderr, "dlm: trained {} steps ({:.3g} FLOPs) in {}: {:.0f} tokens/s, last loss {:.4f}{}; model saved to {}\n",
                r.steps, r.total_flos, duration_format(r.seconds), r.tokens_per_second, r.last_loss,
                r.last_eval_loss >= 0 ? fmt::format(", eval loss {:.4f}", r.last_eval_loss) : "", t.output_dir);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "command.h"
+#include "train/distributed.h"
 #include "core/cpu.h"
 #include "core/error.h"
 #include "core/file.h"
@@ -52,6 +53,18 @@ void threads_apply(int threads) {
     denormals_flush_enable();
 }
 
+// Reports an error and gives the exit code; in a multi-process training job the other
+// ranks are stopped too (they would wait for this one forever).
+int error_exit(const char* what) {
+    if (dlm::distributed_size() > 1)
+        std::fprintf(stderr, "dlm: error (rank %d of %d): %s; stopping every rank\n", dlm::distributed_rank(),
+                     dlm::distributed_size(), what);
+    else
+        std::fprintf(stderr, "dlm: error: %s\n", what);
+    dlm::distributed_abort(1);
+    return 1;
+}
+
 }  // namespace dlm::cli
 
 int main(int argc, char** argv) {
@@ -73,14 +86,11 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         return app.exit(e);
     } catch (const dlm::Error& e) {
-        std::fprintf(stderr, "dlm: error: %s\n", e.what());
-        return 1;
+        return error_exit(e.what());
     } catch (const std::bad_alloc&) {
-        std::fprintf(stderr, "dlm: error: out of memory\n");
-        return 1;
+        return error_exit("out of memory");
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "dlm: error: %s\n", e.what());
-        return 1;
+        return error_exit(e.what());
     }
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_run.h"
+#include "core/file.h"
 #include "io/safetensors.h"
 #include "test_util.h"
 
@@ -97,4 +98,28 @@ TEST(train_mpi, ranks_must_divide_the_micro_batches) {
     EXPECT_NE(r.code, 0);
     EXPECT_NE(r.err.find("does not divide over 2 ranks"), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(out + "/model.safetensors"));
+}
+
+// Two ranks resumed from a checkpoint (each rank loads it; rank 0 rewrites the log) end
+// with the uninterrupted two-rank run's weights, bit for bit.
+TEST(train_mpi, resume_continues_exactly) {
+#if !defined(DLM_MPI)
+    GTEST_SKIP() << "dlm built without MPI";
+#endif
+    if (!mpirun_available()) GTEST_SKIP() << "mpirun not found";
+    const std::string out = ::testing::TempDir() + "dlm_mpi_resume_" + std::to_string(::getpid());
+    fs::remove_all(out);
+    const std::string launcher = "mpirun --allow-run-as-root --oversubscribe -np 2";
+    const std::string args = train_args(out) + " --save-steps 3 --save-total-limit 0";
+    auto full = cli_run(args, launcher);
+    ASSERT_EQ(full.code, 0) << full.err;
+    const std::string want = dlm::file_read(out + "/model.safetensors");
+    // Back to the state after step 3: the later checkpoint and the final model gone.
+    fs::remove_all(out + "/checkpoint-6");
+    fs::remove(out + "/model.safetensors");
+    auto resumed = cli_run(args + " --resume", launcher);
+    ASSERT_EQ(resumed.code, 0) << resumed.err;
+    EXPECT_NE(resumed.err.find("resuming from"), std::string::npos) << resumed.err;
+    EXPECT_TRUE(dlm::file_read(out + "/model.safetensors") == want) << "resumed weights differ";
+    EXPECT_EQ(log_lines(out).size(), 6u);
 }

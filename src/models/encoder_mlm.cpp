@@ -38,6 +38,7 @@
 #include "models/encoder_mlm.h"
 #include "models/activation_slots.h"
 #include "models/lm_head.h"
+#include "models/mlm_head.h"
 
 namespace dlm {
 
@@ -99,34 +100,28 @@ public:
         }
         const std::string& t = spec_.transform;
         const int64_t head_dense_w = p.declare(t + "dense.weight", {C, C}, ParamRole::matrix);
-        head_dense_ = linear(head_dense_w, p.declare(t + "dense.bias", {C}, ParamRole::bias), C, C);
-        head_ln_w_ = p.declare(t + spec_.head_norm + ".weight", {C}, ParamRole::norm);
-        head_ln_b_ = p.declare(t + spec_.head_norm + ".bias", {C}, ParamRole::bias);
+        Linear* head_dense = linear(head_dense_w, p.declare(t + "dense.bias", {C}, ParamRole::bias), C, C);
+        const int64_t head_ln_w = p.declare(t + spec_.head_norm + ".weight", {C}, ParamRole::norm);
+        const int64_t head_ln_b = p.declare(t + spec_.head_norm + ".bias", {C}, ParamRole::bias);
         const int64_t decoder = c.tie_word_embeddings ? word : p.declare(head + "decoder.weight", {V, C}, ParamRole::matrix);
         const int64_t head_bias = p.declare(head + "bias", {V}, ParamRole::bias);
         // A decoder tied to the word embeddings is also read row by row by lookups.
-        decoder_ = arena_.linear_add(decoder, head_bias, C, V, WeightLayout::out_in,
-                                     decoder == word ? WeightUse::products_and_rows : WeightUse::products);
-        word_ = arena_.embedding_add(word, V, C, decoder == word ? decoder_ : nullptr);
+        Linear* decoder_w = arena_.linear_add(decoder, head_bias, C, V, WeightLayout::out_in,
+                                              decoder == word ? WeightUse::products_and_rows : WeightUse::products);
+        word_ = arena_.embedding_add(word, V, C, decoder == word ? decoder_w : nullptr);
+        head_.init(&params_, head_dense, head_ln_w, head_ln_b, decoder_w, spec_.head_activation, c.layer_norm_eps);
         p.allocate();
-        // HF's RobertaLMHead calls the erf gelu whatever hidden_act says; BERT's uses hidden_act.
     }
 
     void forward(const ForwardInput& in) override { forward_impl(in, false, false, 0); }
 
     void forward_kv(EncoderKv& kv, const ForwardInput& in) override {
-        if (in.mask) fail("forward_kv: the key/value cache takes canvases without padding (mask nullptr)");
-        const auto& c = config_;
-        kv.batch = in.batch;
-        kv.seq = in.seq;
-        kv.kv.resize(static_cast<size_t>(c.num_layers * in.batch * in.seq * 2 * c.hidden_size));
+        encoder_kv_prepare(kv, in);
         forward_impl(in, false, false, 0, &kv);
     }
 
     void forward_span(EncoderKv& kv, const int32_t* ids, int64_t q0, int64_t q1) override {
-        if (kv.batch < 1) fail("forward_span: the key/value cache is empty (call forward_kv first)");
-        if (q0 < 0 || q1 <= q0 || q1 > kv.seq)
-            fail("forward_span: span [{}, {}) is not inside the cached canvas of {} positions", q0, q1, kv.seq);
+        encoder_span_check(kv, q0, q1);
         forward_impl({ids, nullptr, nullptr, kv.batch, kv.seq}, false, false, 0, &kv, q0, q1);
     }
 
@@ -138,21 +133,14 @@ public:
     }
 
     void logits(std::span<const int64_t> rows, float* out) override {
-        const int64_t n = static_cast<int64_t>(rows.size()), C = config_.hidden_size;
-        for (int64_t i = 0; i < n; ++i) DLM_ASSERT(rows[i] >= 0 && rows[i] < B_ * T_);
-        const int64_t np = rows_padded(n), V = config_.vocab_size;
-        head_resize(np);
-        rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
-        head_transform(np, false);
-        logits_by_row_groups(out, n, V, logits_buf_, [&](float* dst, int64_t r0, int64_t m) {
-            decoder_->forward(dst, head_out_.data() + r0 * C, m);
-        });
+        for (const int64_t r : rows) DLM_ASSERT(r >= 0 && r < B_ * T_);
+        head_.logits(rows, hidden(), out);
     }
 
     double forward_backward(const TrainInput& t) override {
         const auto& c = config_;
         const int64_t B = t.in.batch, T = t.in.seq, N = B * T, C = c.hidden_size, NH = c.num_heads;
-        const int64_t F = c.intermediate_size, L = c.num_layers, V = c.vocab_size;
+        const int64_t F = c.intermediate_size, L = c.num_layers;
         TrainScope scope = train_scope();
         targets_gather(t, rows_, targets_, weights_);
         forward_impl(t.in, true, t.dropout, t.seed);
@@ -161,16 +149,7 @@ public:
 
         // LM head at the target rows, chunked; d(hidden) lands in dx_.
         dx_.assign(static_cast<size_t>(N * C), 0.0f);
-        const int64_t chunk = head_chunk_rows(static_cast<int64_t>(rows_.size()));
-        head_resize(chunk);
-        if (static_cast<int64_t>(logits_buf_.size()) < chunk * V) logits_buf_.resize(static_cast<size_t>(chunk * V));
-        const double loss = head_loss_backward(
-            {rows_, targets_, weights_}, hidden(), dx_.data(), C, V, head_in_.data(), logits_buf_.data(), row_loss_,
-            [&](int64_t mp) { head_forward(logits_buf_.data(), mp); },
-            [&](int64_t mp) {
-                head_backward(logits_buf_.data(), mp);
-                return head_din_.data();
-            });
+        const double loss = head_.loss_backward({rows_, targets_, weights_}, hidden(), dx_.data(), row_loss_);
 
         dsum_.resize(static_cast<size_t>(N * C));
         dtmp_.resize(static_cast<size_t>(N * C));
@@ -402,61 +381,20 @@ private:
                                    params_.get(P.ffn_ln_b), N, C, c.layer_norm_eps);
     }
 
-    void head_resize(int64_t n) {
-        const int64_t C = config_.hidden_size;
-        for (auto* v : {&head_in_, &head_pre_, &head_act_buf_, &head_out_, &head_din_, &head_d_})
-            if (static_cast<int64_t>(v->size()) < n * C) v->resize(static_cast<size_t>(n * C));
-        if (static_cast<int64_t>(head_mean_.size()) < n) {
-            head_mean_.resize(static_cast<size_t>(n));
-            head_rstd_.resize(static_cast<size_t>(n));
-        }
-    }
-
-    // head_in_[n, C] -> head_out_[n, C]: dense, GELU, layer norm (the decoder's input).
-    void head_transform(int64_t n, bool train) {
-        const auto& c = config_;
-        const int64_t C = c.hidden_size;
-        head_dense_->forward(head_pre_.data(), head_in_.data(), n, false);
-        bias_gelu_forward_keep(head_act_buf_.data(), head_pre_.data(), head_dense_->bias(), n, C, spec_.head_activation);
-        layernorm_forward(head_out_.data(), head_mean_.data(), head_rstd_.data(), head_act_buf_.data(),
-                          params_.get(head_ln_w_), params_.get(head_ln_b_), n, C, c.layer_norm_eps);
-    }
-
-    // Training: head_in_[n, C] -> logits out[n, V]; keeps what head_backward needs.
-    void head_forward(float* out, int64_t n) {
-        head_transform(n, true);
-        decoder_->forward(out, head_out_.data(), n);
-    }
-
-    // dlogits[n, V] -> head_din_[n, C] (d of head_in_), parameter gradients added.
-    void head_backward(const float* dlogits, int64_t n) {
-        const int64_t C = config_.hidden_size;
-        auto& g = params_;
-        std::fill(head_d_.begin(), head_d_.begin() + n * C, 0.0f);
-        decoder_->backward(head_d_.data(), dlogits, head_out_.data(), n);
-        std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
-        layernorm_backward(head_din_.data(), g.grad(head_ln_w_), g.grad(head_ln_b_), head_d_.data(),
-                           head_act_buf_.data(), params_.get(head_ln_w_), head_mean_.data(), head_rstd_.data(), n, C);
-        gelu_backward(head_d_.data(), head_pre_.data(), head_din_.data(), n * C, spec_.head_activation);
-        std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
-        head_dense_->backward(head_din_.data(), head_d_.data(), head_in_.data(), n);
-    }
-
     EncoderMlmSpec spec_;
     Embedding *word_, *pos_, *type_;
-    Linear *head_dense_, *decoder_;
-    int64_t emb_ln_w_, emb_ln_b_, head_ln_w_, head_ln_b_;
+    MlmHead head_;
+    int64_t emb_ln_w_, emb_ln_b_;
     std::vector<encoder_layer> layers_;
 
     int64_t B_ = 0, T_ = 0;
     std::vector<int32_t> positions_, type_ids_, span_ids_;
     std::vector<float> states_, emb_sum_, emb_mean_, emb_rstd_, proj_, scratch_, acts_buf_;
     std::vector<encoder_acts> acts_;
-    std::vector<float> head_in_, head_pre_, head_act_buf_, head_out_, head_mean_, head_rstd_, head_din_, head_d_;
     // training
     std::vector<int64_t> rows_;
     std::vector<int32_t> targets_;
-    std::vector<float> weights_, row_loss_, logits_buf_, dx_, dsum_, dtmp_, dctx_, dqkv_, dffn_, datt_;
+    std::vector<float> weights_, row_loss_, dx_, dsum_, dtmp_, dctx_, dqkv_, dffn_, datt_;
 };
 
 }  // namespace

@@ -64,6 +64,19 @@ void Model::load_weights(const SafetensorsReader& st, bool bf16_only) {
                      st.path().c_str(), unused.size(), config_.architecture.c_str(), unused[0].c_str());
 }
 
+void Model::encoder_kv_prepare(EncoderKv& kv, const ForwardInput& in) const {
+    if (in.mask) fail("forward_kv: the key/value cache takes canvases without padding (mask nullptr)");
+    kv.batch = in.batch;
+    kv.seq = in.seq;
+    kv.kv.resize(static_cast<size_t>(config_.num_layers * in.batch * in.seq * 2 * config_.hidden_size));
+}
+
+void Model::encoder_span_check(const EncoderKv& kv, int64_t q0, int64_t q1) const {
+    if (kv.batch < 1) fail("forward_span: the key/value cache is empty (call forward_kv first)");
+    if (q0 < 0 || q1 <= q0 || q1 > kv.seq)
+        fail("forward_span: span [{}, {}) is not inside the cached canvas of {} positions", q0, q1, kv.seq);
+}
+
 void Model::forward_kv(EncoderKv&, const ForwardInput&) {
     fail("{} has no encoder key/value cache: it is not a bidirectional encoder", config_.architecture);
 }

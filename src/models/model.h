@@ -147,6 +147,10 @@ protected:
     // Tensors a checkpoint may carry that this model does not use (buffers, tied copies).
     virtual bool name_ignored(const std::string& name) const = 0;
     void check_ids(const ForwardInput& in) const;
+    // For an encoder's forward_kv / forward_span: sizes kv for the canvas in (which must
+    // have no padding mask), or checks that [q0, q1) lies inside kv's canvas.
+    void encoder_kv_prepare(EncoderKv& kv, const ForwardInput& in) const;
+    void encoder_span_check(const EncoderKv& kv, int64_t q0, int64_t q1) const;
     // Start of forward_backward: checks the fp32 weights exist, refreshes the bf16 copies
     // in bf16 training, and sets the compute dtype to the training dtype until the
     // returned guard ends.

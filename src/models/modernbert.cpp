@@ -40,6 +40,7 @@
 #include "models/architecture.h"
 #include "models/activation_slots.h"
 #include "models/lm_head.h"
+#include "models/mlm_head.h"
 #include "models/model.h"
 
 namespace dlm {
@@ -123,13 +124,15 @@ public:
             layers_.push_back(L);
         }
         norm("model.final_norm", final_norm_w_, final_norm_b_);
-        head_dense_ = linear("head.dense", C, C, o_.classifier_bias);
-        norm("head.norm", head_norm_w_, head_norm_b_);
+        Linear* head_dense = linear("head.dense", C, C, o_.classifier_bias);
+        int64_t head_norm_w = -1, head_norm_b = -1;
+        norm("head.norm", head_norm_w, head_norm_b);
         const int64_t decoder = c.tie_word_embeddings ? tok : p.declare("decoder.weight", {V, C}, ParamRole::matrix);
         const int64_t decoder_bias = o_.decoder_bias ? p.declare("decoder.bias", {V}, ParamRole::bias) : -1;
-        decoder_ = arena_.linear_add(decoder, decoder_bias, C, V, WeightLayout::out_in,
-                                     decoder == tok ? WeightUse::products_and_rows : WeightUse::products);
-        tok_ = arena_.embedding_add(tok, V, C, decoder == tok ? decoder_ : nullptr);
+        Linear* decoder_w = arena_.linear_add(decoder, decoder_bias, C, V, WeightLayout::out_in,
+                                              decoder == tok ? WeightUse::products_and_rows : WeightUse::products);
+        tok_ = arena_.embedding_add(tok, V, C, decoder == tok ? decoder_w : nullptr);
+        head_.init(&params_, head_dense, head_norm_w, head_norm_b, decoder_w, o_.head_activation, c.layer_norm_eps);
         p.allocate();
         rope_tables_build();
     }
@@ -137,18 +140,12 @@ public:
     void forward(const ForwardInput& in) override { forward_impl(in, false, false, 0); }
 
     void forward_kv(EncoderKv& kv, const ForwardInput& in) override {
-        if (in.mask) fail("forward_kv: the key/value cache takes canvases without padding (mask nullptr)");
-        const auto& c = config_;
-        kv.batch = in.batch;
-        kv.seq = in.seq;
-        kv.kv.resize(static_cast<size_t>(c.num_layers * in.batch * in.seq * 2 * c.hidden_size));
+        encoder_kv_prepare(kv, in);
         forward_impl(in, false, false, 0, {&kv, 0, 0});
     }
 
     void forward_span(EncoderKv& kv, const int32_t* ids, int64_t q0, int64_t q1) override {
-        if (kv.batch < 1) fail("forward_span: the key/value cache is empty (call forward_kv first)");
-        if (q0 < 0 || q1 <= q0 || q1 > kv.seq)
-            fail("forward_span: span [{}, {}) is not inside the cached canvas of {} positions", q0, q1, kv.seq);
+        encoder_span_check(kv, q0, q1);
         forward_impl({ids, nullptr, nullptr, kv.batch, kv.seq}, false, false, 0, {&kv, q0, q1});
     }
 
@@ -160,15 +157,8 @@ public:
     }
 
     void logits(std::span<const int64_t> rows, float* out) override {
-        const int64_t n = static_cast<int64_t>(rows.size()), C = config_.hidden_size, V = config_.vocab_size;
-        for (int64_t i = 0; i < n; ++i) DLM_ASSERT(rows[i] >= 0 && rows[i] < B_ * T_);
-        const int64_t np = rows_padded(n);
-        head_resize(np);
-        rows_gather(head_in_.data(), hidden(), rows.data(), n, C);
-        head_transform(np);
-        logits_by_row_groups(out, n, V, logits_buf_, [&](float* dst, int64_t r0, int64_t m) {
-            decoder_->forward(dst, head_out_.data() + r0 * C, m);
-        });
+        for (const int64_t r : rows) DLM_ASSERT(r >= 0 && r < B_ * T_);
+        head_.logits(rows, hidden(), out);
     }
 
     double forward_backward(const TrainInput& t) override {
@@ -179,7 +169,7 @@ public:
         forward_impl(t.in, true, t.dropout, t.seed);
         params_.grads();
         dfinal_.assign(static_cast<size_t>(N * C), 0.0f);
-        const double loss = head_loss();
+        const double loss = head_.loss_backward({rows_, targets_, weights_}, final_.data(), dfinal_.data(), row_loss_);
         // final = final_norm(h_L)
         dx_.assign(static_cast<size_t>(N * C), 0.0f);
         norm_backward(dx_.data(), dfinal_.data(), states_.data() + c.num_layers * N * C, final_norm_w_, final_norm_b_,
@@ -407,61 +397,10 @@ private:
         norm_backward(dx_.data(), dnorm_.data(), xin, P.attn_norm_w, P.attn_norm_b, A.mean1, A.rstd1, N);
     }
 
-    // Loss of the target rows (chunked) and its gradient into dfinal_.
-    double head_loss() {
-        const int64_t C = config_.hidden_size, V = config_.vocab_size;
-        const int64_t chunk = head_chunk_rows(static_cast<int64_t>(rows_.size()));
-        head_resize(chunk);
-        if (static_cast<int64_t>(logits_buf_.size()) < chunk * V) logits_buf_.resize(static_cast<size_t>(chunk * V));
-        return dlm::head_loss_backward(
-            {rows_, targets_, weights_}, final_.data(), dfinal_.data(), C, V, head_in_.data(), logits_buf_.data(),
-            row_loss_,
-            [&](int64_t mp) {
-                head_transform(mp);
-                decoder_->forward(logits_buf_.data(), head_out_.data(), mp);
-            },
-            [&](int64_t mp) {
-                head_backward(logits_buf_.data(), mp);
-                return head_din_.data();
-            });
-    }
-
-    void head_resize(int64_t n) {
-        const int64_t C = config_.hidden_size;
-        for (auto* v : {&head_in_, &head_pre_, &head_act_, &head_out_, &head_din_, &head_d_})
-            if (static_cast<int64_t>(v->size()) < n * C) v->resize(static_cast<size_t>(n * C));
-        if (static_cast<int64_t>(head_mean_.size()) < n) {
-            head_mean_.resize(static_cast<size_t>(n));
-            head_rstd_.resize(static_cast<size_t>(n));
-        }
-    }
-
-    // head_in_[n, C] -> head_out_[n, C]: dense, activation, norm (the decoder's input).
-    void head_transform(int64_t n) {
-        const int64_t C = config_.hidden_size;
-        head_dense_->forward(head_pre_.data(), head_in_.data(), n);
-        gelu_forward(head_act_.data(), head_pre_.data(), n * C, o_.head_activation);
-        norm_forward(head_out_.data(), head_act_.data(), head_norm_w_, head_norm_b_, head_mean_.data(),
-                     head_rstd_.data(), n);
-    }
-
-    // dlogits[n, V] -> head_din_[n, C] (d of head_in_), parameter gradients added.
-    void head_backward(const float* dlogits, int64_t n) {
-        const int64_t C = config_.hidden_size;
-        std::fill(head_d_.begin(), head_d_.begin() + n * C, 0.0f);
-        decoder_->backward(head_d_.data(), dlogits, head_out_.data(), n);
-        std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
-        norm_backward(head_din_.data(), head_d_.data(), head_act_.data(), head_norm_w_, head_norm_b_,
-                      head_mean_.data(), head_rstd_.data(), n);
-        gelu_backward(head_d_.data(), head_pre_.data(), head_din_.data(), n * C, o_.head_activation);
-        std::fill(head_din_.begin(), head_din_.begin() + n * C, 0.0f);
-        head_dense_->backward(head_din_.data(), head_d_.data(), head_in_.data(), n);
-    }
-
     modernbert_options o_;
     Embedding* tok_;
-    Linear *head_dense_, *decoder_;
-    int64_t emb_norm_w_, emb_norm_b_ = -1, final_norm_w_, final_norm_b_ = -1, head_norm_w_, head_norm_b_ = -1;
+    MlmHead head_;
+    int64_t emb_norm_w_, emb_norm_b_ = -1, final_norm_w_, final_norm_b_ = -1;
     std::vector<modernbert_layer> layers_;
     std::vector<float> cos_global_, sin_global_, cos_local_, sin_local_;
 
@@ -470,11 +409,10 @@ private:
     std::vector<float> states_, final_, emb_raw_, proj_, scratch_, acts_buf_;
     std::vector<float> emb_mean_, emb_rstd_, final_mean_, final_rstd_;
     std::vector<modernbert_acts> acts_;
-    std::vector<float> head_in_, head_pre_, head_act_, head_out_, head_mean_, head_rstd_, head_din_, head_d_;
     // training
     std::vector<int64_t> rows_;
     std::vector<int32_t> targets_;
-    std::vector<float> weights_, row_loss_, logits_buf_, dfinal_, dx_, dtmp_, dnorm_, dctx_, dqkv_, dg_, dwi_, datt_;
+    std::vector<float> weights_, row_loss_, dfinal_, dx_, dtmp_, dnorm_, dctx_, dqkv_, dg_, dwi_, datt_;
 };
 
 // ModernBertConfig's keys (norm_eps, hidden_activation, the *_dropout rates, ...); the

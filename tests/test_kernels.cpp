@@ -3,6 +3,8 @@
 // max |dlm - ref| <= 1e-4 * max |ref| in fp32.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <cstring>
 
@@ -23,39 +25,11 @@ const dlm::SafetensorsReader& fixtures() {
     return st;
 }
 
-std::vector<float> fixture(const std::string& name) {
-    const dlm::TensorInfo* t = fixtures().find(name);
-    if (!t) {
-        ADD_FAILURE() << "missing fixture " << name;
-        return {};
-    }
-    std::vector<float> v(static_cast<size_t>(t->numel()));
-    fixtures().read_f32(*t, v.data());
-    return v;
-}
+std::vector<float> fixture(const std::string& name) { return fixture_f32(fixtures(), name); }
 
-std::vector<int32_t> fixture_ids(const std::string& name) {
-    const dlm::TensorInfo* t = fixtures().find(name);
-    EXPECT_TRUE(t && t->dtype == dlm::DType::I64) << name;
-    std::vector<int32_t> v(static_cast<size_t>(t->numel()));
-    for (int64_t i = 0; i < t->numel(); ++i) {
-        int64_t x;
-        std::memcpy(&x, fixtures().bytes(*t) + 8 * i, 8);
-        v[i] = static_cast<int32_t>(x);
-    }
-    return v;
-}
+std::vector<int32_t> fixture_ids(const std::string& name) { return fixture_i32(fixtures(), name); }
 
-#define EXPECT_CLOSE(got, want) expect_close((got), (want), #got)
-void expect_close(const std::vector<float>& got, const std::vector<float>& want, const char* what) {
-    ASSERT_EQ(got.size(), want.size()) << what;
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-        md = std::max(md, std::isnan(got[i]) ? INFINITY : std::fabs(double(got[i]) - want[i]));
-        mr = std::max(mr, std::fabs(double(want[i])));
-    }
-    EXPECT_LE(md, kRelTol * mr) << what << ": max|diff| " << md << " max|ref| " << mr;
-}
+#define EXPECT_CLOSE(got, want) expect_close((got), (want), kRelTol, #got)
 
 }  // namespace
 

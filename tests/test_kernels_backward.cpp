@@ -33,16 +33,6 @@ vec fixture(const std::string& name) { return fixture_f32(fixtures(), name); }
 
 std::vector<int32_t> fixture_ids(const std::string& name) { return fixture_i32(fixtures(), name); }
 
-void expect_close(const vec& got, const vec& want, double rel, const std::string& what) {
-    ASSERT_EQ(got.size(), want.size()) << what;
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-        md = std::max(md, std::isnan(got[i]) ? INFINITY : std::fabs(double(got[i]) - want[i]));
-        mr = std::max(mr, std::fabs(double(want[i])));
-    }
-    EXPECT_LE(md, rel * mr) << what << ": max|diff| " << md << " max|ref| " << mr;
-}
-
 // Finite-difference gradient of L(x) = sum(f(x) * dy) with respect to x.
 vec fd_grad(vec x, const vec& dy, const std::function<vec(const vec&)>& f, float h = 1e-2f) {
     vec g(x.size());

@@ -38,18 +38,6 @@ vec fixture(const std::string& name) { return fixture_f32(fixtures(), name); }
 
 std::vector<int32_t> fixture_ids(const std::string& name) { return fixture_i32(fixtures(), name); }
 
-// max|got - want| <= rel * max|want|; DLM_TEST_PRINT_ERRORS=1 prints the measured ratio.
-void expect_close(const vec& got, const vec& want, double rel, const std::string& what) {
-    ASSERT_EQ(got.size(), want.size()) << what;
-    double md = 0, mr = 0;
-    for (size_t i = 0; i < got.size(); ++i) {
-        md = std::max(md, std::isnan(got[i]) ? INFINITY : std::fabs(double(got[i]) - want[i]));
-        mr = std::max(mr, std::fabs(double(want[i])));
-    }
-    EXPECT_LE(md, rel * mr) << what << ": max|diff| " << md << " max|ref| " << mr;
-    if (std::getenv("DLM_TEST_PRINT_ERRORS")) std::printf("  %-50s %.3g\n", what.c_str(), md / std::max(mr, 1e-30));
-}
-
 // Central finite-difference gradient of L(x) = sum(f(x) * dy).
 vec fd_grad(vec x, const vec& dy, const std::function<vec(const vec&)>& f, float h = 1e-2f) {
     auto loss = [&](const vec& xx) {

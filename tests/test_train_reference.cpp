@@ -9,6 +9,8 @@
 //   noise: their gradient must be tiny and their drift bounded by the summed lr.
 #include <gtest/gtest.h>
 
+#include "test_util.h"
+
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -26,26 +28,8 @@ struct fixture_file {
     explicit fixture_file(const std::string& name)
         : st(std::string(DLM_TEST_DATA) + "/ref/" + name + ".safetensors"),
           meta(nlohmann::json::parse(dlm::file_read(std::string(DLM_TEST_DATA) + "/ref/" + name + ".json"))) {}
-    std::vector<float> f32(const std::string& n) const {
-        const dlm::TensorInfo* t = st.find(n);
-        if (!t) {
-            ADD_FAILURE() << "missing fixture tensor " << n;
-            return {};
-        }
-        std::vector<float> v(static_cast<size_t>(t->numel()));
-        st.read_f32(*t, v.data());
-        return v;
-    }
-    std::vector<int32_t> ids(const std::string& n) const {
-        const dlm::TensorInfo* t = st.find(n);
-        std::vector<int32_t> v(t ? static_cast<size_t>(t->numel()) : 0);
-        for (size_t i = 0; i < v.size(); ++i) {
-            int64_t x;
-            std::memcpy(&x, st.bytes(*t) + 8 * i, 8);
-            v[i] = static_cast<int32_t>(x);
-        }
-        return v;
-    }
+    std::vector<float> f32(const std::string& n) const { return fixture_f32(st, n); }
+    std::vector<int32_t> ids(const std::string& n) const { return fixture_i32(st, n); }
 };
 
 bool is_key_bias(const std::string& name) { return name.find("attention.self.key.bias") != std::string::npos; }

@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -68,4 +70,18 @@ inline std::vector<int32_t> fixture_i32(const dlm::SafetensorsReader& st, const 
         v[i] = static_cast<int32_t>(x);
     }
     return v;
+}
+
+// max|got - want| <= rel * max|want| (a NaN in got fails); DLM_TEST_PRINT_ERRORS=1
+// prints the measured ratio.
+inline void expect_close(const std::vector<float>& got, const std::vector<float>& want, double rel,
+                         const std::string& what) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    double md = 0, mr = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+        md = std::max(md, std::isnan(got[i]) ? INFINITY : std::fabs(double(got[i]) - want[i]));
+        mr = std::max(mr, std::fabs(double(want[i])));
+    }
+    EXPECT_LE(md, rel * mr) << what << ": max|diff| " << md << " max|ref| " << mr;
+    if (std::getenv("DLM_TEST_PRINT_ERRORS")) std::printf("  %-50s %.3g\n", what.c_str(), md / std::max(mr, 1e-30));
 }

@@ -122,25 +122,33 @@ void vocab_parse(const json& j, const std::string& where, spec& s) {
     }
 }
 
-void merges_txt_parse(const std::string& path, spec& s) {
-    std::string text = file_read(path);
-    s.merges_file = path;
+// Calls visit(line, line_no) for each line of text (numbered from 1, without its '\n'
+// or a CRLF file's '\r'); a final line without '\n' counts, an empty file has none.
+template <class Visit>
+void text_lines_visit(std::string_view text, Visit visit) {
     size_t line_no = 0;
     for (size_t pos = 0; pos < text.size();) {
         size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        std::string_view line(text.data() + pos, nl - pos);
+        if (nl == std::string_view::npos) nl = text.size();
+        std::string_view line = text.substr(pos, nl - pos);
         pos = nl + 1;
         ++line_no;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty() || line.starts_with("#version")) continue;
+        visit(line, line_no);
+    }
+}
+
+void merges_txt_parse(const std::string& path, spec& s) {
+    std::string text = file_read(path);
+    s.merges_file = path;
+    text_lines_visit(text, [&](std::string_view line, size_t line_no) {
+        if (line.empty() || line.starts_with("#version")) return;
         size_t sp = line.find(' ');
         if (sp == std::string_view::npos || sp == 0 || sp + 1 >= line.size() ||
             line.find(' ', sp + 1) != std::string_view::npos)
             fail("{}: line {}: expected two tokens separated by one space", path, line_no);
-        s.merges.push_back({std::string(line.substr(0, sp)), std::string(line.substr(sp + 1)),
-                            line_no});
-    }
+        s.merges.push_back({std::string(line.substr(0, sp)), std::string(line.substr(sp + 1)), line_no});
+    });
 }
 
 // tokenizer.json "post_processor": what add_special puts around a sequence.
@@ -340,14 +348,7 @@ void vocab_txt_parse(const std::string& path, spec& s) {
     s.model = model_kind::wordpiece;
     s.fam = family::bert;
     std::unordered_map<std::string_view, size_t> line_of;  // views into `text`
-    size_t line_no = 0;
-    for (size_t pos = 0; pos < text.size();) {
-        size_t nl = text.find('\n', pos);
-        if (nl == std::string::npos) nl = text.size();
-        std::string_view line(text.data() + pos, nl - pos);
-        pos = nl + 1;
-        ++line_no;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);  // CRLF files
+    text_lines_visit(text, [&](std::string_view line, size_t line_no) {
         if (!utf8_is_valid(line)) fail("{}: line {}: not valid UTF-8", path, line_no);
         if (line.empty())
             fail("{}: line {}: empty line (one token per line expected)", path, line_no);
@@ -356,7 +357,7 @@ void vocab_txt_parse(const std::string& path, spec& s) {
             fail("{}: line {}: token '{}' is already on line {}", path, line_no, line, it->second);
         if (int64_t(line_no) > max_vocab_size) fail("{}: more than {} lines", path, max_vocab_size);
         s.vocab.emplace_back(std::string(line), int64_t(line_no - 1));
-    }
+    });
     if (s.vocab.empty()) fail("{}: no tokens (the file is empty)", path);
 }
 

@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
         auto t0 = std::chrono::steady_clock::now();
         dlm::CollatedBatch c = dlm::collate_diffusion(blocks.data(), B, T, vocab, {}, rng);
         model->params().grads_zero();
-        dlm::TrainInput t{{c.ids.data(), nullptr, nullptr, B, T}, c.targets.data(), nullptr, true, rng.next()};
+        dlm::TrainInput t{{c.ids.data(), nullptr, nullptr, B, T}, c.targets.data(), nullptr, true, rng.next(), {}};
         double loss = model->forward_backward(t);
         dlm::grad_clip(model->params(), 1.0);
         opt.step(model->params(), 5e-5f);

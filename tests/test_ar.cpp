@@ -339,7 +339,7 @@ TEST(ar, gpt2_fp32_tiles_match_the_plain_layout) {
     EXPECT_EQ(m->prepacked_count(), 4 * L + 1);
     std::vector<int32_t> targets(T, dlm::kIgnoreTarget);
     for (int64_t t = 0; t + 1 < T; ++t) targets[t] = ids[t + 1];
-    const dlm::TrainInput in{{ids.data(), nullptr, nullptr, 1, T}, targets.data(), nullptr, false, 0};
+    const dlm::TrainInput in{{ids.data(), nullptr, nullptr, 1, T}, targets.data(), nullptr, false, 0, {}};
     m->params().grads_zero();
     fresh->params().grads_zero();
     EXPECT_EQ(m->forward_backward(in), fresh->forward_backward(in));

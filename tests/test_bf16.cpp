@@ -364,7 +364,7 @@ TEST(bf16, bf16_only_load_matches_fp32_load_switched_to_bf16) {
         EXPECT_THROW(b->compute_dtype_set(dlm::DType::F32), dlm::Error) << name;
         EXPECT_THROW(b->save(testing::TempDir() + "/bf16_only_save"), dlm::Error) << name;
         std::vector<int32_t> targets(B * T, 5);
-        EXPECT_THROW(b->forward_backward({{ids.data(), nullptr, nullptr, B, T}, targets.data(), nullptr, false, 0}),
+        EXPECT_THROW(b->forward_backward({{ids.data(), nullptr, nullptr, B, T}, targets.data(), nullptr, false, 0, {}}),
                      dlm::Error)
             << name;
     }
@@ -392,7 +392,7 @@ TEST(bf16, mixed_precision_training_follows_fp32) {
                 ids[r] = 3;  // any fixed id stands for <mask> here
             }
         }
-        const dlm::TrainInput in{{ids.data(), nullptr, nullptr, B, T}, targets.data(), nullptr, false, 0};
+        const dlm::TrainInput in{{ids.data(), nullptr, nullptr, B, T}, targets.data(), nullptr, false, 0, {}};
 
         auto run = [&](dlm::DType dt, std::vector<float>* first_grads) {
             auto m = dlm::model_load(dir);

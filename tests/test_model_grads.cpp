@@ -40,7 +40,7 @@ void check_grads(const grad_case& gc) {
             ids[r] = 4;  // a "mask" token
         }
     }
-    dlm::TrainInput t{{ids.data(), mask.data(), nullptr, B, T}, targets.data(), nullptr, gc.dropout, 99};
+    dlm::TrainInput t{{ids.data(), mask.data(), nullptr, B, T}, targets.data(), nullptr, gc.dropout, 99, {}};
     m->params().grads_zero();
     m->forward_backward(t);
     std::vector<float> analytic(m->params().grads().begin(), m->params().grads().end());
@@ -92,7 +92,7 @@ TEST(model_grads, train_forward_without_dropout_equals_inference) {
     for (int64_t t = 0; t < T; ++t) ids[t] = static_cast<int32_t>(5 + 7 * t);
     targets[3] = 17;
     targets[8] = 900;
-    dlm::TrainInput ti{{ids.data(), nullptr, nullptr, 1, T}, targets.data(), nullptr, false, 0};
+    dlm::TrainInput ti{{ids.data(), nullptr, nullptr, 1, T}, targets.data(), nullptr, false, 0, {}};
     double loss = m->forward_backward(ti);
     m->forward(ti.in);
     std::vector<int64_t> rows{3, 8};

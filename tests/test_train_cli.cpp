@@ -75,6 +75,14 @@ TEST(train_cli, killed_and_resumed_run_matches_uninterrupted_run) {
     r = cli_run(train_args(b) + " --resume");
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(dlm::file_read(b + "/model.safetensors"), want);
+
+    // A new run from a checkpoint's weights says that AdamW restarts.
+    std::string fresh = train_args(out_dir("from_checkpoint"));
+    fresh.replace(fresh.find("--config"), fresh.find(" --tokenizer") - fresh.find("--config"), "--model " + b + "/checkpoint-12");
+    fresh.replace(fresh.find("--max-steps 12"), 14, "--max-steps 1");
+    r = cli_run(fresh);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.err.find("its optimizer state is not used"), std::string::npos) << r.err;
 }
 
 TEST(train_cli, sigint_saves_a_checkpoint_and_resume_finishes_identically) {

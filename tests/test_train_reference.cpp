@@ -85,7 +85,7 @@ void check_gradients(const std::string& fixture, const std::string& model_name, 
     fixture_file f(fixture);
     auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/" + model_name);
     batch b = batch_load(f, 0, causal);
-    dlm::TrainInput t{{b.ids.data(), b.mask.data(), nullptr, b.B, b.T}, b.targets.data(), nullptr, false, 0};
+    dlm::TrainInput t{{b.ids.data(), b.mask.data(), nullptr, b.B, b.T}, b.targets.data(), nullptr, false, 0, {}};
     m->params().grads_zero();
     double loss = m->forward_backward(t);
     double want = f.f32("batch0.loss")[0];
@@ -150,7 +150,7 @@ void check_trajectory(const std::string& fixture, const std::string& model_name,
     for (int64_t s = 0; s < total; ++s) {
         SCOPED_TRACE("step " + std::to_string(s));
         batch b = batch_load(f, static_cast<int>(s), causal);
-        dlm::TrainInput t{{b.ids.data(), b.mask.data(), nullptr, b.B, b.T}, b.targets.data(), nullptr, false, 0};
+        dlm::TrainInput t{{b.ids.data(), b.mask.data(), nullptr, b.B, b.T}, b.targets.data(), nullptr, false, 0, {}};
         m->params().grads_zero();
         double loss = m->forward_backward(t);
         EXPECT_NEAR(loss, want_loss[s], 1e-5 * std::fabs(want_loss[s]));
@@ -187,7 +187,7 @@ void check_weighted_loss(const std::string& fixture, const std::string& model_na
     fixture_file f(fixture);
     auto m = dlm::model_load(std::string(DLM_TEST_DATA) + "/models/" + model_name);
     batch b = batch_load(f, 0, false);
-    dlm::TrainInput t{{b.ids.data(), b.mask.data(), nullptr, b.B, b.T}, b.targets.data(), b.weights.data(), false, 0};
+    dlm::TrainInput t{{b.ids.data(), b.mask.data(), nullptr, b.B, b.T}, b.targets.data(), b.weights.data(), false, 0, {}};
     m->params().grads_zero();
     double loss = m->forward_backward(t);
     double want = f.f32("batch0.weighted_loss")[0];

@@ -79,6 +79,7 @@ public:
         for (int64_t i = 0; i < c.num_layers; ++i) {
             const std::string l = fmt::format("{}encoder.layer.{}.", base, i);
             encoder_layer L;
+            layer_params_begin();
             const int64_t qkv_w = p.declare(l + "attention.self.query.weight", {C, C}, ParamRole::matrix);
             p.declare(l + "attention.self.key.weight", {C, C}, ParamRole::matrix);
             p.declare(l + "attention.self.value.weight", {C, C}, ParamRole::matrix);
@@ -187,6 +188,7 @@ public:
                                as.dropout > 0 ? scratch_.data() : nullptr, dctx_.data(), A.qkv, A.qkv + C,
                                A.qkv + 2 * C, A.att, as);
             P.qkv->backward(dx_.data(), dqkv_.data(), xin, N);
+            grads_final_after_layer(t, l);
         }
         // Embeddings: states[0] = dropout(LN(word + position + type))
         dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, dropout_site_seed(t.seed, 0, site_embeddings));

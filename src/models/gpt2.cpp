@@ -76,6 +76,7 @@ public:
         for (int64_t i = 0; i < c.num_layers; ++i) {
             const std::string h = fmt::format("{}h.{}.", kPrefix, i);
             gpt2_block b;
+            layer_params_begin();
             b.ln1_w = p.declare(h + "ln_1.weight", {C}, ParamRole::norm);
             b.ln1_b = p.declare(h + "ln_1.bias", {C}, ParamRole::bias);
             b.attn = conv1d(h + "attn.c_attn", C, 3 * C);
@@ -188,6 +189,7 @@ public:
             P.attn->backward(dnorm_.data(), dqkv_.data(), A.n1, N);
             layernorm_backward(dx_.data(), g.grad(P.ln1_w), g.grad(P.ln1_b), dnorm_.data(), xin, params_.get(P.ln1_w),
                                A.mean1, A.rstd1, N, C);
+            grads_final_after_layer(t, l);
         }
         // x_0 = dropout(wte[ids] + wpe[positions])
         dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, dropout_site_seed(t.seed, 0, site_embeddings));

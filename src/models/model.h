@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -42,6 +43,9 @@ struct TrainInput {
     const float* weights = nullptr;
     bool dropout = false;   // model.train(): dropout with the config's rates
     uint64_t seed = 0;      // dropout stream of this micro-batch
+    // Called by forward_backward as it goes down the layers: every gradient at arena
+    // offset >= the argument is final (data-parallel training starts exchanging them).
+    std::function<void(int64_t offset)> grads_final;
 };
 
 constexpr int32_t kIgnoreTarget = -100;
@@ -163,6 +167,14 @@ protected:
     // Rows with a target (row ids, targets, weights), validated against the vocabulary.
     void targets_gather(const TrainInput& t, std::vector<int64_t>& rows, std::vector<int32_t>& targets,
                         std::vector<float>& weights) const;
+    // Marks the start of layer l's parameters (call at its first declaration; layers in
+    // order, after the embeddings); after layer l's backward, grads_final_after_layer
+    // reports that gradients from there to the arena's end are final (the head's and
+    // final norm's, declared after the layers, are finished before the layers' backward).
+    void layer_params_begin() { layer_offsets_.push_back(params_.size()); }
+    void grads_final_after_layer(const TrainInput& t, int64_t l) const {
+        if (t.grads_final) t.grads_final(layer_offsets_[static_cast<size_t>(l)]);
+    }
 
     // Attention in the compute dtype: bf16 inference takes the bf16 kernel (scratch
     // kept here), training and fp32 the fp32 one (dropout_scratch as attention_forward).
@@ -175,6 +187,7 @@ protected:
 
 private:
     std::vector<uint16_t> attn_bf16_;
+    std::vector<int64_t> layer_offsets_;
 };
 
 // Loads a model folder (config.json + model.safetensors); throws dlm::Error naming

@@ -114,6 +114,7 @@ public:
         for (int64_t i = 0; i < c.num_layers; ++i) {
             const std::string l = fmt::format("model.layers.{}.", i);
             modernbert_layer L;
+            layer_params_begin();
             if (i > 0) norm(l + "attn_norm", L.attn_norm_w, L.attn_norm_b);
             L.wqkv = linear(l + "attn.Wqkv", C, 3 * C, o_.attention_bias);
             L.wo = linear(l + "attn.Wo", C, C, o_.attention_bias);
@@ -174,7 +175,10 @@ public:
         dx_.assign(static_cast<size_t>(N * C), 0.0f);
         norm_backward(dx_.data(), dfinal_.data(), states_.data() + c.num_layers * N * C, final_norm_w_, final_norm_b_,
                       final_mean_.data(), final_rstd_.data(), N);
-        for (int64_t l = c.num_layers - 1; l >= 0; --l) layer_backward(l, t);
+        for (int64_t l = c.num_layers - 1; l >= 0; --l) {
+            layer_backward(l, t);
+            grads_final_after_layer(t, l);
+        }
         // states[0] = dropout(norm(tok[ids]))
         dropout_apply(dx_.data(), N * C, t.dropout ? c.embedding_dropout : 0.0f, dropout_site_seed(t.seed, 0, site_embeddings));
         dtmp_.assign(static_cast<size_t>(N * C), 0.0f);

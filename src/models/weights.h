@@ -53,6 +53,11 @@ struct ParamEntry {
 // the fp32 matrices).
 using FloatArena = std::vector<float, ZeroPageAllocator<float>>;
 
+// [begin, end) of a parameter arena (a shard of it: train/gradient_sync.h).
+struct ParamRange {
+    int64_t begin = 0, end = 0;
+};
+
 class ParamTable {
 public:
     // Declares a tensor; returns its offset. Call before allocate(). Consecutive

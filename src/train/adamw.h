@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "models/model.h"
@@ -22,8 +23,9 @@ public:
     AdamW(const ParamTable& params, AdamWConfig cfg);
 
     // One update with learning rate lr from params.grads() (the gradients are not
-    // cleared). Moments and the step counter advance even when lr is 0.
-    void step(ParamTable& params, float lr);
+    // cleared). Moments and the step counter advance even when lr is 0. owned: the
+    // ranges to update (a data-parallel rank's shard); empty: all.
+    void step(ParamTable& params, float lr, std::span<const ParamRange> owned = {});
 
     int64_t steps() const { return t_; }
     const AdamWConfig& config() const { return cfg_; }
@@ -50,6 +52,12 @@ bool param_no_decay(const ParamEntry& e);
 // Scales the gradients so that their global L2 norm is at most max_norm (coefficient
 // max_norm / (norm + 1e-6), clamped to 1); returns the norm before clipping.
 double grad_clip(ParamTable& params, double max_norm);
+// The two halves of grad_clip for a shard of the gradients: the sum of squares over
+// `owned`, in double and in fixed-size blocks added in order (the same value whatever
+// the thread count), then the scaling of `owned` by clip_coefficient(norm, max_norm).
+double grads_square_sum(ParamTable& params, std::span<const ParamRange> owned);
+double clip_coefficient(double norm, double max_norm);
+void grads_scale(ParamTable& params, std::span<const ParamRange> owned, double coef);
 
 // transformers.get_linear_schedule_with_warmup: the lr multiplier at `step` (0-based).
 double lr_linear_factor(int64_t step, int64_t warmup, int64_t total);

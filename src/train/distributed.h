@@ -1,10 +1,11 @@
 // Data-parallel training over MPI ranks (`mpirun -np N dlm train ...`).
 //
 // Each rank runs the same training loop on its share of every step's micro-batches
-// (micro-batch k of a step goes to rank k % N; its masks and dropout stay keyed by
-// (seed, step, k), so the data seen does not depend on N); the gradients are summed
-// over the ranks before the same AdamW step everywhere. Rank 0 alone writes the output
-// folder, the log and the progress bar.
+// (a step's `batch` blocks are grad_accum x N micro-batches; micro-batch k goes to rank
+// k % N; its masks and dropout stay keyed by (seed, step, k), so the data seen does not
+// depend on N); the gradients are summed over the ranks (train/gradient_sync.h) before
+// the same AdamW step everywhere. Rank 0 alone writes the output folder, the log and
+// the progress bar.
 //
 // MPI is optional: a build without it (or a process not started by mpirun / srun) is
 // one rank, and every call here is then a no-op.

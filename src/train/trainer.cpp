@@ -1,6 +1,7 @@
 #include "train/trainer.h"
 
 #include "train/distributed.h"
+#include "train/gradient_sync.h"
 
 #include <atomic>
 #include <cmath>
@@ -74,9 +75,11 @@ void options_check(const Model& m, const TrainerOptions& o, const TrainBlocks& t
     const ModelConfig& c = m.config();
     if (o.batch <= 0) fail("{} must be positive, got {}", SettingName{"batch"}, o.batch);
     if (o.grad_accum <= 0) fail("{} must be positive, got {}", SettingName{"grad_accum"}, o.grad_accum);
-    if (o.grad_accum % distributed_size() != 0)
-        fail("{} {} does not divide over {} ranks: each rank takes an equal share of a step's micro-batches (give a multiple of {})",
-             SettingName{"grad_accum"}, o.grad_accum, distributed_size(), distributed_size());
+    const int64_t split = o.grad_accum * distributed_size();
+    if (o.batch % split != 0)
+        fail("{} {} (blocks per optimizer step) does not split into {} {} x {} rank{} = {} equal micro-batches: give a "
+             "multiple of {}", SettingName{"batch"}, o.batch, SettingName{"grad_accum"}, o.grad_accum,
+             distributed_size(), distributed_size() > 1 ? "s" : "", split, split);
     if (o.max_flops < 0) fail("{} must be positive, got {:g}", SettingName{"max_flops"}, o.max_flops);
     if (o.epochs <= 0 && o.max_steps <= 0 && o.max_flops <= 0) fail("nothing to do: {} and {} are both 0", SettingName{"epochs"}, SettingName{"max_steps"});
     if (!(o.adamw.lr > 0)) fail("{} must be positive, got {}", SettingName{"lr"}, o.adamw.lr);
@@ -154,6 +157,7 @@ void checkpoint_save(const Model& m, const AdamW& opt, const TrainerOptions& o, 
          {{"seed", o.seed},
           {"batch", o.batch},
           {"grad_accum", o.grad_accum},
+          {"world_size", distributed_size()},
           {"objective", o.objective == Objective::diffusion ? "diffusion" : "causal"},
           {"blocks", train.count},
           {"block_size", train.block_size},
@@ -181,6 +185,10 @@ void checkpoint_load(Model& m, AdamW& opt, const TrainerOptions& o, run_state& s
             fail("cannot resume from {}: it was trained with {} = {}, this run has {}", dir, key, d[key].dump(),
                  nlohmann::json(now).dump());
     };
+    if (const int ranks = d.value("world_size", 1); ranks != distributed_size())
+        fail("cannot resume from {}: it was written by a run of {} rank{}, this one has {}: resume with the same rank "
+             "count, or start a new run from its weights (--model {} without {}: AdamW's moments restart)",
+             dir, ranks, ranks > 1 ? "s" : "", distributed_size(), dir, SettingName{"resume"});
     must_match("seed", o.seed);
     must_match("batch", o.batch);
     must_match("grad_accum", o.grad_accum);
@@ -202,6 +210,15 @@ void checkpoint_load(Model& m, AdamW& opt, const TrainerOptions& o, run_state& s
     st.log_history = state.value("log_history", nlohmann::json::array());
 }
 
+// Every rank: the optimizer state gathered whole on rank 0, which writes the checkpoint.
+void checkpoint_save_gathered(const Model& m, AdamW& opt, GradientSync& sync, const TrainerOptions& o,
+                              const run_state& st, double epoch, uint64_t data_hash, const TrainBlocks& train) {
+    sync.owned_gather_root(opt.m().data());
+    sync.owned_gather_root(opt.v().data());
+    if (distributed_rank() == 0) checkpoint_save(m, opt, o, st, epoch, data_hash, train);
+    sync.comm_seconds_take();  // not a step's exchange
+}
+
 // Optimizer steps of the run: max_steps, else the epochs, else (max_flops) what the
 // budget buys.
 int64_t steps_total(const Model& m, const TrainerOptions& o, const TrainBlocks& train, int64_t steps_per_epoch) {
@@ -210,7 +227,7 @@ int64_t steps_total(const Model& m, const TrainerOptions& o, const TrainBlocks& 
     if (o.max_flops > 0) {
         const double targets = o.objective == Objective::diffusion ? o.batch * collator_expected_targets(o.collator, T)
                                                                    : static_cast<double>(o.batch * (T - 1));
-        const double per_step = o.grad_accum * train_step_flops(m.config(), o.batch, T, targets);
+        const double per_step = train_step_flops(m.config(), o.batch, T, targets);
         total = std::max<int64_t>(1, static_cast<int64_t>(std::llround(o.max_flops / per_step)));
     }
     return total;
@@ -250,20 +267,26 @@ struct train_log {
 
 // What the training log averages over between two of its lines.
 struct log_window {
-    double loss = 0.0;
+    double loss = 0.0, step_seconds = 0.0, comm_seconds = 0.0;  // step: gradients and update
     int64_t steps = 0, tokens = 0;
     std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
 };
 
+// Rows of a micro-batch: the step's `batch` blocks split over grad_accum micro-batches
+// on each rank.
+int64_t micro_rows(const TrainerOptions& o) { return o.batch / (o.grad_accum * distributed_size()); }
+
 // The micro-batches of one optimizer step: (first row in the epoch's order, rows); the
-// epoch's last step may have fewer.
+// epoch's last step may have fewer. Micro-batch k (0 .. grad_accum x ranks) holds the
+// same samples whatever the rank count: the step's rows [k x micro, (k + 1) x micro).
 std::vector<std::pair<int64_t, int64_t>> step_micro_batches(const TrainerOptions& o, int64_t step_in_epoch,
                                                             int64_t micro_per_epoch, int64_t blocks) {
+    const int64_t micro = micro_rows(o), per_step = o.grad_accum * distributed_size();
     std::vector<std::pair<int64_t, int64_t>> micros;
-    for (int64_t k = 0; k < o.grad_accum; ++k) {
-        const int64_t mi = step_in_epoch * o.grad_accum + k;
+    for (int64_t k = 0; k < per_step; ++k) {
+        const int64_t mi = step_in_epoch * per_step + k;
         if (mi >= micro_per_epoch) break;
-        micros.emplace_back(mi * o.batch, std::min(o.batch, blocks - mi * o.batch));
+        micros.emplace_back(mi * micro, std::min(micro, blocks - mi * micro));
     }
     return micros;
 }
@@ -272,22 +295,24 @@ std::vector<std::pair<int64_t, int64_t>> step_micro_batches(const TrainerOptions
 struct step_buffers {
     std::vector<int32_t> gathered;
     micro_batch mb;
-    std::vector<float> reduce;  // the ranks' gradients, gathered
 };
 
-// Forward and backward over one step's micro-batches, the gradients accumulated; the
-// step's loss. tokens: the tokens it trained on.
+// Forward and backward over this rank's micro-batches of the step (k = rank, rank + N,
+// ...), the gradients accumulated and then summed over the ranks into each rank's owned
+// chunks (the last backward pass overlapping the exchange); the step's loss. tokens:
+// the tokens the step trained on (all ranks).
 double step_gradients(Model& m, const TrainerOptions& o, const TrainBlocks& train, const std::vector<int64_t>& order,
                       int64_t step_in_epoch, int64_t micro_per_epoch, run_state& st, step_buffers& b,
-                      int64_t& tokens) {
+                      GradientSync& sync, int64_t& tokens) {
     const int64_t T = train.block_size;
     const auto micros = step_micro_batches(o, step_in_epoch, micro_per_epoch, train.count);
     std::vector<int32_t>& gathered = b.gathered;
     micro_batch& mb = b.mb;
+    float* grads = m.params().grads().data();
     m.params().grads_zero();
     double sums[3] = {0.0, 0.0, 0.0};  // loss, FLOPs, tokens of this rank's micro-batches
     const size_t ranks = static_cast<size_t>(distributed_size()), rank = static_cast<size_t>(distributed_rank());
-    for (size_t k = rank; k < micros.size(); k += ranks) {  // micro-batch k goes to rank k % ranks
+    for (size_t k = rank; k < micros.size(); k += ranks) {
         auto [first, rows] = micros[k];
         gathered.resize(static_cast<size_t>(rows * T));
         for (int64_t r = 0; r < rows; ++r)
@@ -297,32 +322,61 @@ double step_gradients(Model& m, const TrainerOptions& o, const TrainBlocks& trai
         micro_batch_make(mb, o, gathered.data(), rows, T, rng, 1.0 / static_cast<double>(micros.size()));
         if (mb.n_targets == 0) continue;
         TrainInput t{{mb.ids.data(), nullptr, nullptr, rows, T}, mb.targets.data(), mb.weights.data(), o.dropout,
-                     Rng::derive(o.seed, static_cast<uint64_t>(st.step), 1000 + k).next()};
+                     Rng::derive(o.seed, static_cast<uint64_t>(st.step), 1000 + k).next(), {}};
+        if (k + ranks >= micros.size())  // this rank's last backward: exchange layers as they finish
+            t.grads_final = [&](int64_t offset) { sync.grads_final(grads, offset); };
         sums[0] += m.forward_backward(t);
         sums[1] += train_step_flops(m.config(), rows, T, static_cast<double>(mb.n_targets));
         sums[2] += static_cast<double>(rows * T);
     }
-    // Every rank ends with the whole step's gradient (and counts), summed in rank order.
-    distributed_sum_ordered(m.params().grads().data(), m.params().size(), b.reduce);
+    sync.grads_reduce(grads);
     distributed_sum_ordered(sums, 3);
     st.total_flos += sums[1];
     tokens = static_cast<int64_t>(sums[2]);
     return sums[0];
 }
 
+// Clips (by the norm over all ranks) and applies AdamW to this rank's chunks, then
+// gathers every rank's updated chunks; the gradient norm before clipping.
+double step_apply(Model& m, AdamW& opt, const TrainerOptions& o, GradientSync& sync, double lr) {
+    ParamTable& params = m.params();
+    double square = grads_square_sum(params, sync.owned());
+    distributed_sum_ordered(&square, 1);
+    const double norm = std::sqrt(square);
+    grads_scale(params, sync.owned(), clip_coefficient(norm, o.max_grad_norm));
+    opt.step(params, static_cast<float>(lr), sync.owned());
+    sync.owned_allgather(params.data().data());
+    return norm;
+}
+
 // The log's line for the steps since the last one.
 void log_window_write(train_log& log, log_window& w, run_state& st, double epoch_f, double lr, double norm) {
     const auto now = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(now - w.t0).count();
-    log.write(st, {{"step", st.step},
-                   {"epoch", std::round(epoch_f * 1e4) / 1e4},
-                   {"loss", w.loss / w.steps},
-                   {"learning_rate", lr},
-                   {"grad_norm", norm},
-                   {"tokens_per_second", dt > 0 ? w.tokens / dt : 0.0},
-                   {"total_flos", st.total_flos}});
+    nlohmann::json e = {{"step", st.step},
+                        {"epoch", std::round(epoch_f * 1e4) / 1e4},
+                        {"loss", w.loss / w.steps},
+                        {"learning_rate", lr},
+                        {"grad_norm", norm},
+                        {"tokens_per_second", dt > 0 ? w.tokens / dt : 0.0},
+                        {"total_flos", st.total_flos}};
+    if (distributed_size() > 1) {  // rank 0's time per step: computing, and waiting on the exchange
+        e["ranks"] = distributed_size();
+        e["compute_seconds"] = (w.step_seconds - w.comm_seconds) / w.steps;
+        e["comm_seconds"] = w.comm_seconds / w.steps;
+    }
+    log.write(st, e);
     w = log_window{};
     w.t0 = now;
+}
+
+// An evaluation during the run, written to the log (and the bar, if any).
+double evaluate_logged(Model& m, const TrainerOptions& o, const TrainBlocks& eval, train_log& log, run_state& st,
+                       double epoch_f, Progress* bar) {
+    const double loss = evaluate_loss(m, o, eval, o.eval_batches);
+    log.write(st, {{"step", st.step}, {"epoch", std::round(epoch_f * 1e4) / 1e4}, {"eval_loss", loss}});
+    if (bar) bar->message(fmt::format("step {}: eval_loss {:.4f}", st.step, loss));
+    return loss;
 }
 
 // A finished run saves the model (an interrupted one has its checkpoint) and reports.
@@ -345,20 +399,28 @@ void train_request_stop() { g_stop = true; }
 double evaluate_loss(Model& model, const TrainerOptions& o, TrainBlocks blocks, int64_t batches) {
     const int64_t total = (blocks.count + o.batch - 1) / o.batch;
     const int64_t n = batches > 0 ? std::min(batches, total) : total;
-    double sum = 0.0;
-    int64_t rows_seen = 0;
+    const int64_t T = blocks.block_size, chunk = std::max<int64_t>(1, micro_rows(o));
+    double sums[2] = {0.0, 0.0};  // sum over batches of loss x rows, rows
     micro_batch mb;
-    for (int64_t i = 0; i < n; ++i) {
+    // Batch i is rank i % N's; each runs in chunks of a training micro-batch's rows (the
+    // loss weights are the whole batch's, so the chunks add up to the batch's loss).
+    for (int64_t i = distributed_rank(); i < n; i += distributed_size()) {
         const int64_t r0 = i * o.batch, rows = std::min(o.batch, blocks.count - r0);
         Rng rng = Rng::derive(o.seed ^ 0xe7a1e7a1ull, static_cast<uint64_t>(i));  // same masks at every evaluation
-        micro_batch_make(mb, o, blocks.tokens + r0 * blocks.block_size, rows, blocks.block_size, rng, 1.0);
+        micro_batch_make(mb, o, blocks.tokens + r0 * T, rows, T, rng, 1.0);
         if (mb.n_targets == 0) continue;
-        TrainInput t{{mb.ids.data(), nullptr, nullptr, rows, blocks.block_size}, mb.targets.data(), mb.weights.data(),
-                     false, 0};
-        sum += model_loss(model, t) * rows;  // HF: the mean over samples of the batch losses
-        rows_seen += rows;
+        double loss = 0.0;
+        for (int64_t c0 = 0; c0 < rows; c0 += chunk) {
+            const int64_t c = std::min(chunk, rows - c0);
+            TrainInput t{{mb.ids.data() + c0 * T, nullptr, nullptr, c, T}, mb.targets.data() + c0 * T,
+                         mb.weights.data() + c0 * T, false, 0, {}};
+            loss += model_loss(model, t);
+        }
+        sums[0] += loss * rows;  // HF: the mean over samples of the batch losses
+        sums[1] += static_cast<double>(rows);
     }
-    return rows_seen ? sum / rows_seen : 0.0;
+    distributed_sum_ordered(sums, 2);
+    return sums[1] > 0 ? sums[0] / sums[1] : 0.0;
 }
 
 TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, std::optional<TrainBlocks> eval) {
@@ -369,13 +431,15 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
     distributed_barrier();
     g_stop = false;
 
-    const int64_t micro_per_epoch = (train.count + o.batch - 1) / o.batch;
-    const int64_t steps_per_epoch = (micro_per_epoch + o.grad_accum - 1) / o.grad_accum;
+    const int64_t micro_per_epoch = (train.count + micro_rows(o) - 1) / micro_rows(o);
+    const int64_t per_step = o.grad_accum * distributed_size();
+    const int64_t steps_per_epoch = (micro_per_epoch + per_step - 1) / per_step;
     const int64_t total = steps_total(m, o, train, steps_per_epoch);
     const int64_t warmup = o.warmup_ratio > 0 ? static_cast<int64_t>(std::ceil(o.warmup_ratio * total)) : o.warmup_steps;
     const uint64_t data_hash = blocks_fingerprint(train);
 
     AdamW opt(m.params(), o.adamw);
+    GradientSync sync(m.params().size());
     run_state st;
     const std::string log_path = o.output_dir + "/train_log.jsonl";
     run_start(m, opt, o, st, data_hash, train, total, log_path);
@@ -393,17 +457,17 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
 
     while (st.step < total) {
         const int64_t epoch = st.step / steps_per_epoch, step_in_epoch = st.step % steps_per_epoch;
-        if (epoch != order_epoch) {
-            order = epoch_order(train.count, o.seed, epoch);
-            order_epoch = epoch;
-        }
+        if (epoch != order_epoch) order = epoch_order(train.count, o.seed, order_epoch = epoch);
         int64_t tokens = 0;
-        const double step_loss = step_gradients(m, o, train, order, step_in_epoch, micro_per_epoch, st, buffers, tokens);
+        const auto t_step = std::chrono::steady_clock::now();
+        const double step_loss =
+            step_gradients(m, o, train, order, step_in_epoch, micro_per_epoch, st, buffers, sync, tokens);
         window.tokens += tokens;
         tokens_total += tokens;
-        const double norm = grad_clip(m.params(), o.max_grad_norm);
         const double lr = o.adamw.lr * lr_linear_factor(st.step, warmup, total);
-        opt.step(m.params(), static_cast<float>(lr));
+        const double norm = step_apply(m, opt, o, sync, lr);
+        window.step_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t_step).count();
+        window.comm_seconds += sync.comm_seconds_take();
         ++st.step;
         if (!std::isfinite(step_loss)) fail("training diverged at step {}: loss is {}", st.step, step_loss);
         window.loss += step_loss;
@@ -420,15 +484,11 @@ TrainerResult train_run(Model& m, const TrainerOptions& o, TrainBlocks train, st
         const bool epoch_end = st.step % steps_per_epoch == 0 || st.step == total;
         const bool eval_now = eval && ((o.eval_steps > 0 && st.step % o.eval_steps == 0) ||
                                        (o.eval_steps <= 0 && epoch_end) || st.step == total);
-        if (eval_now) {
-            res.last_eval_loss = evaluate_loss(m, o, *eval, o.eval_batches);
-            log.write(st, {{"step", st.step}, {"epoch", std::round(epoch_f * 1e4) / 1e4}, {"eval_loss", res.last_eval_loss}});
-            if (show) bar.message(fmt::format("step {}: eval_loss {:.4f}", st.step, res.last_eval_loss));
-        }
+        if (eval_now) res.last_eval_loss = evaluate_logged(m, o, *eval, log, st, epoch_f, show ? &bar : nullptr);
         g_stop = distributed_any(g_stop);  // a stop on any rank stops them all at the same step
         const bool save_now = (o.save_steps > 0 && st.step % o.save_steps == 0) || (o.save_steps <= 0 && epoch_end) ||
                               st.step == total || g_stop;
-        if (save_now && writer) checkpoint_save(m, opt, o, st, epoch_f, data_hash, train);
+        if (save_now) checkpoint_save_gathered(m, opt, sync, o, st, epoch_f, data_hash, train);
         if (g_stop) {
             res.interrupted = true;
             if (show)

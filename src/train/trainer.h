@@ -47,8 +47,8 @@ struct TrainerOptions {
     int64_t max_steps = -1;  // > 0 overrides epochs
     double max_flops = 0;    // > 0: as many steps as this training compute buys (see
                              // models/flops.h; expected targets per step for diffusion)
-    int64_t batch = 16;
-    int64_t grad_accum = 1;
+    int64_t batch = 16;      // blocks per optimizer step (all ranks together)
+    int64_t grad_accum = 1;  // micro-batches per rank per step: batch / (grad_accum x ranks) rows each
     AdamWConfig adamw;  // lr 5e-5, no weight decay
     int64_t warmup_steps = 0;
     double warmup_ratio = 0;  // > 0: warmup = ceil(ratio x total steps) (HF warmup_ratio)

@@ -279,7 +279,7 @@ BenchWorkloadResult bench_train(const std::string& dtype, int reps) {
     BenchWorkloadResult r;
     r.seconds = best_seconds(reps, [&] {
         model->params().grads_zero();
-        TrainInput t{{b.ids.data(), nullptr, nullptr, B, T}, b.targets.data(), nullptr, true, rng.next()};
+        TrainInput t{{b.ids.data(), nullptr, nullptr, B, T}, b.targets.data(), nullptr, true, rng.next(), {}};
         model->forward_backward(t);
         grad_clip(model->params(), 1.0);
         opt.step(model->params(), 5e-5f);

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <exception>
 #include <filesystem>
 
 #include "command.h"
@@ -37,9 +39,11 @@ struct train_options {
     bool resume = false, no_dropout = false, unigram_bias = false, no_cache = false, quiet = false, bf16 = false;
 };
 
-void on_sigint(int) {
+// Ctrl-C, or SIGTERM (kill, Slurm at the time limit, mpirun passing a signal on):
+// stop after the step with a checkpoint; a second one stops at once.
+void on_stop_signal(int sig) {
     train_request_stop();
-    std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C stops at once
+    std::signal(sig, SIG_DFL);
 }
 
 // --init of a model from --config: hf (the random init as it is), local or shift with
@@ -68,6 +72,11 @@ std::unique_ptr<Model> model_build(const train_options& o, std::string& tok_dir)
     tok_dir = o.tokenizer;
     if (!o.model.empty()) {
         if (tok_dir.empty()) tok_dir = o.model;
+        // A checkpoint folder holds AdamW's moments too; only --resume in its run's
+        // output folder continues them (the way to change the rank count, say).
+        if (file_exists(o.model + "/optimizer.safetensors") && distributed_rank() == 0)
+            fmt::print(stderr, "dlm: warning: starting from the weights in {}; its optimizer state is not used (AdamW "
+                               "restarts; --resume in its output folder continues it exactly)\n", o.model);
         return model_load(o.model);
     }
     auto model = model_create(config_load(o.config));
@@ -209,22 +218,28 @@ TrainingMetadata training_metadata_of(const train_options& o, const TrainerOptio
     return m;
 }
 
-// The training loop under a Ctrl-C handler that saves a checkpoint.
+// The training loop under Ctrl-C / SIGTERM handlers that save a checkpoint.
 TrainerResult train_interruptible(Model& model, const TrainerOptions& t, const Dataset& train,
                                   const std::optional<Dataset>& valid) {
-    std::signal(SIGINT, on_sigint);
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
     TrainBlocks tb{train.ids.data(), train.blocks, train.block_size};
     std::optional<TrainBlocks> vb;
     if (valid) vb = TrainBlocks{valid->ids.data(), valid->blocks, valid->block_size};
     TrainerResult r = train_run(model, t, tb, vb);
     std::signal(SIGINT, SIG_DFL);
+    std::signal(SIGTERM, SIG_DFL);
     return r;
 }
 
 void train_cmd(const train_options& o) {
     distributed_init();  // under mpirun / srun: one rank of a data-parallel job
+    // MPI ends with the command; not on an error, where main's error_exit stops every
+    // rank instead (the others may be waiting in a collective for this one).
     struct finalize {
-        ~finalize() { distributed_finalize(); }
+        ~finalize() {
+            if (std::uncaught_exceptions() == 0) distributed_finalize();
+        }
     } at_exit;
     const bool writer = distributed_rank() == 0;  // rank 0 speaks and writes
     threads_apply(o.threads);
@@ -253,17 +268,21 @@ void train_cmd(const train_options& o) {
     }
     model->config_json()["dlm"] = training_metadata_json(training_metadata_of(o, t, d));
     if (o.bf16) model->train_dtype_set(DType::BF16);
-    if (writer && distributed_size() > 1)
-        fmt::print(stderr, "dlm: {} ranks, each on its share of every step's {} micro-batches\n", distributed_size(),
-                   t.grad_accum);
+    const int64_t ranks = distributed_size(), micro = t.grad_accum * ranks > 0 ? t.batch / (t.grad_accum * ranks) : 0;
+    if (writer && ranks > 1)
+        fmt::print(stderr, "dlm: {} ranks; each step's {} blocks are {} micro-batch{} of {} blocks per rank\n", ranks,
+                   t.batch, t.grad_accum, t.grad_accum > 1 ? "es" : "", micro);
     if (writer)
-        fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}, output {}\n", c.architecture,
+        fmt::print(stderr, "dlm: {} ({:.2f} M parameters), objective {}, batch {} x {}{}, output {}\n", c.architecture,
                model->parameter_count() / 1e6, t.objective == Objective::diffusion ? "diffusion" : "causal",
-               t.batch * t.grad_accum, d.block_size, t.output_dir);
+               t.batch, d.block_size, t.grad_accum > 1 ? fmt::format(" ({} micro-batches of {})", t.grad_accum * ranks, micro) : "",
+               t.output_dir);
 
     const TrainerResult r = train_interruptible(*model, t, train, valid);
     if (r.interrupted) {
         if (writer) fmt::print(stderr, "dlm: stopped at step {}; run the same command with --resume to continue\n", r.steps);
+        distributed_finalize();  // every rank stopped after the same step: a clean end, not an abort
+        if (!writer) std::exit(1);
         throw Error("interrupted");
     }
     if (writer)
@@ -292,8 +311,8 @@ command_registration reg(30, "train", "Fine-tune or train a model (diffusion obj
     sub.add_option("--epochs", o->epochs, "Epochs")->capture_default_str();
     sub.add_option("--max-steps", o->max_steps, "Optimizer steps (overrides --epochs when > 0)")->capture_default_str();
     sub.add_option("--max-flops", o->max_flops, "Training compute budget: the steps it buys (instead of --epochs; equal-compute runs)");
-    sub.add_option("-b,--batch", o->batch, "Blocks per micro-batch")->capture_default_str();
-    sub.add_option("--grad-accum", o->grad_accum, "Micro-batches per optimizer step")->capture_default_str();
+    sub.add_option("-b,--batch", o->batch, "Blocks per optimizer step (global: all ranks together)")->capture_default_str();
+    sub.add_option("--grad-accum", o->grad_accum, "Micro-batches per rank per step (each of --batch / (grad-accum x ranks) blocks)")->capture_default_str();
     sub.add_option("--lr", o->lr, "Peak learning rate (AdamW)")->capture_default_str();
     sub.add_option("--warmup", o->warmup, "Linear warmup steps, then linear decay to 0")->capture_default_str();
     sub.add_flag("--bf16", o->bf16, "Mixed precision: bf16 matrix products (fp32 accumulation, master weights, optimizer)");

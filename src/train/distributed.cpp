@@ -1,6 +1,7 @@
 #include "train/distributed.h"
 
 #include <cstdlib>
+#include <vector>
 
 #include "core/error.h"
 
@@ -47,21 +48,6 @@ void distributed_abort(int code) {
     if (g_started && g_size > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
-void distributed_sum_ordered(float* x, int64_t n, std::vector<float>& scratch) {
-    if (g_size == 1) return;
-    // Everyone gathers every rank's values, then adds them in rank order: a fixed
-    // order, where MPI_Allreduce may pick any (a ring, a tree) and round differently.
-    scratch.resize(static_cast<size_t>(n) * static_cast<size_t>(g_size));
-    DLM_ASSERT(n <= 0x7fffffff);
-    MPI_Allgather(x, static_cast<int>(n), MPI_FLOAT, scratch.data(), static_cast<int>(n), MPI_FLOAT, MPI_COMM_WORLD);
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; ++i) {
-        float s = scratch[static_cast<size_t>(i)];
-        for (int r = 1; r < g_size; ++r) s += scratch[static_cast<size_t>(r) * static_cast<size_t>(n) + static_cast<size_t>(i)];
-        x[i] = s;
-    }
-}
-
 void distributed_sum_ordered(double* x, int64_t n) {
     if (g_size == 1) return;
     std::vector<double> all(static_cast<size_t>(n) * static_cast<size_t>(g_size));
@@ -92,7 +78,6 @@ void distributed_init() {
 }
 void distributed_finalize() {}
 void distributed_abort(int) {}
-void distributed_sum_ordered(float*, int64_t, std::vector<float>&) {}
 void distributed_sum_ordered(double*, int64_t) {}
 bool distributed_any(bool flag) { return flag; }
 void distributed_barrier() {}

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
 namespace dlm {
 
@@ -28,11 +27,9 @@ void distributed_abort(int code);
 int distributed_rank();  // 0 without MPI
 int distributed_size();  // 1 without MPI
 
-// Sums x[n] over the ranks into every rank's x, adding the ranks' values in rank order
-// (((x_0 + x_1) + x_2) + ...) whatever reduction MPI would choose, so the result is the
-// same bits on every rank and in every run. scratch: reused buffer.
-void distributed_sum_ordered(float* x, int64_t n, std::vector<float>& scratch);
-// The same for a few doubles (losses, counts).
+// Sums a few doubles (losses, counts, a squared norm) over the ranks into every rank's
+// x, adding the ranks' values in rank order (((x_0 + x_1) + x_2) + ...) whatever
+// reduction MPI would choose, so the result is the same bits on every rank.
 void distributed_sum_ordered(double* x, int64_t n);
 // True on every rank when it is true on any (a stop request, a failed check).
 bool distributed_any(bool flag);

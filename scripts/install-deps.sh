@@ -18,6 +18,7 @@ packages=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   openmpi-bin libopenmpi-dev   # multi-process training (mpirun -np N dlm train)
+  libcpp-httplib-dev     # dlm serve (HTTP)
   gnuplot-nox            # plots from dlm eval
   xz-utils               # the compressed training text in data/ (scripts/unpack-data.sh)
 )

@@ -1,0 +1,250 @@
+#include "server/engine.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "core/error.h"
+#include "request/ar_request.h"
+#include "request/diffusion_request.h"
+
+namespace dlm {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Length of the longest prefix of s that ends on a whole UTF-8 character: a token may
+// end inside one, and a delta must not split it.
+size_t utf8_whole_prefix(const std::string& s) {
+    size_t i = s.size(), back = 0;
+    while (i > 0 && back < 4 && (static_cast<unsigned char>(s[i - 1]) & 0xC0) == 0x80) --i, ++back;
+    if (i == 0) return s.size();
+    const unsigned char lead = static_cast<unsigned char>(s[i - 1]);
+    const size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return back + 1 >= need ? s.size() : i - 1;
+}
+
+// One sample's text as the steps go: what was sent, and whether a stop string or the end
+// of text has ended it.
+struct text_stream {
+    std::string sent;
+    bool ended = false;
+};
+
+// The generated part of a sequence as text: from `from` up to the first <mask> (the
+// rest is still open) or the end-of-text token (which ends it). ended: the end of text
+// (or a stop string) was reached.
+std::string generated_text(const Tokenizer& tok, std::span<const int32_t> tokens, int64_t from, int32_t mask_id,
+                           int32_t eos_id, const std::vector<std::string>& stop, bool& ended, int64_t* count = nullptr) {
+    int64_t end = from;
+    ended = false;
+    while (end < static_cast<int64_t>(tokens.size()) && tokens[end] != mask_id) {
+        if (tokens[end] == eos_id) {
+            ended = true;
+            break;
+        }
+        ++end;
+    }
+    if (count) *count = end - from + (ended ? 1 : 0);
+    std::string text = tok.decode(tokens.subspan(from, end - from), true);
+    if (text_stop_cut(text, stop)) ended = true;
+    return text;
+}
+
+// Sends what became final of one sample's text. final_text: the whole sample is done.
+void text_advance(text_stream& ts, const std::string& text, bool ended, bool final_text,
+                  const std::vector<std::string>& stop, const std::function<void(const std::string&)>& send) {
+    if (ts.ended || text.compare(0, ts.sent.size(), ts.sent) != 0) return;
+    size_t upto = text.size();
+    if (!final_text && !ended) {
+        // Hold back what a stop string could still claim, and a cut UTF-8 character.
+        size_t hold = 0;
+        for (const auto& s : stop) hold = std::max(hold, s.size() - 1);
+        upto = utf8_whole_prefix(text.substr(0, text.size() > hold ? text.size() - hold : 0));
+    }
+    if (upto > ts.sent.size()) {
+        send(text.substr(ts.sent.size(), upto - ts.sent.size()));
+        ts.sent = text.substr(0, upto);
+    }
+    if (ended || final_text) ts.ended = true;
+}
+
+json step_event(const Tokenizer& tok, const GenerationStep& s, int64_t choice, int64_t prompt_len) {
+    std::vector<int64_t> masked;
+    json pieces = json::array();
+    for (size_t i = 0; i < s.tokens.size(); ++i) {
+        if (s.tokens[i] == s.mask_id) masked.push_back(static_cast<int64_t>(i));
+        pieces.push_back(s.tokens[i] == s.mask_id ? std::string() : tok.token_text(s.tokens[i]));
+    }
+    return {{"object", "denoise.step"},
+            {"choice", choice},
+            {"step", s.step},
+            {"seconds", s.seconds},
+            {"forward_passes", s.forward_passes},
+            {"prompt_tokens", prompt_len},
+            {"tokens", std::vector<int32_t>(s.tokens.begin(), s.tokens.end())},
+            {"pieces", pieces},
+            {"masked", masked},
+            {"committed", std::vector<int64_t>(s.committed.begin(), s.committed.end())}};
+}
+
+uint64_t seed_fresh() {
+    static std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
+           static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+}
+
+// What one prompt's run shares between its steps and its end.
+struct prompt_run {
+    const ServedModel& m;
+    const CompletionRequest& q;
+    const CompletionSink& sink;
+    int64_t first_choice = 0, prompt_len = 0;
+    bool stable_steps = true;  // committed tokens never change (not the remask sampler)
+    bool infill = false;
+    int64_t infill_tokens = 0;  // infilling: the <mask> positions to fill
+    std::vector<text_stream> streams;
+
+    step_callback observer() {
+        return [this](const GenerationStep& s) {
+            if (sink.cancelled && sink.cancelled()) throw CompletionCancelled{};
+            const int64_t choice = first_choice + s.sample;
+            if (sink.step) sink.step(step_event(m.tokenizer, s, choice, prompt_len));
+            if (!sink.text || !stable_steps || infill) return;
+            bool ended = false;
+            const std::string text = generated_text(m.tokenizer, s.tokens, prompt_len, s.mask_id,
+                                                    m.special.eos, q.stop, ended);
+            text_advance(streams[static_cast<size_t>(s.sample)], text, ended, false, q.stop,
+                         [&](const std::string& d) { sink.text(choice, d); });
+        };
+    }
+
+    // The finished samples: their choices, the rest of their text to the sink.
+    void finish(const std::vector<std::vector<int32_t>>& samples, CompletionResult& out) {
+        for (size_t j = 0; j < samples.size(); ++j) {
+            bool ended = false;
+            int64_t count = 0;
+            std::string text;
+            if (infill) {  // the whole text with its spans filled
+                text = m.tokenizer.decode(samples[j], true);
+                count = infill_tokens;
+            } else {
+                text = generated_text(m.tokenizer, samples[j], prompt_len, -1, m.special.eos, q.stop, ended, &count);
+            }
+            out.choices.push_back({text, ended ? "stop" : "length"});
+            out.usage.completion_tokens += count;
+            if (sink.text)
+                text_advance(streams[j], text, ended, true, q.stop,
+                             [&](const std::string& d) { sink.text(first_choice + static_cast<int64_t>(j), d); });
+        }
+        out.usage.prompt_tokens += infill ? static_cast<int64_t>(samples.front().size()) - infill_tokens : prompt_len;
+    }
+};
+
+void stats_add(GenerationStats& a, const GenerationStats& b) {
+    a.steps += b.steps;
+    a.forward_passes += b.forward_passes;
+    a.new_tokens += b.new_tokens;
+    a.seconds += b.seconds;
+}
+
+void run_diffusion(ServedModel& m, const CompletionRequest& q, const std::string& prompt, uint64_t seed,
+                   prompt_run& run, CompletionResult& out) {
+    DiffusionChoices c;
+    c.sampler = q.sampler;
+    c.cache = q.cache;
+    c.commit = q.commit;
+    c.steps = q.steps;
+    c.block = q.block;
+    c.threshold = q.threshold;
+    c.factor = q.factor;
+    c.entropy_bound = q.entropy_bound;
+    c.sampling = q.sampling;
+    c.length = q.max_tokens;
+    c.seed = seed;
+    c.batch = q.n;
+    DiffusionRequest r;
+    try {
+        r = diffusion_request_resolve(*m.model, m.tokenizer, prompt, m.defaults, c);
+    } catch (const Error& e) {
+        throw ApiError(400, e.what());
+    }
+    run.prompt_len = r.prompt_len;
+    run.infill = r.infill;
+    run.infill_tokens = std::count(r.starts[0].begin(), r.starts[0].end(), r.options.mask_id);
+    run.stable_steps = r.options.sampler != SamplerKind::remask;
+    DiffusionResult res;
+    try {
+        res = diffusion_request_run(r, run.observer());
+    } catch (const Error& e) {
+        throw ApiError(400, e.what());
+    }
+    run.finish(res.tokens, out);
+    stats_add(out.stats, res.stats);
+}
+
+void run_autoregressive(ServedModel& m, const CompletionRequest& q, const std::string& prompt, uint64_t seed,
+                        prompt_run& run, CompletionResult& out) {
+    for (const auto& [set, name] : {std::pair{q.sampler.has_value(), "sampler"}, {q.steps.has_value(), "steps"},
+                                    {q.block.has_value(), "block"}, {q.cache.has_value(), "cache"},
+                                    {q.threshold.has_value(), "threshold"}, {q.commit.has_value(), "commit"}})
+        if (set) throw ApiError(400, fmt::format("'{}' applies to diffusion models; {} is autoregressive", name, m.id), name);
+    ArChoices c;
+    c.sampling = q.sampling;
+    c.length = q.max_tokens;
+    c.seed = seed;
+    c.batch = q.n;
+    ArRequest r;
+    try {
+        r = ar_request_resolve(m.tokenizer, prompt, m.defaults, c);
+    } catch (const Error& e) {
+        throw ApiError(400, e.what());
+    }
+    run.prompt_len = static_cast<int64_t>(r.prompts[0].size());
+    const ArResult res = ar_request_run(*m.model, r, run.observer());
+    run.finish(res.tokens, out);
+    stats_add(out.stats, res.stats);
+}
+
+}  // namespace
+
+void ServeEngine::model_add(const std::string& dir, const std::string& id, DType dtype) {
+    auto model = model_load(dir, dtype);
+    Tokenizer tok = Tokenizer::from_folder(dir);
+    const PromptTokens special = prompt_tokens_of(tok);
+    const bool causal = model->config().is_causal();
+    models_.push_back(std::unique_ptr<ServedModel>(
+        new ServedModel{id, dir, std::move(model), std::move(tok), generation_defaults_load(dir), special, causal}));
+}
+
+ServedModel& ServeEngine::model_find(const std::string& id) {
+    DLM_ASSERT(!models_.empty());
+    if (id.empty()) return *models_.front();
+    for (auto& m : models_)
+        if (m->id == id) return *m;
+    std::vector<std::string> ids;
+    for (const auto& m : models_) ids.push_back(m->id);
+    throw ApiError(404, fmt::format("The model '{}' does not exist (this server has {})", id, fmt::join(ids, ", ")),
+                   "model", "invalid_request_error", "model_not_found");
+}
+
+CompletionResult ServeEngine::run(const CompletionRequest& q, const CompletionSink& sink) {
+    ServedModel& m = model_find(q.model);
+    const uint64_t seed = q.seed ? *q.seed : seed_fresh();
+    CompletionResult out;
+    for (size_t p = 0; p < q.prompts.size(); ++p) {
+        prompt_run run{m, q, sink, static_cast<int64_t>(p) * q.n, 0, true, false, 0,
+                       std::vector<text_stream>(static_cast<size_t>(q.n))};
+        if (m.causal)
+            run_autoregressive(m, q, q.prompts[p], seed, run, out);
+        else
+            run_diffusion(m, q, q.prompts[p], seed, run, out);
+    }
+    return out;
+}
+
+}  // namespace dlm

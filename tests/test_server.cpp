@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -53,6 +54,7 @@ public:
         exit_status_ = status;
     }
     int port() const { return port_; }
+    pid_t pid() const { return pid_; }
     std::string log() const { return dlm::file_read(log_); }
     httplib::Client client() const {
         httplib::Client c("127.0.0.1", port_);
@@ -342,4 +344,67 @@ TEST(server, no_cors_by_default) {
     auto r = c.Get("/v1/models");
     ASSERT_TRUE(r);
     EXPECT_FALSE(r->has_header("Access-Control-Allow-Origin"));
+}
+
+// The server's threads (from /proc) and resident memory, in kB.
+std::pair<int, long> threads_and_rss(pid_t pid) {
+    int threads = 0;
+    long rss = 0;
+    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+    for (std::string line; std::getline(status, line);) {
+        if (line.rfind("Threads:", 0) == 0) threads = std::stoi(line.substr(8));
+        if (line.rfind("VmRSS:", 0) == 0) rss = std::stol(line.substr(6));
+    }
+    return {threads, rss};
+}
+
+// A bounded local load: 32 clients x 4 requests (streamed and not, some cut off by
+// their client), every one answered, and the server's threads and memory back where
+// they were after a first warm-up round.
+TEST(server, load_32_clients_no_failures_nothing_leaked) {
+    served s("--parallel 8 --queue 64 --http-threads 40");
+    ASSERT_GT(s.port(), 0) << s.log();
+    auto round = [&s](int clients, int per_client) {
+        std::atomic<int> failures{0};
+        std::vector<std::thread> threads;
+        for (int c = 0; c < clients; ++c)
+            threads.emplace_back([&, c] {
+                auto cl = s.client();
+                for (int i = 0; i < per_client; ++i) {
+                    const json body = {{"prompt", c % 2 ? "The album was" : "In 1905, the French government"},
+                                       {"max_tokens", 8 + (c % 3) * 4}, {"seed", c * 10 + i}};
+                    if ((c + i) % 4 == 3) {  // streamed, the client leaving after the first event
+                        httplib::Request req;
+                        req.method = "POST";
+                        req.path = "/v1/denoise";
+                        req.body = body.dump();
+                        req.set_header("Content-Type", "application/json");
+                        req.content_receiver = [](const char*, size_t, uint64_t, uint64_t) { return false; };
+                        cl.send(req);  // fails on purpose: the client cut it
+                        continue;
+                    }
+                    json b = body;
+                    if (i % 2) b["stream"] = true;
+                    auto r = cl.Post("/v1/completions", b.dump(), "application/json");
+                    if (!r || r->status != 200) ++failures;
+                }
+            });
+        for (auto& t : threads) t.join();
+        return failures.load();
+    };
+    EXPECT_EQ(round(8, 2), 0);  // warm-up: thread pools and buffers at their size
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto before = threads_and_rss(s.pid());
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(round(32, 4), 0);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(120));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const auto after = threads_and_rss(s.pid());
+    EXPECT_LE(after.first, before.first) << "threads leaked";
+    EXPECT_LT(after.second, before.second + 64 * 1024) << "resident memory grew by more than 64 MB";
+    // Every request is counted, none is still running or waiting.
+    auto m = s.client().Get("/metrics");
+    ASSERT_TRUE(m);
+    EXPECT_NE(m->body.find("dlm_requests_running 0"), std::string::npos) << m->body;
+    EXPECT_NE(m->body.find("dlm_queue_waiting 0"), std::string::npos) << m->body;
 }

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -177,6 +179,7 @@ void run_diffusion(ServedModel& m, const CompletionRequest& q, const std::string
     run.infill = r.infill;
     run.infill_tokens = std::count(r.starts[0].begin(), r.starts[0].end(), r.options.mask_id);
     run.stable_steps = r.options.sampler != SamplerKind::remask;
+    r.denoiser = m.batcher->denoiser();
     DiffusionResult res;
     try {
         res = diffusion_request_run(r, run.observer());
@@ -205,6 +208,7 @@ void run_autoregressive(ServedModel& m, const CompletionRequest& q, const std::s
         throw ApiError(400, e.what());
     }
     run.prompt_len = static_cast<int64_t>(r.prompts[0].size());
+    std::lock_guard<std::mutex> turn(m.run_mu);
     const ArResult res = ar_request_run(*m.model, r, run.observer());
     run.finish(res.tokens, out);
     stats_add(out.stats, res.stats);
@@ -217,8 +221,10 @@ void ServeEngine::model_add(const std::string& dir, const std::string& id, DType
     Tokenizer tok = Tokenizer::from_folder(dir);
     const PromptTokens special = prompt_tokens_of(tok);
     const bool causal = model->config().is_causal();
-    models_.push_back(std::unique_ptr<ServedModel>(
-        new ServedModel{id, dir, std::move(model), std::move(tok), generation_defaults_load(dir), special, causal}));
+    auto served = std::unique_ptr<ServedModel>(
+        new ServedModel{id, dir, std::move(model), std::move(tok), generation_defaults_load(dir), special, causal, {}, {}});
+    if (!causal) served->batcher = std::make_unique<StepBatcher>(*served->model);
+    models_.push_back(std::move(served));
 }
 
 ServedModel& ServeEngine::model_find(const std::string& id) {
@@ -234,6 +240,9 @@ ServedModel& ServeEngine::model_find(const std::string& id) {
 
 CompletionResult ServeEngine::run(const CompletionRequest& q, const CompletionSink& sink) {
     ServedModel& m = model_find(q.model);
+    // Many requests sample at once, each on its thread: one OpenMP thread each (the
+    // batcher's forward passes take the cores); an AR generation runs its own passes.
+    omp_set_num_threads(m.causal ? threads_ : 1);
     const uint64_t seed = q.seed ? *q.seed : seed_fresh();
     CompletionResult out;
     for (size_t p = 0; p < q.prompts.size(); ++p) {

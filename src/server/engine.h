@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@
 #include "generation/generation_config.h"
 #include "models/model.h"
 #include "server/openai_api.h"
+#include "server/step_batcher.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dlm {
@@ -31,6 +33,8 @@ struct ServedModel {
     GenerationDefaults defaults;
     PromptTokens special;
     bool causal = false;
+    std::unique_ptr<StepBatcher> batcher;  // diffusion: concurrent requests' steps share passes
+    std::mutex run_mu;                     // autoregressive: one generation at a time
 };
 
 // Where a run's events go. Every callback is optional; cancelled() is asked before each
@@ -52,17 +56,23 @@ struct CompletionCancelled {};
 
 class ServeEngine {
 public:
+    // threads: what a forward pass uses (the batcher's, an AR generation's); a diffusion
+    // request's own thread samples with one.
+    explicit ServeEngine(int threads) : threads_(threads) {}
     // Loads a model folder under the API name `id`; throws dlm::Error.
     void model_add(const std::string& dir, const std::string& id, DType dtype);
     const std::vector<std::unique_ptr<ServedModel>>& models() const { return models_; }
     // The model a request names (empty: the first); throws ApiError 404 for another.
     ServedModel& model_find(const std::string& id);
 
-    // Runs a request: each prompt in turn, its n samples as one batch. Throws ApiError
-    // (400) for settings the model cannot use, CompletionCancelled when the sink says so.
+    // Runs a request: each prompt in turn, its n samples as one batch; any number of
+    // threads may run requests at once (a diffusion model's steps are batched, an
+    // autoregressive model's generations take turns). Throws ApiError (400) for
+    // settings the model cannot use, CompletionCancelled when the sink says so.
     CompletionResult run(const CompletionRequest& request, const CompletionSink& sink);
 
 private:
+    int threads_;
     std::vector<std::unique_ptr<ServedModel>> models_;
 };
 

@@ -51,7 +51,7 @@ struct HttpServer::impl {
     std::atomic<bool> ready{false}, stopping{false};
     std::atomic<int64_t> next_id{1};
 
-    impl(ServeEngine& e, const ServeOptions& o) : engine(e), options(o), queue(o.queue) {}
+    impl(ServeEngine& e, const ServeOptions& o) : engine(e), options(o), queue(o.queue, o.parallel) {}
 
     void routes_install();
     bool authorized(const httplib::Request& req, httplib::Response& res);
@@ -96,7 +96,7 @@ CompletionResult HttpServer::impl::generate(const CompletionRequest& q, const Co
     const double waited = seconds_since(queued);
     CompletionResult r = engine.run(q, sink);
     metrics.generation_done(r.usage.prompt_tokens, r.usage.completion_tokens, r.stats.forward_passes, r.stats.steps,
-                            r.stats.seconds, waited, q.n);
+                            r.stats.seconds, waited);
     return r;
 }
 
@@ -249,7 +249,15 @@ void HttpServer::impl::routes_install() {
         json_reply(res, ready ? 200 : 503, ready ? R"({"status":"ok"})" : R"({"status":"loading"})");
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        res.set_content(metrics.prometheus_text(static_cast<int64_t>(queue.waiting()), queue.busy() ? 1 : 0),
+        StepBatcher::Stats batches;
+        for (const auto& m : engine.models())
+            if (m->batcher) {
+                const auto s = m->batcher->stats();
+                batches.forward_passes += s.forward_passes;
+                batches.sequences += s.sequences;
+            }
+        res.set_content(metrics.prometheus_text(static_cast<int64_t>(queue.waiting()), queue.running(),
+                                                batches.forward_passes, batches.sequences),
                         "text/plain; version=0.0.4");
     });
     http.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {

@@ -25,6 +25,7 @@ struct ServeOptions {
     std::string api_key;          // non-empty: /v1/* needs "Authorization: Bearer <key>"
     std::string cors_origin;      // non-empty: the one origin browsers may call from
     size_t queue = 16;            // requests waiting at most (then 503)
+    int parallel = 4;             // requests running at once (their steps batched)
     size_t body_limit = 1 << 20;  // bytes (then 413)
     int http_threads = 16;        // connections served at once
     ApiLimits limits;

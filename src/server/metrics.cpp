@@ -12,7 +12,7 @@ void ServeMetrics::request_done(const std::string& endpoint, int status, double 
 }
 
 void ServeMetrics::generation_done(int64_t prompt_tokens, int64_t new_tokens, int64_t forward_passes, int64_t steps,
-                                   double generation_seconds, double queue_seconds, int64_t batch) {
+                                   double generation_seconds, double queue_seconds) {
     std::lock_guard<std::mutex> lock(mu_);
     prompt_tokens_ += prompt_tokens;
     new_tokens_ += new_tokens;
@@ -21,11 +21,10 @@ void ServeMetrics::generation_done(int64_t prompt_tokens, int64_t new_tokens, in
     step_seconds_.count += steps;
     queue_seconds_.sum += queue_seconds;
     ++queue_seconds_.count;
-    batch_size_.sum += static_cast<double>(batch);
-    ++batch_size_.count;
 }
 
-std::string ServeMetrics::prometheus_text(int64_t queue_waiting, int64_t running) const {
+std::string ServeMetrics::prometheus_text(int64_t queue_waiting, int64_t running, int64_t batched_passes,
+                                          int64_t batched_sequences) const {
     std::lock_guard<std::mutex> lock(mu_);
     std::string out;
     auto head = [&](const char* name, const char* type, const char* help) {
@@ -43,8 +42,8 @@ std::string ServeMetrics::prometheus_text(int64_t queue_waiting, int64_t running
     summary_lines("dlm_queue_seconds", queue_seconds_);
     head("dlm_step_seconds", "summary", "Time per denoising step (autoregressive: per token)");
     summary_lines("dlm_step_seconds", step_seconds_);
-    head("dlm_batch_size", "summary", "Sequences per forward pass");
-    summary_lines("dlm_batch_size", batch_size_);
+    head("dlm_batch_size", "summary", "Sequences per batched diffusion forward pass (sum: sequences, count: passes)");
+    out += fmt::format("dlm_batch_size_sum {}\ndlm_batch_size_count {}\n", batched_sequences, batched_passes);
     head("dlm_prompt_tokens_total", "counter", "Prompt tokens read");
     out += fmt::format("dlm_prompt_tokens_total {}\n", prompt_tokens_);
     head("dlm_generated_tokens_total", "counter", "Tokens generated");

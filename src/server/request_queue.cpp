@@ -2,7 +2,9 @@
 
 namespace dlm {
 
-RequestQueue::RequestQueue(size_t capacity) : capacity_(capacity), worker_([this] { worker_loop(); }) {}
+RequestQueue::RequestQueue(size_t capacity, int workers) : capacity_(capacity) {
+    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
 
 RequestQueue::~RequestQueue() {
     {
@@ -10,7 +12,7 @@ RequestQueue::~RequestQueue() {
         stop_ = true;
     }
     cv_.notify_all();
-    worker_.join();
+    for (auto& w : workers_) w.join();
 }
 
 bool RequestQueue::submit(std::function<void()> job) {
@@ -28,7 +30,7 @@ size_t RequestQueue::waiting() const {
     return jobs_.size();
 }
 
-bool RequestQueue::busy() const {
+int RequestQueue::running() const {
     std::lock_guard<std::mutex> lock(mu_);
     return running_;
 }
@@ -42,11 +44,11 @@ void RequestQueue::worker_loop() {
             if (jobs_.empty()) return;  // stopping, nothing left
             job = std::move(jobs_.front());
             jobs_.pop_front();
-            running_ = true;
+            ++running_;
         }
         job();  // jobs report their own errors to their clients
         std::lock_guard<std::mutex> lock(mu_);
-        running_ = false;
+        --running_;
     }
 }
 

@@ -18,7 +18,7 @@ namespace {
 
 struct serve_options {
     std::string model, ar, host = "127.0.0.1", api_key, cors, dtype = "auto";
-    int port = 8080, threads = 0, http_threads = 16;
+    int port = 8080, threads = 0, http_threads = 16, parallel = 4;
     size_t queue = 16, body_limit = 1 << 20;
     int64_t max_tokens = 1024, max_n = 8;
 };
@@ -50,11 +50,12 @@ void serve_cmd(const serve_options& o) {
     so.api_key = o.api_key;
     so.cors_origin = o.cors;
     so.queue = o.queue;
+    so.parallel = o.parallel;
     so.body_limit = o.body_limit;
     so.http_threads = o.http_threads;
     so.limits.max_tokens = o.max_tokens;
     so.limits.max_n = o.max_n;
-    ServeEngine engine;
+    ServeEngine engine(threads_effective());
     HttpServer server(engine, so);
     const int port = server.bind();
     // Listening while the models load: /health says 503 until they are ready.
@@ -91,6 +92,8 @@ command_registration reg(45, "serve", "Serve a diffusion model (and its AR twin)
     sub.add_option("--cors", o->cors, "Allow browsers on this origin to call the API (default: none)");
     sub.add_option("--queue", o->queue, "Requests waiting at most (more: HTTP 503)")
         ->check(CLI::Range(1, 100000))->capture_default_str();
+    sub.add_option("--parallel", o->parallel, "Requests running at once (a diffusion model batches their steps)")
+        ->check(CLI::Range(1, 256))->capture_default_str();
     sub.add_option("--body-limit", o->body_limit, "Request body bytes at most (more: HTTP 413)")
         ->check(CLI::Range(1024, 1 << 30))->capture_default_str();
     sub.add_option("--http-threads", o->http_threads, "Connections served at once")

@@ -1,0 +1,202 @@
+#include "server/step_batcher.h"
+
+#include <omp.h>
+
+#include <cstring>
+#include <map>
+#include <tuple>
+
+#include "core/error.h"
+
+namespace dlm {
+
+namespace {
+
+// A request's view of the batcher: each call waits for the batch it joins.
+class batched_denoiser final : public Denoiser {
+public:
+    batched_denoiser(StepBatcher& b, Model& m) : b_(b), vocab_(m.config().vocab_size) { b_.running_add(1); }
+    ~batched_denoiser() override { b_.running_add(-1); }
+    int64_t vocab_size() const override { return vocab_; }
+    void logits(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) override {
+        submit(StepBatcher::Call::plain, ids, batch, seq, 0, 0, rows, out);
+    }
+    void logits_kv(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows,
+                   float* out) override {
+        submit(StepBatcher::Call::fill_cache, ids, batch, seq, 0, 0, rows, out);
+    }
+    void logits_span(const int32_t* ids, int64_t batch, int64_t seq, int64_t q0, int64_t q1,
+                     std::span<const int64_t> rows, float* out) override {
+        if (kv_.batch != batch || kv_.seq != seq) fail("logits_span: no cache for this canvas (call logits_kv first)");
+        submit(StepBatcher::Call::span, ids, batch, seq, q0, q1, rows, out);
+    }
+
+private:
+    void submit(StepBatcher::Call::Kind kind, const int32_t* ids, int64_t batch, int64_t seq, int64_t q0, int64_t q1,
+                std::span<const int64_t> rows, float* out) {
+        StepBatcher::Call c;
+        c.kind = kind;
+        c.ids = ids;
+        c.batch = batch;
+        c.seq = seq;
+        c.q0 = q0;
+        c.q1 = q1;
+        c.rows = rows;
+        c.out = out;
+        c.kv = &kv_;
+        b_.call_run(c);
+    }
+    StepBatcher& b_;
+    int64_t vocab_;
+    EncoderKv kv_;
+};
+
+}  // namespace
+
+StepBatcher::StepBatcher(Model& model, std::chrono::microseconds window)
+    : model_(model), window_(window), threads_(omp_get_max_threads()), thread_([this] { loop(); }) {}
+
+StepBatcher::~StepBatcher() {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+std::unique_ptr<Denoiser> StepBatcher::denoiser() { return std::make_unique<batched_denoiser>(*this, model_); }
+
+StepBatcher::Stats StepBatcher::stats() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stats_;
+}
+
+void StepBatcher::running_add(int delta) {
+    {
+        std::lock_guard<std::mutex> lock(mu_);
+        running_ += delta;
+        DLM_ASSERT(running_ >= 0);
+    }
+    wake_.notify_all();  // one fewer to wait for
+}
+
+void StepBatcher::call_run(Call& c) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stop_) fail("the server is stopping");
+    pending_.push_back(&c);
+    wake_.notify_all();
+    finished_.wait(lock, [&] { return c.done; });
+    if (c.error) std::rethrow_exception(c.error);
+}
+
+void StepBatcher::loop() {
+    omp_set_num_threads(threads_);  // the creator's thread count, for this thread's passes
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+        wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
+        if (pending_.empty()) return;  // stopping
+        // Let the other running requests join (they may be sampling their last step).
+        wake_.wait_for(lock, window_, [this] { return stop_ || static_cast<int>(pending_.size()) >= running_; });
+        std::vector<Call*> calls;
+        calls.swap(pending_);
+        lock.unlock();
+        // Same step shape, one batch.
+        std::map<std::tuple<int, int64_t, int64_t, int64_t>, std::vector<Call*>> groups;
+        for (Call* c : calls) groups[{c->kind, c->seq, c->q0, c->q1}].push_back(c);
+        int64_t passes = 0, sequences = 0;
+        for (auto& [key, group] : groups) {
+            try {
+                group_run(group);
+            } catch (...) {
+                for (Call* c : group) c->error = std::current_exception();
+            }
+            ++passes;
+            for (Call* c : group) sequences += c->batch;
+        }
+        lock.lock();
+        stats_.forward_passes += passes;
+        stats_.sequences += sequences;
+        stats_.calls += static_cast<int64_t>(calls.size());
+        for (Call* c : calls) c->done = true;
+        finished_.notify_all();
+    }
+}
+
+void StepBatcher::group_run(const std::vector<Call*>& group) {
+    const Call& first = *group.front();
+    const int64_t T = first.seq, S = first.q1 - first.q0;
+    int64_t B = 0;
+    for (const Call* c : group) B += c->batch;
+    ids_.resize(static_cast<size_t>(B * T));
+    int64_t at = 0;
+    for (const Call* c : group) {
+        std::memcpy(ids_.data() + at * T, c->ids, static_cast<size_t>(c->batch * T) * sizeof(int32_t));
+        at += c->batch;
+    }
+    switch (first.kind) {
+        case Call::plain: model_.forward({ids_.data(), nullptr, nullptr, B, T}); break;
+        case Call::fill_cache:
+            model_.forward_kv(kv_, {ids_.data(), nullptr, nullptr, B, T});
+            kv_scatter(group);
+            break;
+        case Call::span:
+            kv_gather(group);
+            model_.forward_span(kv_, ids_.data(), first.q0, first.q1);
+            kv_scatter(group);
+            break;
+    }
+    // The head per request, on its rows (in the batch's numbering) into its buffer.
+    int64_t b0 = 0;
+    for (const Call* c : group) {
+        rows_.resize(c->rows.size());
+        for (size_t i = 0; i < c->rows.size(); ++i) {
+            const int64_t b = c->rows[i] / T, t = c->rows[i] % T;
+            DLM_ASSERT(b < c->batch);
+            if (first.kind == Call::span) {
+                DLM_ASSERT(t >= first.q0 && t < first.q1);
+                rows_[i] = (b0 + b) * S + (t - first.q0);
+            } else {
+                rows_[i] = (b0 + b) * T + t;
+            }
+        }
+        model_.logits(rows_, c->out);
+        b0 += c->batch;
+    }
+}
+
+// Caches are [L, B, T, 2C]: a request's batch rows of layer l sit at rows b0.. of the
+// batch's layer l.
+void StepBatcher::kv_gather(const std::vector<Call*>& group) {
+    const int64_t L = model_.config().num_layers, C2 = 2 * model_.config().hidden_size, T = group.front()->seq;
+    int64_t B = 0;
+    for (const Call* c : group) B += c->batch;
+    kv_.batch = B;
+    kv_.seq = T;
+    kv_.kv.resize(static_cast<size_t>(L * B * T * C2));
+    for (int64_t l = 0, b0 = 0; l < L; ++l, b0 = 0)
+        for (const Call* c : group) {
+            DLM_ASSERT(c->kv->batch == c->batch && c->kv->seq == T);
+            std::memcpy(kv_.kv.data() + (l * B + b0) * T * C2, c->kv->kv.data() + l * c->batch * T * C2,
+                        static_cast<size_t>(c->batch * T * C2) * sizeof(float));
+            b0 += c->batch;
+        }
+}
+
+void StepBatcher::kv_scatter(const std::vector<Call*>& group) {
+    const int64_t L = model_.config().num_layers, C2 = 2 * model_.config().hidden_size, T = group.front()->seq;
+    const int64_t B = kv_.batch;
+    for (Call* c : group) {
+        c->kv->batch = c->batch;
+        c->kv->seq = T;
+        c->kv->kv.resize(static_cast<size_t>(L * c->batch * T * C2));
+    }
+    for (int64_t l = 0, b0 = 0; l < L; ++l, b0 = 0)
+        for (const Call* c : group) {
+            std::memcpy(c->kv->kv.data() + l * c->batch * T * C2, kv_.kv.data() + (l * B + b0) * T * C2,
+                        static_cast<size_t>(c->batch * T * C2) * sizeof(float));
+            b0 += c->batch;
+        }
+}
+
+}  // namespace dlm

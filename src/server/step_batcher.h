@@ -1,0 +1,81 @@
+// Denoising steps of concurrent requests batched into shared forward passes (the
+// server's continuous batching for diffusion models).
+//
+// Each request runs its sampler on its own thread, unchanged; its Denoiser (from
+// denoiser()) hands every model call to the batcher and waits. The batcher's thread
+// collects the calls until every running request has one waiting (or `window` has
+// passed since the first), groups those of the same step shape (kind, canvas length,
+// span), and runs each group as one batch: canvases stacked along the batch, each
+// request's key/value cache gathered into the batch's and scattered back after, the LM
+// head then run per request on its own rows into its own buffer. A request that ends
+// leaves at once; one that starts joins the next batch. Each sample's logits are those
+// it gets alone (the rows of a batch do not interact), so results do not depend on
+// what else runs.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "diffusion/generate.h"
+#include "models/model.h"
+
+namespace dlm {
+
+class StepBatcher {
+public:
+    explicit StepBatcher(Model& model, std::chrono::microseconds window = std::chrono::microseconds(2000));
+    ~StepBatcher();
+    StepBatcher(const StepBatcher&) = delete;
+    StepBatcher& operator=(const StepBatcher&) = delete;
+
+    // A running request's Denoiser: counts as running until it is destroyed.
+    std::unique_ptr<Denoiser> denoiser();
+
+    struct Stats {
+        int64_t forward_passes = 0, sequences = 0, calls = 0;  // sequences: canvases over all passes
+    };
+    Stats stats() const;
+
+    // One model call of a request (what batched_denoiser submits).
+    struct Call {
+        enum Kind { plain, fill_cache, span } kind = plain;
+        const int32_t* ids = nullptr;
+        int64_t batch = 0, seq = 0, q0 = 0, q1 = 0;
+        std::span<const int64_t> rows;
+        float* out = nullptr;
+        EncoderKv* kv = nullptr;  // the request's own cache
+        bool done = false;
+        std::exception_ptr error;
+    };
+    // Blocks until the call has run (rethrows its error).
+    void call_run(Call& c);
+    void running_add(int delta);
+
+private:
+    void loop();
+    void group_run(const std::vector<Call*>& group);
+    void kv_gather(const std::vector<Call*>& group);
+    void kv_scatter(const std::vector<Call*>& group);
+
+    Model& model_;
+    const std::chrono::microseconds window_;
+    const int threads_;
+    mutable std::mutex mu_;
+    std::condition_variable wake_, finished_;
+    std::vector<Call*> pending_;
+    int running_ = 0;
+    bool stop_ = false;
+    Stats stats_;
+    // The batch's buffers (batcher thread only).
+    std::vector<int32_t> ids_;
+    std::vector<int64_t> rows_;
+    EncoderKv kv_;
+    std::thread thread_;
+};
+
+}  // namespace dlm

@@ -36,7 +36,10 @@ void one_request(int port, const json& body, side_result& r, std::mutex& mu) {
     const double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
     std::lock_guard<std::mutex> lock(mu);
     if (!res || res->status != 200) {
-        ++r.failures;
+        if (r.failures++ == 0)  // the first failure says why
+            std::fprintf(stderr, "bench_serve: a request failed: %s\n",
+                         res ? (std::to_string(res->status) + " " + res->body).c_str()
+                             : httplib::to_string(res.error()).c_str());
         return;
     }
     r.latencies.push_back(dt);

@@ -21,6 +21,7 @@ packages=(
   libcpp-httplib-dev     # dlm serve (HTTP)
   gnuplot-nox            # plots from dlm eval
   xz-utils               # the compressed training text in data/ (scripts/unpack-data.sh)
+  python3                # scripts: the playground's browser check, recipe tables
 )
 # libopenblas0-pthread: Debian's torch does its fp32 matrix products through the system BLAS
 # (libblas.so.3); without OpenBLAS that is the reference BLAS, 30x slower, which would

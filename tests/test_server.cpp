@@ -362,7 +362,7 @@ std::pair<int, long> threads_and_rss(pid_t pid) {
 // their client), every one answered, and the server's threads and memory back where
 // they were after a first warm-up round.
 TEST(server, load_32_clients_no_failures_nothing_leaked) {
-    served s("--parallel 8 --queue 64 --http-threads 40");
+    served s("--parallel 8 --queue 64");
     ASSERT_GT(s.port(), 0) << s.log();
     auto round = [&s](int clients, int per_client) {
         std::atomic<int> failures{0};
@@ -386,7 +386,11 @@ TEST(server, load_32_clients_no_failures_nothing_leaked) {
                     json b = body;
                     if (i % 2) b["stream"] = true;
                     auto r = cl.Post("/v1/completions", b.dump(), "application/json");
-                    if (!r || r->status != 200) ++failures;
+                    if (!r || r->status != 200) {
+                        ++failures;
+                        ADD_FAILURE() << "client " << c << " request " << i << ": "
+                                      << (r ? std::to_string(r->status) + " " + r->body : httplib::to_string(r.error()));
+                    }
                 }
             });
         for (auto& t : threads) t.join();
@@ -407,4 +411,32 @@ TEST(server, load_32_clients_no_failures_nothing_leaked) {
     ASSERT_TRUE(m);
     EXPECT_NE(m->body.find("dlm_requests_running 0"), std::string::npos) << m->body;
     EXPECT_NE(m->body.find("dlm_queue_waiting 0"), std::string::npos) << m->body;
+}
+
+// The playground: one page with its assets inside, and, in headless Chromium, a run of
+// the default prompt on both models that fills both canvases (the page's own checks),
+// with a screenshot.
+TEST(server, playground_page) {
+    auto c = server().client();
+    auto r = c.Get("/");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_NE(r->get_header_value("Content-Type").find("text/html"), std::string::npos);
+    EXPECT_NE(r->get_header_value("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+    EXPECT_NE(r->body.find("<script>"), std::string::npos);
+    EXPECT_EQ(r->body.find("<script src"), std::string::npos) << "the page must need nothing from elsewhere";
+    EXPECT_EQ(r->body.find("http"), std::string::npos) << "no outside address in the page";
+    auto traversal = c.Get("/../../etc/passwd");
+    ASSERT_TRUE(traversal);
+    EXPECT_NE(traversal->status, 200);
+}
+
+TEST(server, playground_runs_in_headless_chromium) {
+    if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium not installed: the playground is not run in a browser";
+    if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
+    const std::string shot = ::testing::TempDir() + "dlm_playground_" + std::to_string(::getpid()) + ".png";
+    const std::string cmd = "python3 " + std::string(DLM_SOURCE_DIR) + "/scripts/check-playground.py http://127.0.0.1:" +
+                            std::to_string(server().port()) + "/#autorun --timeout 90 --screenshot " + shot;
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    EXPECT_GT(fs::exists(shot) ? fs::file_size(shot) : 0, 10000u) << "no screenshot";
 }

@@ -10,6 +10,7 @@
 #include "server/event_channel.h"
 #include "server/metrics.h"
 #include "server/request_queue.h"
+#include "view/playground_html.h"
 
 namespace dlm {
 
@@ -212,8 +213,14 @@ bool HttpServer::impl::authorized(const httplib::Request& req, httplib::Response
 }
 
 void HttpServer::impl::routes_install() {
-    http.new_task_queue = [n = options.http_threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+    const size_t threads = options.http_threads > 0 ? static_cast<size_t>(options.http_threads)
+                                                    : static_cast<size_t>(options.parallel) + options.queue + 8;
+    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     http.set_payload_max_length(options.body_limit);
+    // A request may wait in the queue and then generate for longer than cpp-httplib's 5 s
+    // socket timeouts, which would drop its connection before the answer.
+    http.set_read_timeout(std::chrono::seconds(options.socket_timeout));
+    http.set_write_timeout(std::chrono::seconds(options.socket_timeout));
     http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
         if (!options.cors_origin.empty()) {
             res.set_header("Access-Control-Allow-Origin", options.cors_origin);
@@ -244,6 +251,12 @@ void HttpServer::impl::routes_install() {
         } catch (...) {
         }
         error_reply(res, ApiError(500, what, "", "server_error"));
+    });
+    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+        // The page is one fixed document (no files are served, so no path can escape).
+        res.set_header("Content-Security-Policy",
+                       "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
+        res.set_content(playground_html(), "text/html; charset=utf-8");
     });
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
         json_reply(res, ready ? 200 : 503, ready ? R"({"status":"ok"})" : R"({"status":"loading"})");

@@ -1,6 +1,7 @@
 // `dlm serve`'s HTTP side (cpp-httplib): the OpenAI-compatible routes, streaming, the
 // queue, limits, the API key, CORS, /health and /metrics.
 //
+//   GET  /                       the playground page (view/playground_html.h)
 //   GET  /health                 503 while the models load, then 200
 //   GET  /metrics                Prometheus text
 //   GET  /v1/models
@@ -27,7 +28,11 @@ struct ServeOptions {
     size_t queue = 16;            // requests waiting at most (then 503)
     int parallel = 4;             // requests running at once (their steps batched)
     size_t body_limit = 1 << 20;  // bytes (then 413)
-    int http_threads = 16;        // connections served at once
+    // Connections served at once (0: parallel + queue + 8). Each request holds one from
+    // arrival to answer, so fewer than the requests admitted would leave connections
+    // waiting unseen inside cpp-httplib, where they fail.
+    int http_threads = 0;
+    int socket_timeout = 600;     // seconds a connection may stay silent (a long generation)
     ApiLimits limits;
 };
 

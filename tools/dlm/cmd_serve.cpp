@@ -18,7 +18,7 @@ namespace {
 
 struct serve_options {
     std::string model, ar, host = "127.0.0.1", api_key, cors, dtype = "auto";
-    int port = 8080, threads = 0, http_threads = 16, parallel = 4;
+    int port = 8080, threads = 0, http_threads = 0, parallel = 4;
     size_t queue = 16, body_limit = 1 << 20;
     int64_t max_tokens = 1024, max_n = 8;
 };
@@ -96,8 +96,8 @@ command_registration reg(45, "serve", "Serve a diffusion model (and its AR twin)
         ->check(CLI::Range(1, 256))->capture_default_str();
     sub.add_option("--body-limit", o->body_limit, "Request body bytes at most (more: HTTP 413)")
         ->check(CLI::Range(1024, 1 << 30))->capture_default_str();
-    sub.add_option("--http-threads", o->http_threads, "Connections served at once")
-        ->check(CLI::Range(1, 1024))->capture_default_str();
+    sub.add_option("--http-threads", o->http_threads, "Connections served at once (0: --parallel + --queue + 8)")
+        ->check(CLI::Range(0, 4096))->capture_default_str();
     sub.add_option("--max-tokens", o->max_tokens, "'max_tokens' a request may ask for at most")
         ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
     sub.add_option("--max-n", o->max_n, "Samples ('n' x prompts) per request at most")

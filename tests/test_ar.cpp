@@ -563,3 +563,38 @@ TEST(ar, errors) {
                  "RobertaForMaskedLM has no KV cache: it is not a causal LM");
     expect_error([&] { dlm::ar_generate(*roberta, {{0, 5}}, greedy_options(3)); }, "not a causal LM");
 }
+
+// One decoding step of several caches at once (a server's concurrent generations) gives
+// each cache's samples the logits its own forward_cached gives (to float rounding: the
+// products see more rows), and leaves each cache as its own step leaves it.
+TEST(ar, forward_cached_multi_matches_each_cache_alone) {
+    auto m = dlm::model_load(kModels + "tiny-gpt2");
+    const int64_t V = m->config().vocab_size;
+    const std::vector<std::vector<int32_t>> prompts = {{5, 17, 300}, {9, 8, 7, 6, 5, 4, 3}};
+    std::vector<dlm::KvCache> alone(2), together(2);
+    for (size_t i = 0; i < 2; ++i)
+        for (auto* k : {&alone[i], &together[i]}) {
+            m->kv_cache_init(*k, i == 0 ? 1 : 2, 16);
+            std::vector<int32_t> ids;
+            for (int64_t b = 0; b < k->batch; ++b) ids.insert(ids.end(), prompts[i].begin(), prompts[i].end());
+            m->forward_cached(*k, ids.data(), nullptr, static_cast<int64_t>(prompts[i].size()));
+        }
+    const std::vector<int32_t> next = {11, 12, 13};  // cache 0's one sample, cache 1's two
+    const std::vector<int32_t> mask = {1, 1, 0};     // cache 1's second sample finished
+    std::vector<float> want(3 * V), got(3 * V);
+    std::vector<int64_t> rows = {0};
+    m->forward_cached(alone[0], next.data(), mask.data(), 1);
+    m->logits(rows, want.data());
+    rows = {0, 1};
+    m->forward_cached(alone[1], next.data() + 1, mask.data() + 1, 1);
+    m->logits(rows, want.data() + V);
+    std::vector<dlm::KvCache*> both = {&together[0], &together[1]};
+    m->forward_cached_multi(both, next.data(), mask.data());
+    rows = {0, 1, 2};
+    m->logits(rows, got.data());
+    for (int64_t r = 0; r < 2 * V; ++r) EXPECT_NEAR(got[r], want[r], 1e-4f * (1.0f + std::fabs(want[r]))) << r;
+    for (size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(together[i].length, alone[i].length);
+        EXPECT_EQ(together[i].mask, alone[i].mask);
+    }
+}

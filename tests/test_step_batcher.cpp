@@ -1,7 +1,7 @@
-// The server's step batcher (server/step_batcher.h) on the shipped diffusion model:
-// requests sampled at once on their own threads, their steps batched into shared
-// forward passes, end with the tokens each gets alone, for every sampler and cache
-// mode; and the passes really were shared.
+// The server's step batcher (server/step_batcher.h) on the shipped models: requests
+// sampled at once on their own threads, their steps batched into shared forward
+// passes, end with the tokens each gets alone (diffusion: every sampler and cache mode;
+// AR: prompts of different lengths, n samples); and the passes really were shared.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -64,4 +64,33 @@ TEST(step_batcher, concurrent_requests_get_what_they_get_alone) {
             EXPECT_LT(s.forward_passes, s.calls) << "no pass was shared";
             EXPECT_GT(s.sequences, s.forward_passes);
         }
+}
+
+TEST(step_batcher, concurrent_ar_requests_get_what_they_get_alone) {
+    auto model = dlm::model_load(std::string(DLM_SOURCE_DIR) + "/models/dlm-ar");
+    const std::vector<std::vector<int32_t>> prompts = {{464, 2106, 286}, {818, 1248, 11, 262, 4141, 1230}, {464}};
+    constexpr int kRequests = 3;
+    auto options = [](int k) {
+        dlm::ArOptions o;
+        o.max_new_tokens = 12 + 4 * k;
+        o.seed = 50 + k;
+        o.batch = k == 1 ? 2 : 1;
+        o.eos_id = 50256;
+        return o;
+    };
+    std::vector<std::vector<std::vector<int32_t>>> alone(kRequests), together(kRequests);
+    for (int k = 0; k < kRequests; ++k) alone[k] = dlm::ar_generate(*model, {prompts[k]}, options(k)).tokens;
+    dlm::StepBatcher batcher(*model, std::chrono::seconds(5));
+    std::vector<std::unique_ptr<dlm::CausalDecoder>> decoders;
+    for (int k = 0; k < kRequests; ++k) decoders.push_back(batcher.decoder());
+    std::vector<std::thread> threads;
+    for (int k = 0; k < kRequests; ++k)
+        threads.emplace_back([&, k] {
+            together[k] = dlm::ar_generate(*decoders[k], {prompts[k]}, options(k)).tokens;
+            decoders[k].reset();
+        });
+    for (auto& t : threads) t.join();
+    for (int k = 0; k < kRequests; ++k) EXPECT_EQ(together[k], alone[k]) << "request " << k;
+    const auto s = batcher.stats();
+    EXPECT_LT(s.forward_passes, s.calls) << "no decoding step was shared";
 }

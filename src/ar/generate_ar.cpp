@@ -61,10 +61,11 @@ ar_plan ar_plan_make(const ModelConfig& c, const std::vector<std::vector<int32_t
 }
 
 // The prompt through the model into the cache: once for a shared one, else each
-// left-padded to P tokens (pad slots masked out).
-void prompt_prefill(Model& model, KvCache& cache, const ArResult& res, int64_t P, std::vector<int32_t>& ids,
-                    std::vector<int32_t>& mask) {
-    const int64_t Bp = cache.batch;
+// left-padded to P tokens (pad slots masked out); the logits at each prompt's last
+// position into logits (row_of[b]: sample b's row there).
+void prompt_prefill(CausalDecoder& decoder, KvCache& cache, const ArResult& res, int64_t P, std::vector<int32_t>& ids,
+                    std::vector<int32_t>& mask, std::vector<int64_t>& row_of, std::vector<float>& logits) {
+    const int64_t Bp = cache.batch, B = static_cast<int64_t>(res.tokens.size());
     ids.assign(static_cast<size_t>(Bp * P), 0);
     mask.assign(static_cast<size_t>(Bp * P), 0);
     for (int64_t b = 0; b < Bp; ++b) {
@@ -72,7 +73,11 @@ void prompt_prefill(Model& model, KvCache& cache, const ArResult& res, int64_t P
         std::copy(res.tokens[b].begin(), res.tokens[b].end(), ids.begin() + b * P + pad);
         std::fill(mask.begin() + b * P + pad, mask.begin() + (b + 1) * P, 1);
     }
-    model.forward_cached(cache, ids.data(), mask.data(), P);
+    std::vector<int64_t> rows;  // a shared prompt: one row for all samples
+    for (int64_t b = 0; b < Bp; ++b) rows.push_back(b * P + P - 1);
+    for (int64_t b = 0; b < B; ++b) row_of[b] = Bp == 1 ? 0 : b;
+    logits.resize(rows.size() * static_cast<size_t>(decoder.config().vocab_size));
+    decoder.step(cache, ids.data(), mask.data(), P, rows, logits.data());
 }
 
 // Tells on_step that sample b appended the last token of seq at step s.
@@ -93,11 +98,11 @@ void step_report(const step_callback& on_step, int64_t b, int64_t s, const std::
 
 }  // namespace
 
-ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prompts, const ArOptions& opt,
+ArResult ar_generate(CausalDecoder& decoder, const std::vector<std::vector<int32_t>>& prompts, const ArOptions& opt,
                      const step_callback& on_step) {
     const auto t_start = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count(); };
-    const ModelConfig& c = model.config();
+    const ModelConfig& c = decoder.config();
     const int64_t V = c.vocab_size;
     const ar_plan plan = ar_plan_make(c, prompts, opt);
     const bool shared = plan.shared;
@@ -112,31 +117,20 @@ ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prom
     }
 
     KvCache cache;
-    model.kv_cache_init(cache, shared ? 1 : B, P + steps_max);  // throws for a model that is not a causal LM
+    decoder.cache_init(cache, shared ? 1 : B, P + steps_max);  // throws for a model that is not a causal LM
     if (steps_max == 0) return res;
     std::vector<int32_t> ids, mask;
-    prompt_prefill(model, cache, res, P, ids, mask);
+    std::vector<int64_t> rows, row_of(static_cast<size_t>(B));
+    std::vector<float> logits;
+    prompt_prefill(decoder, cache, res, P, ids, mask, row_of, logits);
     int64_t passes = 1;
 
     std::vector<Rng> rngs;
     for (int64_t b = 0; b < B; ++b) rngs.push_back(Rng::derive(opt.seed, static_cast<uint64_t>(opt.first_stream + b)));
     std::vector<char> running(static_cast<size_t>(B), 1);
-    std::vector<int64_t> rows, row_of(static_cast<size_t>(B));
-    std::vector<float> logits;
     SamplingScratch scratch;
-    int64_t T = P;  // tokens per sample in the last forward_cached
     for (int64_t s = 0; s < steps_max; ++s) {
-        // Logits at the last position of the samples still running (a shared prompt's
-        // first step: one row for all).
-        rows.clear();
-        for (int64_t b = 0; b < B; ++b) {
-            if (!running[b]) continue;
-            const int64_t r = (s == 0 && shared) ? T - 1 : b * T + T - 1;
-            if (rows.empty() || rows.back() != r) rows.push_back(r);
-            row_of[b] = static_cast<int64_t>(rows.size()) - 1;
-        }
-        logits.resize(rows.size() * static_cast<size_t>(V));
-        model.logits(rows, logits.data());
+        // The logits (of the samples still running) came with the last step.
         for (int64_t b = 0; b < B; ++b) {
             if (!running[b]) continue;
             const TokenChoice tc = token_sample(logits.data() + row_of[b] * V, V, opt.sampling, rngs[b], scratch);
@@ -152,7 +146,7 @@ ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prom
 
         if (s == 0 && shared && B > 1) {
             KvCache full;
-            model.kv_cache_init(full, B, cache.capacity);
+            decoder.cache_init(full, B, cache.capacity);
             kv_cache_repeat(full, cache, c.num_layers);
             cache = std::move(full);
         }
@@ -160,14 +154,17 @@ ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prom
         // by reading the weights); they feed a masked token that nothing reads.
         ids.assign(static_cast<size_t>(B), 0);
         mask.assign(static_cast<size_t>(B), 0);
+        rows.clear();
         for (int64_t b = 0; b < B; ++b)
             if (running[b]) {
                 ids[b] = res.tokens[b].back();
                 mask[b] = 1;
+                row_of[b] = static_cast<int64_t>(rows.size());
+                rows.push_back(b);
             }
-        model.forward_cached(cache, ids.data(), mask.data(), 1);
+        logits.resize(rows.size() * static_cast<size_t>(V));
+        decoder.step(cache, ids.data(), mask.data(), 1, rows, logits.data());
         ++passes;
-        T = 1;
     }
     res.stats.forward_passes = passes;
     res.stats.seconds = elapsed();

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "generation/events.h"
@@ -38,12 +39,46 @@ struct ArResult {
     GenerationStats stats;
 };
 
+// What ar_generate needs of a causal LM: a cache, and a step that appends tokens and
+// gives the logits at chosen rows. A server's decoder batches the steps of concurrent
+// generations (server/step_batcher.h); ModelDecoder calls the model directly.
+class CausalDecoder {
+public:
+    virtual ~CausalDecoder() = default;
+    virtual const ModelConfig& config() const = 0;
+    virtual void cache_init(KvCache& cache, int64_t batch, int64_t capacity) = 0;
+    // Model::forward_cached(cache, ids, mask, T), then the logits at rows (b * T + t) into
+    // out[rows.size(), V].
+    virtual void step(KvCache& cache, const int32_t* ids, const int32_t* mask, int64_t T,
+                      std::span<const int64_t> rows, float* out) = 0;
+};
+
+class ModelDecoder final : public CausalDecoder {
+public:
+    explicit ModelDecoder(Model& m) : m_(m) {}
+    const ModelConfig& config() const override { return m_.config(); }
+    void cache_init(KvCache& cache, int64_t batch, int64_t capacity) override { m_.kv_cache_init(cache, batch, capacity); }
+    void step(KvCache& cache, const int32_t* ids, const int32_t* mask, int64_t T, std::span<const int64_t> rows,
+              float* out) override {
+        m_.forward_cached(cache, ids, mask, T);
+        m_.logits(rows, out);
+    }
+
+private:
+    Model& m_;
+};
+
 // prompts: one per sample, or one shared by opt.batch samples. Reports one
 // GenerationStep per generated token per sample (committed = changed = {its
 // position}); a sample that hit eos reports no more. Throws dlm::Error for an empty
 // prompt, a prompt that leaves no room in the model's positions, a batch that
 // disagrees with the prompts, or a model that is not a causal LM.
-ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prompts, const ArOptions& opt,
+ArResult ar_generate(CausalDecoder& decoder, const std::vector<std::vector<int32_t>>& prompts, const ArOptions& opt,
                      const step_callback& on_step = {});
+inline ArResult ar_generate(Model& model, const std::vector<std::vector<int32_t>>& prompts, const ArOptions& opt,
+                            const step_callback& on_step = {}) {
+    ModelDecoder d(model);
+    return ar_generate(d, prompts, opt, on_step);
+}
 
 }  // namespace dlm

@@ -213,56 +213,12 @@ public:
     }
 
     void forward_cached(KvCache& cache, const int32_t* ids, const int32_t* mask, int64_t T) override {
-        const auto& c = config_;
-        const int64_t B = cache.batch, cap = cache.capacity, t0 = cache.length, N = B * T;
-        const int64_t C = c.hidden_size, NH = c.num_heads, L = c.num_layers;
-        if (B < 1) fail("forward_cached: the KV cache is empty (call kv_cache_init first)");
-        if (T < 1) fail("forward_cached: no tokens to append (T = {})", T);
-        if (t0 + T > cap)
-            fail("KV cache full: {} slots used + {} new tokens exceed its capacity of {}", t0, T, cap);
-        DLM_ASSERT(static_cast<int64_t>(cache.k.size()) == L * B * cap * C &&
-                   static_cast<int64_t>(cache.mask.size()) == B * cap);
-        check_ids({ids, mask, nullptr, B, T});
-        // HF prepare_inputs_for_generation: position_ids = cumsum(attention_mask) - 1,
-        // and 1 where the mask is 0; checked before the cache changes.
-        positions_.resize(static_cast<size_t>(N));
-        for (int64_t b = 0; b < B; ++b) {
-            int32_t seen = 0;
-            for (int64_t j = 0; j < t0; ++j) seen += cache.mask[b * cap + j] != 0;
-            for (int64_t t = 0; t < T; ++t) {
-                const bool real = !mask || mask[b * T + t] != 0;
-                const int32_t pos = real ? seen++ : 1;
-                if (pos >= c.max_positions)
-                    fail("sequence too long: sample {} reaches position {}, outside the model's {} positions", b,
-                         pos, c.max_positions);
-                positions_[b * T + t] = pos;
-            }
-        }
-        for (int64_t b = 0; b < B; ++b)
-            for (int64_t t = 0; t < T; ++t) cache.mask[b * cap + t0 + t] = !mask || mask[b * T + t] != 0;
+        KvCache* one = &cache;
+        cached_forward(std::span<KvCache* const>(&one, 1), ids, mask, T);
+    }
 
-        B_ = B;
-        T_ = T;
-        acts_layout(B, T, false);
-        // A decoding step or short prompt: the per-query attention loop over the
-        // visible slots (GEMV kernels for one row); a long prompt: oneDNN, with the
-        // cache's capacity as the key length.
-        const bool few = T <= kDecodeRows;
-        cache_att_.resize(static_cast<size_t>(B * NH * T * cap));
-        trunk_forward(ids, N, false, false, 0, N <= kGemvMaxRows, [&](int64_t l, const gpt2_acts& A) {
-            float* kc = cache.k.data() + l * B * cap * C;
-            float* vc = cache.v.data() + l * B * cap * C;
-            for (int64_t b = 0; b < B; ++b)
-                for (int64_t t = 0; t < T; ++t) {
-                    const float* row = A.qkv + (b * T + t) * 3 * C;
-                    std::memcpy(kc + (b * cap + t0 + t) * C, row + C, static_cast<size_t>(C) * sizeof(float));
-                    std::memcpy(vc + (b * cap + t0 + t) * C, row + 2 * C, static_cast<size_t>(C) * sizeof(float));
-                }
-            attention_shape as{B, T, cap, NH, c.head_dim(), 3 * C, C, true, t0};
-            if (few) attention_forward_cached(A.ctx, cache_att_.data(), A.qkv, kc, vc, cache.mask.data(), as);
-            else attention(A.ctx, cache_att_.data(), nullptr, A.qkv, kc, vc, cache.mask.data(), as, false);
-        });
-        cache.length += T;
+    void forward_cached_multi(std::span<KvCache* const> caches, const int32_t* ids, const int32_t* mask) override {
+        cached_forward(caches, ids, mask, 1);
     }
 
 protected:
@@ -281,6 +237,86 @@ protected:
     }
 
 private:
+    // forward_cached over caches stacked along the batch: T tokens for every sample of
+    // each (ids, mask [N, T], N their batches summed); positions, key/value slots and
+    // attention per cache, the products over all rows at once.
+    // forward_cached over caches stacked along the batch: T tokens for every sample of
+    // each (ids, mask [N, T], N their batches summed); positions, key/value slots and
+    // attention per cache, the products over all rows at once.
+    void cached_forward(std::span<KvCache* const> caches, const int32_t* ids, const int32_t* mask, int64_t T) {
+        const auto& c = config_;
+        const int64_t C = c.hidden_size, NH = c.num_heads, L = c.num_layers;
+        if (T < 1) fail("forward_cached: no tokens to append (T = {})", T);
+        int64_t B = 0;  // samples over all caches
+        for (const KvCache* k : caches) {
+            if (k->batch < 1) fail("forward_cached: the KV cache is empty (call kv_cache_init first)");
+            if (k->length + T > k->capacity)
+                fail("KV cache full: {} slots used + {} new tokens exceed its capacity of {}", k->length, T,
+                     k->capacity);
+            DLM_ASSERT(static_cast<int64_t>(k->k.size()) == L * k->batch * k->capacity * C &&
+                       static_cast<int64_t>(k->mask.size()) == k->batch * k->capacity);
+            B += k->batch;
+        }
+        const int64_t N = B * T;
+        check_ids({ids, mask, nullptr, B, T});
+        // HF prepare_inputs_for_generation: position_ids = cumsum(attention_mask) - 1,
+        // and 1 where the mask is 0; checked before any cache changes.
+        positions_.resize(static_cast<size_t>(N));
+        for (int64_t r0 = 0; const KvCache* k : caches) {
+            for (int64_t b = 0; b < k->batch; ++b) {
+                int32_t seen = 0;
+                for (int64_t j = 0; j < k->length; ++j) seen += k->mask[b * k->capacity + j] != 0;
+                for (int64_t t = 0; t < T; ++t) {
+                    const int64_t row = (r0 + b) * T + t;
+                    const bool real = !mask || mask[row] != 0;
+                    const int32_t pos = real ? seen++ : 1;
+                    if (pos >= c.max_positions)
+                        fail("sequence too long: sample {} reaches position {}, outside the model's {} positions",
+                             r0 + b, pos, c.max_positions);
+                    positions_[row] = pos;
+                }
+            }
+            r0 += k->batch;
+        }
+        for (int64_t r0 = 0; KvCache* k : caches) {
+            for (int64_t b = 0; b < k->batch; ++b)
+                for (int64_t t = 0; t < T; ++t)
+                    k->mask[b * k->capacity + k->length + t] = !mask || mask[(r0 + b) * T + t] != 0;
+            r0 += k->batch;
+        }
+
+        B_ = B;
+        T_ = T;
+        acts_layout(B, T, false);
+        // A decoding step or short prompt: the per-query attention loop over the
+        // visible slots (GEMV kernels for one row); a long prompt: oneDNN, with the
+        // cache's capacity as the key length.
+        const bool few = T <= kDecodeRows;
+        int64_t att = 0;
+        for (const KvCache* k : caches) att = std::max(att, k->batch * NH * T * k->capacity);
+        cache_att_.resize(static_cast<size_t>(att));
+        trunk_forward(ids, N, false, false, 0, N <= kGemvMaxRows, [&](int64_t l, const gpt2_acts& A) {
+            for (int64_t r0 = 0; KvCache* k : caches) {
+                const int64_t Bk = k->batch, cap = k->capacity, t0 = k->length;
+                float* kc = k->k.data() + l * Bk * cap * C;
+                float* vc = k->v.data() + l * Bk * cap * C;
+                const float* qkv = A.qkv + r0 * T * 3 * C;
+                for (int64_t b = 0; b < Bk; ++b)
+                    for (int64_t t = 0; t < T; ++t) {
+                        const float* row = qkv + (b * T + t) * 3 * C;
+                        std::memcpy(kc + (b * cap + t0 + t) * C, row + C, static_cast<size_t>(C) * sizeof(float));
+                        std::memcpy(vc + (b * cap + t0 + t) * C, row + 2 * C, static_cast<size_t>(C) * sizeof(float));
+                    }
+                attention_shape as{Bk, T, cap, NH, c.head_dim(), 3 * C, C, true, t0};
+                float* ctx = A.ctx + r0 * T * C;
+                if (few) attention_forward_cached(ctx, cache_att_.data(), qkv, kc, vc, k->mask.data(), as);
+                else attention(ctx, cache_att_.data(), nullptr, qkv, kc, vc, k->mask.data(), as, false);
+                r0 += Bk;
+            }
+        });
+        for (KvCache* k : caches) k->length += T;
+    }
+
     static void zero(std::vector<float>& v) { std::fill(v.begin(), v.end(), 0.0f); }
 
     attention_shape attn_shape(int64_t B, int64_t T, bool dropout, uint64_t seed, int64_t l) const {

@@ -123,6 +123,12 @@ public:
     // prompts of different lengths in a batch). Position ids follow HF generation:
     // cumsum(attention_mask) - 1, and 1 at padding.
     virtual void forward_cached(KvCache& cache, const int32_t* ids, const int32_t* mask, int64_t T);
+    // One decoding step of several caches at once (a server's concurrent generations:
+    // each weight is read once for all): appends one token to every sample of every
+    // cache, ids[N] and mask[N] stacked cache after cache (N = their batches summed);
+    // afterwards hidden() / logits(rows) hold the N rows in that order. Each sample gets
+    // what forward_cached on its own cache gives it.
+    virtual void forward_cached_multi(std::span<KvCache* const> caches, const int32_t* ids, const int32_t* mask);
 
     // Block decoding of an encoder with a key/value cache (Fast-dLLM's prefix and dual
     // caches). forward_kv(kv, in) is forward(in) (no padding mask) that also keeps every

@@ -208,8 +208,8 @@ void run_autoregressive(ServedModel& m, const CompletionRequest& q, const std::s
         throw ApiError(400, e.what());
     }
     run.prompt_len = static_cast<int64_t>(r.prompts[0].size());
-    std::lock_guard<std::mutex> turn(m.run_mu);
-    const ArResult res = ar_request_run(*m.model, r, run.observer());
+    auto decoder = m.batcher->decoder();
+    const ArResult res = ar_generate(*decoder, r.prompts, r.options, run.observer());
     run.finish(res.tokens, out);
     stats_add(out.stats, res.stats);
 }
@@ -222,8 +222,8 @@ void ServeEngine::model_add(const std::string& dir, const std::string& id, DType
     const PromptTokens special = prompt_tokens_of(tok);
     const bool causal = model->config().is_causal();
     auto served = std::unique_ptr<ServedModel>(
-        new ServedModel{id, dir, std::move(model), std::move(tok), generation_defaults_load(dir), special, causal, {}, {}});
-    if (!causal) served->batcher = std::make_unique<StepBatcher>(*served->model);
+        new ServedModel{id, dir, std::move(model), std::move(tok), generation_defaults_load(dir), special, causal, {}});
+    served->batcher = std::make_unique<StepBatcher>(*served->model, batch_wait_);
     models_.push_back(std::move(served));
 }
 
@@ -241,8 +241,8 @@ ServedModel& ServeEngine::model_find(const std::string& id) {
 CompletionResult ServeEngine::run(const CompletionRequest& q, const CompletionSink& sink) {
     ServedModel& m = model_find(q.model);
     // Many requests sample at once, each on its thread: one OpenMP thread each (the
-    // batcher's forward passes take the cores); an AR generation runs its own passes.
-    omp_set_num_threads(m.causal ? threads_ : 1);
+    // batcher's forward passes take the cores).
+    omp_set_num_threads(1);
     const uint64_t seed = q.seed ? *q.seed : seed_fresh();
     CompletionResult out;
     for (size_t p = 0; p < q.prompts.size(); ++p) {

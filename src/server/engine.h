@@ -7,10 +7,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -33,8 +33,7 @@ struct ServedModel {
     GenerationDefaults defaults;
     PromptTokens special;
     bool causal = false;
-    std::unique_ptr<StepBatcher> batcher;  // diffusion: concurrent requests' steps share passes
-    std::mutex run_mu;                     // autoregressive: one generation at a time
+    std::unique_ptr<StepBatcher> batcher;  // concurrent requests' steps share forward passes
 };
 
 // Where a run's events go. Every callback is optional; cancelled() is asked before each
@@ -56,23 +55,23 @@ struct CompletionCancelled {};
 
 class ServeEngine {
 public:
-    // threads: what a forward pass uses (the batcher's, an AR generation's); a diffusion
-    // request's own thread samples with one.
-    explicit ServeEngine(int threads) : threads_(threads) {}
-    // Loads a model folder under the API name `id`; throws dlm::Error.
+    // batch_wait: how long a step waits for the other running requests to join its pass.
+    explicit ServeEngine(std::chrono::microseconds batch_wait = std::chrono::microseconds(2000))
+        : batch_wait_(batch_wait) {}
+    // Loads a model folder under the API name `id`; its batcher's forward passes use the
+    // calling thread's OpenMP thread count. Throws dlm::Error.
     void model_add(const std::string& dir, const std::string& id, DType dtype);
     const std::vector<std::unique_ptr<ServedModel>>& models() const { return models_; }
     // The model a request names (empty: the first); throws ApiError 404 for another.
     ServedModel& model_find(const std::string& id);
 
     // Runs a request: each prompt in turn, its n samples as one batch; any number of
-    // threads may run requests at once (a diffusion model's steps are batched, an
-    // autoregressive model's generations take turns). Throws ApiError (400) for
-    // settings the model cannot use, CompletionCancelled when the sink says so.
+    // threads may run requests at once (their steps are batched). Throws ApiError (400)
+    // for settings the model cannot use, CompletionCancelled when the sink says so.
     CompletionResult run(const CompletionRequest& request, const CompletionSink& sink);
 
 private:
-    int threads_;
+    std::chrono::microseconds batch_wait_;
     std::vector<std::unique_ptr<ServedModel>> models_;
 };
 

@@ -51,7 +51,35 @@ private:
     EncoderKv kv_;
 };
 
+// A causal LM request's view of the batcher.
+class batched_decoder final : public CausalDecoder {
+public:
+    batched_decoder(StepBatcher& b, Model& m) : b_(b), m_(m) { b_.running_add(1); }
+    ~batched_decoder() override { b_.running_add(-1); }
+    const ModelConfig& config() const override { return m_.config(); }
+    void cache_init(KvCache& cache, int64_t batch, int64_t capacity) override { m_.kv_cache_init(cache, batch, capacity); }
+    void step(KvCache& cache, const int32_t* ids, const int32_t* mask, int64_t T, std::span<const int64_t> rows,
+              float* out) override {
+        StepBatcher::Call c;
+        c.kind = T == 1 ? StepBatcher::Call::decode : StepBatcher::Call::prompt;
+        c.ids = ids;
+        c.mask = mask;
+        c.batch = cache.batch;
+        c.seq = T;
+        c.rows = rows;
+        c.out = out;
+        c.cache = &cache;
+        b_.call_run(c);
+    }
+
+private:
+    StepBatcher& b_;
+    Model& m_;
+};
+
 }  // namespace
+
+std::unique_ptr<CausalDecoder> StepBatcher::decoder() { return std::make_unique<batched_decoder>(*this, model_); }
 
 StepBatcher::StepBatcher(Model& model, std::chrono::microseconds window)
     : model_(model), window_(window), threads_(omp_get_max_threads()), thread_([this] { loop(); }) {}
@@ -103,7 +131,8 @@ void StepBatcher::loop() {
         lock.unlock();
         // Same step shape, one batch.
         std::map<std::tuple<int, int64_t, int64_t, int64_t>, std::vector<Call*>> groups;
-        for (Call* c : calls) groups[{c->kind, c->seq, c->q0, c->q1}].push_back(c);
+        for (Call* c : calls)  // a prompt runs alone (its own length, its own padding)
+            groups[{c->kind, c->seq, c->kind == Call::prompt ? prompts_++ : c->q0, c->q1}].push_back(c);
         int64_t passes = 0, sequences = 0;
         for (auto& [key, group] : groups) {
             try {
@@ -125,6 +154,7 @@ void StepBatcher::loop() {
 
 void StepBatcher::group_run(const std::vector<Call*>& group) {
     const Call& first = *group.front();
+    if (first.kind == Call::prompt || first.kind == Call::decode) return decode_run(group);
     const int64_t T = first.seq, S = first.q1 - first.q0;
     int64_t B = 0;
     for (const Call* c : group) B += c->batch;
@@ -162,6 +192,34 @@ void StepBatcher::group_run(const std::vector<Call*>& group) {
         }
         model_.logits(rows_, c->out);
         b0 += c->batch;
+    }
+}
+
+// Causal LM steps: a prompt alone; decoding steps stacked, each request's cache its own.
+void StepBatcher::decode_run(const std::vector<Call*>& group) {
+    const Call& first = *group.front();
+    if (first.kind == Call::prompt) {
+        DLM_ASSERT(group.size() == 1);
+        model_.forward_cached(*first.cache, first.ids, first.mask, first.seq);
+        model_.logits(first.rows, first.out);
+        return;
+    }
+    ids_.clear();
+    mask_.clear();
+    caches_.clear();
+    for (const Call* c : group) {
+        ids_.insert(ids_.end(), c->ids, c->ids + c->batch);
+        if (c->mask) mask_.insert(mask_.end(), c->mask, c->mask + c->batch);
+        else mask_.insert(mask_.end(), static_cast<size_t>(c->batch), 1);
+        caches_.push_back(c->cache);
+    }
+    model_.forward_cached_multi(caches_, ids_.data(), mask_.data());
+    int64_t r0 = 0;
+    for (const Call* c : group) {
+        rows_.assign(c->rows.begin(), c->rows.end());
+        for (int64_t& r : rows_) r += r0;  // rows b of a one-token step, after the requests before it
+        model_.logits(rows_, c->out);
+        r0 += c->batch;
     }
 }
 

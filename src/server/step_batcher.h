@@ -1,8 +1,12 @@
-// Denoising steps of concurrent requests batched into shared forward passes (the
-// server's continuous batching for diffusion models).
+// The steps of concurrent requests batched into shared forward passes (the server's
+// continuous batching), for diffusion models (denoising steps) and causal LMs
+// (decoding steps).
 //
-// Each request runs its sampler on its own thread, unchanged; its Denoiser (from
-// denoiser()) hands every model call to the batcher and waits. The batcher's thread
+// Each request runs its sampler (diffusion_generate, ar_generate) on its own thread,
+// unchanged; its Denoiser (denoiser()) or CausalDecoder (decoder()) hands every model
+// call to the batcher and waits. A causal LM's decoding steps (one token per sample)
+// of every waiting request share one pass (Model::forward_cached_multi: each request
+// keeps its own cache); prompts run alone. The batcher's thread
 // collects the calls until every running request has one waiting (or `window` has
 // passed since the first), groups those of the same step shape (kind, canvas length,
 // span), and runs each group as one batch: canvases stacked along the batch, each
@@ -21,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "ar/generate_ar.h"
 #include "diffusion/generate.h"
 #include "models/model.h"
 
@@ -33,8 +38,10 @@ public:
     StepBatcher(const StepBatcher&) = delete;
     StepBatcher& operator=(const StepBatcher&) = delete;
 
-    // A running request's Denoiser: counts as running until it is destroyed.
+    // A running request's Denoiser (masked LM) or CausalDecoder (causal LM): counts as
+    // running until it is destroyed.
     std::unique_ptr<Denoiser> denoiser();
+    std::unique_ptr<CausalDecoder> decoder();
 
     struct Stats {
         int64_t forward_passes = 0, sequences = 0, calls = 0;  // sequences: canvases over all passes
@@ -43,12 +50,14 @@ public:
 
     // One model call of a request (what batched_denoiser submits).
     struct Call {
-        enum Kind { plain, fill_cache, span } kind = plain;
+        enum Kind { plain, fill_cache, span, prompt, decode } kind = plain;
         const int32_t* ids = nullptr;
+        const int32_t* mask = nullptr;  // causal: padding of ids
         int64_t batch = 0, seq = 0, q0 = 0, q1 = 0;
         std::span<const int64_t> rows;
         float* out = nullptr;
-        EncoderKv* kv = nullptr;  // the request's own cache
+        EncoderKv* kv = nullptr;     // masked LM: the request's own cache
+        KvCache* cache = nullptr;    // causal LM: the request's own cache
         bool done = false;
         std::exception_ptr error;
     };
@@ -59,6 +68,7 @@ public:
 private:
     void loop();
     void group_run(const std::vector<Call*>& group);
+    void decode_run(const std::vector<Call*>& group);
     void kv_gather(const std::vector<Call*>& group);
     void kv_scatter(const std::vector<Call*>& group);
 
@@ -72,7 +82,9 @@ private:
     bool stop_ = false;
     Stats stats_;
     // The batch's buffers (batcher thread only).
-    std::vector<int32_t> ids_;
+    std::vector<int32_t> ids_, mask_;
+    std::vector<KvCache*> caches_;
+    int64_t prompts_ = 0;  // numbers prompt calls: each is a group of its own
     std::vector<int64_t> rows_;
     EncoderKv kv_;
     std::thread thread_;

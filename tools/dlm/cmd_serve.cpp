@@ -21,6 +21,7 @@ struct serve_options {
     int port = 8080, threads = 0, http_threads = 0, parallel = 4;
     size_t queue = 16, body_limit = 1 << 20;
     int64_t max_tokens = 1024, max_n = 8;
+    double batch_wait_ms = 2;
 };
 
 std::atomic<bool> g_stop{false};
@@ -55,7 +56,7 @@ void serve_cmd(const serve_options& o) {
     so.http_threads = o.http_threads;
     so.limits.max_tokens = o.max_tokens;
     so.limits.max_n = o.max_n;
-    ServeEngine engine(threads_effective());
+    ServeEngine engine(std::chrono::microseconds(static_cast<int64_t>(o.batch_wait_ms * 1000)));  // passes: the threads set above
     HttpServer server(engine, so);
     const int port = server.bind();
     // Listening while the models load: /health says 503 until they are ready.
@@ -94,6 +95,8 @@ command_registration reg(45, "serve", "Serve a diffusion model (and its AR twin)
         ->check(CLI::Range(1, 100000))->capture_default_str();
     sub.add_option("--parallel", o->parallel, "Requests running at once (a diffusion model batches their steps)")
         ->check(CLI::Range(1, 256))->capture_default_str();
+    sub.add_option("--batch-wait", o->batch_wait_ms, "Milliseconds a step waits for the other running requests to join its forward pass")
+        ->check(CLI::Range(0.0, 1000.0))->capture_default_str();
     sub.add_option("--body-limit", o->body_limit, "Request body bytes at most (more: HTTP 413)")
         ->check(CLI::Range(1024, 1 << 30))->capture_default_str();
     sub.add_option("--http-threads", o->http_threads, "Connections served at once (0: --parallel + --queue + 8)")

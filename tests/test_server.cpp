@@ -338,6 +338,17 @@ TEST(server, key_cors_limits_and_queue) {
     EXPECT_EQ(ok + busy, 6);
 }
 
+// A second server on a port in use fails clearly (no silent port sharing).
+TEST(server, port_in_use_is_an_error) {
+    const std::string log = ::testing::TempDir() + "dlm_serve_busy.log";
+    const std::string cmd = "timeout 60 " + std::string(DLM_BINARY) + " serve --port " + std::to_string(server().port()) +
+                            " -m " + kModels + "/dlm-diffusion >" + log + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << dlm::file_read(log);
+    EXPECT_NE(dlm::file_read(log).find("cannot listen on 127.0.0.1:" + std::to_string(server().port())),
+              std::string::npos) << dlm::file_read(log);
+}
+
 // CORS is off unless asked for.
 TEST(server, no_cors_by_default) {
     auto c = server().client();

@@ -1,6 +1,7 @@
 #include "server/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <ctime>
@@ -50,6 +51,7 @@ struct HttpServer::impl {
     ServeMetrics metrics;
     RequestQueue queue;
     std::atomic<bool> ready{false}, stopping{false};
+    int listen_fd = -1;
     std::atomic<int64_t> next_id{1};
 
     impl(ServeEngine& e, const ServeOptions& o) : engine(e), options(o), queue(o.queue, o.parallel) {}
@@ -74,6 +76,13 @@ HttpServer::~HttpServer() { stop(); }
 
 int HttpServer::bind() {
     auto& s = *impl_;
+    // cpp-httplib's own options add SO_REUSEPORT, which would let a second server share
+    // the port silently: only SO_REUSEADDR (a restart may reuse a port in TIME_WAIT).
+    s.http.set_socket_options([&s](socket_t fd) {
+        int yes = 1;
+        ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+        s.listen_fd = fd;
+    });
     int port = s.options.port;
     if (port == 0) {
         port = s.http.bind_to_any_port(s.options.host);
@@ -81,6 +90,9 @@ int HttpServer::bind() {
     } else if (!s.http.bind_to_port(s.options.host, port)) {
         fail("cannot listen on {}:{} (in use, or not an address of this machine?)", s.options.host, port);
     }
+    // cpp-httplib listens with a backlog of 5: a burst of clients overflows it and the
+    // kernel drops their connections, which the clients retry only a second later.
+    if (s.listen_fd >= 0) ::listen(s.listen_fd, SOMAXCONN);
     return port;
 }
 

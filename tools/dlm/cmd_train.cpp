@@ -2,10 +2,15 @@
 // diffusion objective (masked LMs) or the causal objective (GPT-2).
 #include <fmt/format.h>
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <thread>
 
 #include "command.h"
 #include "core/error.h"
@@ -40,11 +45,46 @@ struct train_options {
 };
 
 // Ctrl-C, or SIGTERM (kill, Slurm at the time limit, mpirun passing a signal on):
-// stop after the step with a checkpoint; a second one stops at once.
-void on_stop_signal(int sig) {
-    train_request_stop();
-    std::signal(sig, SIG_DFL);
-}
+// stop after the step with a checkpoint; a second one stops at once. The signals are
+// blocked in every thread of the command (created after this, they inherit the mask)
+// and taken by one watcher thread with sigwait, so that they never interrupt the
+// training's threads (MPI's, OpenMP's) in the middle of their work.
+class stop_signals {
+public:
+    stop_signals() {
+        sigemptyset(&set_);
+        sigaddset(&set_, SIGINT);
+        sigaddset(&set_, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &set_, &saved_);
+        watcher_ = std::thread([this] {
+            for (int count = 0;;) {
+                int sig = 0;
+                if (sigwait(&set_, &sig) != 0) continue;
+                if (closing_) return;
+                if (++count == 1) {
+                    train_request_stop();
+                } else {
+                    std::signal(sig, SIG_DFL);  // a second one: as if nothing caught it
+                    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
+                    std::raise(sig);
+                }
+            }
+        });
+    }
+    ~stop_signals() {
+        closing_ = true;
+        pthread_kill(watcher_.native_handle(), SIGTERM);
+        watcher_.join();
+        pthread_sigmask(SIG_SETMASK, &saved_, nullptr);
+    }
+    stop_signals(const stop_signals&) = delete;
+    stop_signals& operator=(const stop_signals&) = delete;
+
+private:
+    sigset_t set_, saved_;
+    std::atomic<bool> closing_{false};
+    std::thread watcher_;
+};
 
 // --init of a model from --config: hf (the random init as it is), local or shift with
 // their optional parameters (models/init.h).
@@ -218,21 +258,17 @@ TrainingMetadata training_metadata_of(const train_options& o, const TrainerOptio
     return m;
 }
 
-// The training loop under Ctrl-C / SIGTERM handlers that save a checkpoint.
+// The training loop (Ctrl-C / SIGTERM stop it with a checkpoint: stop_signals).
 TrainerResult train_interruptible(Model& model, const TrainerOptions& t, const Dataset& train,
                                   const std::optional<Dataset>& valid) {
-    std::signal(SIGINT, on_stop_signal);
-    std::signal(SIGTERM, on_stop_signal);
     TrainBlocks tb{train.ids.data(), train.blocks, train.block_size};
     std::optional<TrainBlocks> vb;
     if (valid) vb = TrainBlocks{valid->ids.data(), valid->blocks, valid->block_size};
-    TrainerResult r = train_run(model, t, tb, vb);
-    std::signal(SIGINT, SIG_DFL);
-    std::signal(SIGTERM, SIG_DFL);
-    return r;
+    return train_run(model, t, tb, vb);
 }
 
 void train_cmd(const train_options& o) {
+    stop_signals signals;  // first: every thread started from here on inherits the mask
     distributed_init();  // under mpirun / srun: one rank of a data-parallel job
     // MPI ends with the command; not on an error, where main's error_exit stops every
     // rank instead (the others may be waiting in a collective for this one).

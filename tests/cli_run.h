@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "core/file.h"
 
@@ -13,6 +15,22 @@ struct cli_result {
     int code = -1;        // exit code; -1 if killed by a signal (a crash)
     std::string out, err;
 };
+
+// Files and folders a test process made under a per-process name, removed when the
+// process exits (one model folder per process would otherwise pile up in /tmp, run
+// after run).
+inline void remove_at_exit(const std::string& path) {
+    static struct registry {
+        std::vector<std::string> paths;
+        ~registry() {
+            for (const auto& p : paths) {
+                std::error_code ec;
+                std::filesystem::remove_all(p, ec);
+            }
+        }
+    } owned;
+    owned.paths.push_back(path);
+}
 
 // env: what goes before the binary on the command line: shell assignments for this
 // run only ("DLM_BF16_EMULATE=1"), or a launcher ("mpirun -np 2").

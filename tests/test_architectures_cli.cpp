@@ -32,6 +32,7 @@ const family kFamilies[] = {
 
 std::string trained(const family& f) {
     const std::string d = ::testing::TempDir() + "dlm_arch_" + f.config + "_" + std::to_string(::getpid());
+    remove_at_exit(d);
     fs::remove_all(d);
     auto r = cli_run(std::string("train --config ") + kData + "/configs/" + f.config + ".json --tokenizer " + kData +
                      "/tokenizers/" + f.tokenizer + " --train " + kData +

@@ -17,6 +17,7 @@
 #include <regex>
 #include <thread>
 
+#include "cli_run.h"
 #include "core/file.h"
 
 namespace fs = std::filesystem;
@@ -31,6 +32,7 @@ class served {
 public:
     explicit served(const std::string& extra) {
         log_ = ::testing::TempDir() + "dlm_serve_" + std::to_string(::getpid()) + "_" + std::to_string(count_++) + ".log";
+        remove_at_exit(log_);
         pid_ = fork();
         if (pid_ == 0) {
             const std::string cmd = "exec " + std::string(DLM_BINARY) + " serve --port 0 -t 2 -m " + kModels +
@@ -446,6 +448,7 @@ TEST(server, playground_runs_in_headless_chromium) {
     if (!fs::exists("/usr/bin/chromium")) GTEST_SKIP() << "chromium not installed: the playground is not run in a browser";
     if (std::system("command -v python3 >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
     const std::string shot = ::testing::TempDir() + "dlm_playground_" + std::to_string(::getpid()) + ".png";
+    remove_at_exit(shot);
     const std::string cmd = "python3 " + std::string(DLM_SOURCE_DIR) + "/scripts/check-playground.py http://127.0.0.1:" +
                             std::to_string(server().port()) + "/#autorun --timeout 90 --screenshot " + shot;
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;

@@ -118,6 +118,8 @@ TEST(train_mpi, two_ranks_match_one_process) {
     SKIP_WITHOUT_MPI();
     const std::string base = ::testing::TempDir() + "dlm_mpi_" + std::to_string(::getpid());
     const std::string one = base + "_one", two = base + "_two";
+    remove_at_exit(one);
+    remove_at_exit(two);
     fs::remove_all(one);
     fs::remove_all(two);
     const std::string valid = " --valid " + kData + "/corpus/wikiextractor --eval-steps 3";
@@ -172,6 +174,8 @@ TEST(train_mpi, two_ranks_match_one_process) {
 TEST(train_mpi, batch_must_split_over_ranks_and_micro_batches) {
     SKIP_WITHOUT_MPI();
     const std::string out = ::testing::TempDir() + "dlm_mpi_odd_" + std::to_string(::getpid());
+    remove_at_exit(out);
+    remove_at_exit(out + ".log");
     fs::remove_all(out);
     std::string args = train_args(out, 2);  // 2 ranks x 2 micro-batches: 8 blocks split, 6 do not
     args.replace(args.find("--batch 8"), 9, "--batch 6");
@@ -188,6 +192,8 @@ TEST(train_mpi, batch_must_split_over_ranks_and_micro_batches) {
 TEST(train_mpi, resume_continues_exactly) {
     SKIP_WITHOUT_MPI();
     const std::string out = ::testing::TempDir() + "dlm_mpi_resume_" + std::to_string(::getpid());
+    remove_at_exit(out);
+    remove_at_exit(out + ".log");
     fs::remove_all(out);
     const std::string args = train_args(out) + " --save-steps 3 --save-total-limit 0";
     auto full = cli_run(args, kLauncher);
@@ -211,6 +217,8 @@ TEST(train_mpi, resume_continues_exactly) {
 TEST(train_mpi, killed_rank_stops_the_job_and_keeps_checkpoints) {
     SKIP_WITHOUT_MPI();
     const std::string out = ::testing::TempDir() + "dlm_mpi_kill_" + std::to_string(::getpid());
+    remove_at_exit(out);
+    remove_at_exit(out + ".log");
     fs::remove_all(out);
     std::string args = train_args(out) + " --save-steps 2";
     args.replace(args.find("--max-steps 6"), 13, "--max-steps 100000");
@@ -249,6 +257,8 @@ TEST(train_mpi, killed_rank_stops_the_job_and_keeps_checkpoints) {
 TEST(train_mpi, sigterm_on_one_rank_stops_all_with_a_checkpoint) {
     SKIP_WITHOUT_MPI();
     const std::string out = ::testing::TempDir() + "dlm_mpi_term_" + std::to_string(::getpid());
+    remove_at_exit(out);
+    remove_at_exit(out + ".log");
     fs::remove_all(out);
     std::string args = train_args(out) + " --save-steps 2 --save-total-limit 0";
     args.replace(args.find("--max-steps 6"), 13, "--max-steps 100000");

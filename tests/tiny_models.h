@@ -16,6 +16,7 @@ inline const std::string& tiny_diffusion_model() {
         const std::string data = DLM_TEST_DATA;
         std::string d = ::testing::TempDir() + "dlm_tiny_diffusion_" + std::to_string(::getpid());
         std::filesystem::remove_all(d);
+        remove_at_exit(d);
         auto r = cli_run("train --config " + data + "/configs/roberta-tiny-50k.json --tokenizer " + data +
                          "/tokenizers/roberta-base --train " + data +
                          "/corpus/wikiextractor --block-size 64 --prefix 8 --batch 8 --max-steps 15 --lr 2e-3 --no-cache -q -o " + d);
@@ -32,6 +33,7 @@ inline const std::string& tiny_ar_model() {
         const std::string data = DLM_TEST_DATA;
         std::string d = ::testing::TempDir() + "dlm_tiny_ar_" + std::to_string(::getpid());
         fs::remove_all(d);
+        remove_at_exit(d);
         fs::create_directories(d);
         for (auto& src : {data + "/models/tiny-gpt2-random", data + "/tokenizers/gpt2"})
             for (auto& e : fs::directory_iterator(src))

@@ -3,10 +3,12 @@
 
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "core/file.h"
@@ -30,6 +32,16 @@ inline void remove_at_exit(const std::string& path) {
         }
     } owned;
     owned.paths.push_back(path);
+}
+
+// Waits until `path` exists (a background run's checkpoint); false after `seconds`.
+inline bool wait_for(const std::string& path, double seconds) {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (!std::filesystem::exists(path)) {
+        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > seconds) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return true;
 }
 
 // env: what goes before the binary on the command line: shell assignments for this

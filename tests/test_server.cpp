@@ -19,6 +19,7 @@
 
 #include "cli_run.h"
 #include "core/file.h"
+#include "server/openai_api.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -453,4 +454,17 @@ TEST(server, playground_runs_in_headless_chromium) {
                             std::to_string(server().port()) + "/#autorun --timeout 90 --screenshot " + shot;
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
     EXPECT_GT(fs::exists(shot) ? fs::file_size(shot) : 0, 10000u) << "no screenshot";
+}
+
+// What a stream may send of a text still growing: not the tail a stop string could
+// claim, not half a character, not a trailing U+FFFD (a character a token cut, which
+// the next token completes).
+TEST(server, streamed_text_holds_back_what_may_still_change) {
+    EXPECT_EQ(dlm::text_sendable_length("hello", {}), 5u);
+    EXPECT_EQ(dlm::text_sendable_length("hello wor", {"world"}), 5u);            // 4 bytes held
+    EXPECT_EQ(dlm::text_sendable_length("caf\xC3\xA9", {"xy"}), 3u);           // the cut would split "é"
+    EXPECT_EQ(dlm::text_sendable_length("ab\xEF\xBF\xBD", {}), 2u);          // a trailing replacement
+    EXPECT_EQ(dlm::text_sendable_length("ab\xEF\xBF\xBD\xEF\xBF\xBD", {}), 2u);
+    EXPECT_EQ(dlm::text_sendable_length("a\xEF\xBF\xBD" "b", {}), 5u);  // one inside stays
+    EXPECT_EQ(dlm::text_sendable_length("ab", {"abc"}), 0u);
 }

@@ -48,15 +48,6 @@ pid_t spawn(const std::string& args, const std::string& log) {
     return pid;
 }
 
-bool wait_for(const std::string& path, double seconds) {
-    auto t0 = std::chrono::steady_clock::now();
-    while (!fs::exists(path)) {
-        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > seconds) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return true;
-}
-
 }  // namespace
 
 TEST(train_cli, killed_and_resumed_run_matches_uninterrupted_run) {

@@ -73,15 +73,6 @@ std::vector<pid_t> ranks_of(pid_t mpirun) {
     return out;
 }
 
-bool wait_for(const std::string& path, double seconds) {
-    const auto t0 = std::chrono::steady_clock::now();
-    while (!fs::exists(path)) {
-        if (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() > seconds) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return true;
-}
-
 // Waits for pid; kills its process group if it has not ended within `seconds`.
 // Returns the wait status, or -1 after a kill.
 int wait_or_kill(pid_t pid, double seconds) {

@@ -19,17 +19,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// Length of the longest prefix of s that ends on a whole UTF-8 character: a token may
-// end inside one, and a delta must not split it.
-size_t utf8_whole_prefix(const std::string& s) {
-    size_t i = s.size(), back = 0;
-    while (i > 0 && back < 4 && (static_cast<unsigned char>(s[i - 1]) & 0xC0) == 0x80) --i, ++back;
-    if (i == 0) return s.size();
-    const unsigned char lead = static_cast<unsigned char>(s[i - 1]);
-    const size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    return back + 1 >= need ? s.size() : i - 1;
-}
-
 // One sample's text as the steps go: what was sent, and whether a stop string or the end
 // of text has ended it.
 struct text_stream {
@@ -61,13 +50,7 @@ std::string generated_text(const Tokenizer& tok, std::span<const int32_t> tokens
 void text_advance(text_stream& ts, const std::string& text, bool ended, bool final_text,
                   const std::vector<std::string>& stop, const std::function<void(const std::string&)>& send) {
     if (ts.ended || text.compare(0, ts.sent.size(), ts.sent) != 0) return;
-    size_t upto = text.size();
-    if (!final_text && !ended) {
-        // Hold back what a stop string could still claim, and a cut UTF-8 character.
-        size_t hold = 0;
-        for (const auto& s : stop) hold = std::max(hold, s.size() - 1);
-        upto = utf8_whole_prefix(text.substr(0, text.size() > hold ? text.size() - hold : 0));
-    }
+    const size_t upto = final_text || ended ? text.size() : text_sendable_length(text, stop);
     if (upto > ts.sent.size()) {
         send(text.substr(ts.sent.size(), upto - ts.sent.size()));
         ts.sent = text.substr(0, upto);
@@ -156,57 +139,36 @@ void stats_add(GenerationStats& a, const GenerationStats& b) {
 
 void run_diffusion(ServedModel& m, const CompletionRequest& q, const std::string& prompt, uint64_t seed,
                    prompt_run& run, CompletionResult& out) {
-    DiffusionChoices c;
-    c.sampler = q.sampler;
-    c.cache = q.cache;
-    c.commit = q.commit;
-    c.steps = q.steps;
-    c.block = q.block;
-    c.threshold = q.threshold;
-    c.factor = q.factor;
-    c.entropy_bound = q.entropy_bound;
+    DiffusionChoices c = q.diffusion;
     c.sampling = q.sampling;
     c.length = q.max_tokens;
     c.seed = seed;
     c.batch = q.n;
-    DiffusionRequest r;
-    try {
-        r = diffusion_request_resolve(*m.model, m.tokenizer, prompt, m.defaults, c);
-    } catch (const Error& e) {
-        throw ApiError(400, e.what());
-    }
+    DiffusionRequest r = diffusion_request_resolve(*m.model, m.tokenizer, prompt, m.defaults, c);
     run.prompt_len = r.prompt_len;
     run.infill = r.infill;
     run.infill_tokens = std::count(r.starts[0].begin(), r.starts[0].end(), r.options.mask_id);
     run.stable_steps = r.options.sampler != SamplerKind::remask;
     r.denoiser = m.batcher->denoiser();
-    DiffusionResult res;
-    try {
-        res = diffusion_request_run(r, run.observer());
-    } catch (const Error& e) {
-        throw ApiError(400, e.what());
-    }
+    const DiffusionResult res = diffusion_request_run(r, run.observer());
     run.finish(res.tokens, out);
     stats_add(out.stats, res.stats);
 }
 
 void run_autoregressive(ServedModel& m, const CompletionRequest& q, const std::string& prompt, uint64_t seed,
                         prompt_run& run, CompletionResult& out) {
-    for (const auto& [set, name] : {std::pair{q.sampler.has_value(), "sampler"}, {q.steps.has_value(), "steps"},
-                                    {q.block.has_value(), "block"}, {q.cache.has_value(), "cache"},
-                                    {q.threshold.has_value(), "threshold"}, {q.commit.has_value(), "commit"}})
+    const DiffusionChoices& d = q.diffusion;
+    for (const auto& [set, name] :
+         {std::pair{d.sampler.has_value(), "sampler"}, {d.steps.has_value(), "steps"}, {d.block.has_value(), "block"},
+          {d.cache.has_value(), "cache"}, {d.threshold.has_value(), "threshold"}, {d.commit.has_value(), "commit"},
+          {d.factor.has_value(), "factor"}, {d.entropy_bound.has_value(), "entropy_bound"}})
         if (set) throw ApiError(400, fmt::format("'{}' applies to diffusion models; {} is autoregressive", name, m.id), name);
     ArChoices c;
     c.sampling = q.sampling;
     c.length = q.max_tokens;
     c.seed = seed;
     c.batch = q.n;
-    ArRequest r;
-    try {
-        r = ar_request_resolve(m.tokenizer, prompt, m.defaults, c);
-    } catch (const Error& e) {
-        throw ApiError(400, e.what());
-    }
+    const ArRequest r = ar_request_resolve(m.tokenizer, prompt, m.defaults, c);
     run.prompt_len = static_cast<int64_t>(r.prompts[0].size());
     auto decoder = m.batcher->decoder();
     const ArResult res = ar_generate(*decoder, r.prompts, r.options, run.observer());
@@ -248,10 +210,14 @@ CompletionResult ServeEngine::run(const CompletionRequest& q, const CompletionSi
     for (size_t p = 0; p < q.prompts.size(); ++p) {
         prompt_run run{m, q, sink, static_cast<int64_t>(p) * q.n, 0, true, false, 0,
                        std::vector<text_stream>(static_cast<size_t>(q.n))};
-        if (m.causal)
-            run_autoregressive(m, q, q.prompts[p], seed, run, out);
-        else
-            run_diffusion(m, q, q.prompts[p], seed, run, out);
+        try {
+            if (m.causal)
+                run_autoregressive(m, q, q.prompts[p], seed, run, out);
+            else
+                run_diffusion(m, q, q.prompts[p], seed, run, out);
+        } catch (const Error& e) {  // what the request asked that the model cannot do
+            throw ApiError(400, e.what());
+        }
     }
     return out;
 }

@@ -63,6 +63,11 @@ struct HttpServer::impl {
                            clock_type::time_point t0);
     void completion_answer(const CompletionRequest& q, httplib::Response& res, const std::string& endpoint,
                            clock_type::time_point t0);
+    // Queues a generation job; a full queue is a 503.
+    void queue_submit(std::function<void()> job) {
+        if (!queue.submit(std::move(job)))
+            throw ApiError(503, "the server is busy: too many requests waiting; retry later", "", "server_busy");
+    }
     // The generation job both answers share: runs q, reports to the metrics.
     CompletionResult generate(const CompletionRequest& q, const CompletionSink& sink, clock_type::time_point queued);
 };
@@ -144,8 +149,7 @@ void HttpServer::impl::completion_stream(const CompletionRequest& q, httplib::Re
         }
         ch->close();
     };
-    if (!queue.submit(job)) throw ApiError(503, "the server is busy: too many requests waiting; retry later", "",
-                                           "server_busy");
+    queue_submit(job);
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -179,8 +183,7 @@ void HttpServer::impl::completion_answer(const CompletionRequest& q, httplib::Re
             done->set_exception(std::current_exception());
         }
     };
-    if (!queue.submit(job)) throw ApiError(503, "the server is busy: too many requests waiting; retry later", "",
-                                           "server_busy");
+    queue_submit(job);
     CompletionResult r;
     try {
         r = result.get();

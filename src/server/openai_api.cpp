@@ -115,14 +115,15 @@ CompletionRequest completion_request_parse(const std::string& body_text, const A
         if (!so->is_object()) throw bad_field("stream_options", "must be an object");
         r.include_usage = bool_field(*so, "include_usage");
     }
-    r.sampler = string_field(body, "sampler");
-    r.cache = string_field(body, "cache");
-    r.commit = string_field(body, "commit");
-    r.steps = int_field(body, "steps", 1, 100000);
-    r.block = int_field(body, "block", 1, 100000);
-    r.threshold = float_field(body, "threshold", 0.0, 1.0, true);
-    r.factor = float_field(body, "factor", 0.0, 1e6, true);
-    r.entropy_bound = float_field(body, "entropy_bound", 0.0, 1e6, true);
+    DiffusionChoices& d = r.diffusion;
+    d.sampler = string_field(body, "sampler");
+    d.cache = string_field(body, "cache");
+    d.commit = string_field(body, "commit");
+    d.steps = int_field(body, "steps", 1, 100000);
+    d.block = int_field(body, "block", 1, 100000);
+    d.threshold = float_field(body, "threshold", 0.0, 1.0, true);
+    d.factor = float_field(body, "factor", 0.0, 1e6, true);
+    d.entropy_bound = float_field(body, "entropy_bound", 0.0, 1e6, true);
     return r;
 }
 
@@ -160,6 +161,17 @@ std::string sse_frame(const nlohmann::json& data) {
     // dump() escapes control characters, so the payload holds no raw newline that would
     // end the event early; invalid UTF-8 (a token cut mid-character) is replaced.
     return "data: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+}
+
+size_t text_sendable_length(const std::string& text, const std::vector<std::string>& stop) {
+    size_t hold = 0;
+    for (const auto& s : stop) hold = std::max(hold, s.size() - 1);
+    size_t n = text.size() > hold ? text.size() - hold : 0;
+    while (n > 0 && n < text.size() && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+    static const std::string replacement = "\xEF\xBF\xBD";
+    while (n >= replacement.size() && text.compare(n - replacement.size(), replacement.size(), replacement) == 0)
+        n -= replacement.size();
+    return n;
 }
 
 bool text_stop_cut(std::string& text, const std::vector<std::string>& stop) {

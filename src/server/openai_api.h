@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "generation/generation_config.h"
+#include "request/diffusion_request.h"
 
 namespace dlm {
 
@@ -51,10 +52,9 @@ struct CompletionRequest {
     int64_t n = 1;
     std::vector<std::string> stop;
     bool stream = false, stream_steps = false, include_usage = false;
-    // Diffusion settings (names as in generation_config.json).
-    std::optional<std::string> sampler, cache, commit;
-    std::optional<int64_t> steps, block;
-    std::optional<float> threshold, factor, entropy_bound;
+    // The diffusion settings (sampler, cache, commit, steps, block, threshold, factor,
+    // entropy_bound); the request's own fields above give the rest of a run's choices.
+    DiffusionChoices diffusion;
 };
 
 // Parses a /v1/completions body; throws ApiError (400) for malformed JSON, a missing
@@ -83,5 +83,10 @@ inline const char* sse_done() { return "data: [DONE]\n\n"; }
 
 // Cuts text at the first of the stop strings; true when one was found.
 bool text_stop_cut(std::string& text, const std::vector<std::string>& stop);
+// How much of a text still growing can be streamed now: all but what a stop string
+// could yet claim (its length - 1 at the end), a character that cut would split, and
+// a trailing U+FFFD (a token ending inside a character decodes to one until the next
+// token completes the character).
+size_t text_sendable_length(const std::string& text, const std::vector<std::string>& stop);
 
 }  // namespace dlm

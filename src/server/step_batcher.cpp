@@ -168,12 +168,12 @@ void StepBatcher::group_run(const std::vector<Call*>& group) {
         case Call::plain: model_.forward({ids_.data(), nullptr, nullptr, B, T}); break;
         case Call::fill_cache:
             model_.forward_kv(kv_, {ids_.data(), nullptr, nullptr, B, T});
-            kv_scatter(group);
+            kv_move(group, false);
             break;
         case Call::span:
-            kv_gather(group);
+            kv_move(group, true);
             model_.forward_span(kv_, ids_.data(), first.q0, first.q1);
-            kv_scatter(group);
+            kv_move(group, false);
             break;
     }
     // The head per request, on its rows (in the batch's numbering) into its buffer.
@@ -224,35 +224,33 @@ void StepBatcher::decode_run(const std::vector<Call*>& group) {
 }
 
 // Caches are [L, B, T, 2C]: a request's batch rows of layer l sit at rows b0.. of the
-// batch's layer l.
-void StepBatcher::kv_gather(const std::vector<Call*>& group) {
+// batch's layer l. into_batch: every request's cache into kv_ (sized for the group);
+// else kv_ back into each request's (sized for its rows).
+void StepBatcher::kv_move(const std::vector<Call*>& group, bool into_batch) {
     const int64_t L = model_.config().num_layers, C2 = 2 * model_.config().hidden_size, T = group.front()->seq;
     int64_t B = 0;
     for (const Call* c : group) B += c->batch;
-    kv_.batch = B;
-    kv_.seq = T;
-    kv_.kv.resize(static_cast<size_t>(L * B * T * C2));
-    for (int64_t l = 0, b0 = 0; l < L; ++l, b0 = 0)
-        for (const Call* c : group) {
-            DLM_ASSERT(c->kv->batch == c->batch && c->kv->seq == T);
-            std::memcpy(kv_.kv.data() + (l * B + b0) * T * C2, c->kv->kv.data() + l * c->batch * T * C2,
-                        static_cast<size_t>(c->batch * T * C2) * sizeof(float));
-            b0 += c->batch;
-        }
-}
-
-void StepBatcher::kv_scatter(const std::vector<Call*>& group) {
-    const int64_t L = model_.config().num_layers, C2 = 2 * model_.config().hidden_size, T = group.front()->seq;
-    const int64_t B = kv_.batch;
-    for (Call* c : group) {
-        c->kv->batch = c->batch;
-        c->kv->seq = T;
-        c->kv->kv.resize(static_cast<size_t>(L * c->batch * T * C2));
+    if (into_batch) {
+        kv_.batch = B;
+        kv_.seq = T;
+        kv_.kv.resize(static_cast<size_t>(L * B * T * C2));
     }
+    for (Call* c : group) {
+        if (into_batch) {
+            DLM_ASSERT(c->kv->batch == c->batch && c->kv->seq == T);
+        } else {
+            c->kv->batch = c->batch;
+            c->kv->seq = T;
+            c->kv->kv.resize(static_cast<size_t>(L * c->batch * T * C2));
+        }
+    }
+    DLM_ASSERT(kv_.batch == B && kv_.seq == T);
     for (int64_t l = 0, b0 = 0; l < L; ++l, b0 = 0)
         for (const Call* c : group) {
-            std::memcpy(c->kv->kv.data() + l * c->batch * T * C2, kv_.kv.data() + (l * B + b0) * T * C2,
-                        static_cast<size_t>(c->batch * T * C2) * sizeof(float));
+            float* in_batch = kv_.kv.data() + (l * B + b0) * T * C2;
+            float* own = c->kv->kv.data() + l * c->batch * T * C2;
+            const size_t bytes = static_cast<size_t>(c->batch * T * C2) * sizeof(float);
+            std::memcpy(into_batch ? in_batch : own, into_batch ? own : in_batch, bytes);
             b0 += c->batch;
         }
 }

@@ -69,8 +69,7 @@ private:
     void loop();
     void group_run(const std::vector<Call*>& group);
     void decode_run(const std::vector<Call*>& group);
-    void kv_gather(const std::vector<Call*>& group);
-    void kv_scatter(const std::vector<Call*>& group);
+    void kv_move(const std::vector<Call*>& group, bool into_batch);
 
     Model& model_;
     const std::chrono::microseconds window_;

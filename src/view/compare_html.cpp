@@ -309,7 +309,7 @@ std::string compare_html_render(const json& left_trace, const json& right_trace,
     std::string page;
     page += "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
     page += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
-    page += "<title>" + html_escape(opt.title) + "</title>\n<style>\n" + assets::compare_css + "</style>\n</head>\n<body>\n";
+    page += "<title>" + html_escape(opt.title) + "</title>\n<style>\n" + assets::canvas_css + assets::compare_css + "</style>\n</head>\n<body>\n";
     page += "<header>\n<h1>" + html_escape(opt.title) + "</h1>\n";
     if (!prompt.empty()) page += "<p class=\"prompt\">Prompt: <b>" + html_escape(prompt) + "</b></p>\n";
     page += "</header>\n<main id=\"replay\" data-done=\"0\">\n<div class=\"controls\">\n";

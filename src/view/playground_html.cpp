@@ -13,6 +13,7 @@ std::string playground_html() {
 <title>dlm playground</title>
 <style>
 )";
+    page += assets::canvas_css;
     page += assets::playground_css;
     page += R"(</style>
 </head>

@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
                 "|---|---:|---:|---:|---:|---:|\n",
                 requests, body.dump().c_str());
     double seq_total = 0, par_total = 0;
+    int64_t failures = 0;
     for (int r = 0; r < rounds; ++r) {
         // Alternate which side goes first: the machine's drift hits both alike.
         side_result seq, par;
@@ -113,6 +114,11 @@ int main(int argc, char** argv) {
         report(("from " + std::to_string(clients) + " clients").c_str(), par, requests);
         seq_total += seq.seconds;
         par_total += par.seconds;
+        failures += seq.failures + par.failures;
+    }
+    if (failures > 0) {  // a failed request is quick: no throughput to compare
+        std::printf("\n%lld requests failed: no ratio\n", static_cast<long long>(failures));
+        return 1;
     }
     std::printf("\nconcurrent / sequential throughput over %d rounds: %.2fx\n", rounds, seq_total / par_total);
     return 0;

@@ -19,6 +19,7 @@
 
 #include "cli_run.h"
 #include "core/file.h"
+#include "server/engine.h"
 #include "server/openai_api.h"
 
 namespace fs = std::filesystem;
@@ -31,12 +32,13 @@ const std::string kModels = std::string(DLM_SOURCE_DIR) + "/models";
 // A `dlm serve` child process on a free loopback port; stopped (SIGTERM) at the end.
 class served {
 public:
-    explicit served(const std::string& extra) {
+    // env: a prefix of the command (e.g. "env -u VAR").
+    explicit served(const std::string& extra, const std::string& env = "") {
         log_ = ::testing::TempDir() + "dlm_serve_" + std::to_string(::getpid()) + "_" + std::to_string(count_++) + ".log";
         remove_at_exit(log_);
         pid_ = fork();
         if (pid_ == 0) {
-            const std::string cmd = "exec " + std::string(DLM_BINARY) + " serve --port 0 -t 2 -m " + kModels +
+            const std::string cmd = "exec " + env + " " + std::string(DLM_BINARY) + " serve --port 0 -t 2 -m " + kModels +
                                     "/dlm-diffusion --ar " + kModels + "/dlm-ar " + extra + " >" + log_ + " 2>&1";
             execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
             _exit(127);
@@ -172,7 +174,9 @@ TEST(server, stream_equals_non_stream) {
         ASSERT_FALSE(events.empty());
         EXPECT_EQ(events.back()["usage"], whole["usage"]) << body.dump();
         // The confidence sampler's text arrives in pieces, before the end.
-        if (body.value("sampler", "") == "confidence") EXPECT_GT(events.size(), whole["choices"].size() + 1);
+        if (body.value("sampler", "") == "confidence") {
+            EXPECT_GT(events.size(), whole["choices"].size() + 1);
+        }
     }
 }
 
@@ -264,7 +268,10 @@ TEST(server, bad_requests_get_openai_errors) {
         {"/v1/completions", R"({"prompt":"hi","model":"gpt-4"})", 404, "'gpt-4' does not exist"},
         {"/v1/completions", R"({"prompt":"hi","sampler":"magic"})", 400, "unknown sampler 'magic'"},
         {"/v1/completions", R"({"prompt":"hi","model":"dlm-ar","steps":4})", 400, "'steps' applies to diffusion"},
-        {"/v1/chat/completions", R"({"messages":[]})", 400, "no chat template"},
+        {"/v1/chat/completions", R"({"messages":[]})", 400, "'dlm-diffusion' has no chat template"},
+        {"/v1/chat/completions", R"({"messages":[],"model":"dlm-ar"})", 400, "'dlm-ar' has no chat template"},
+        {"/v1/chat/completions", R"({"messages":[],"model":"gpt-4"})", 404, "'gpt-4' does not exist"},
+        {"/v1/chat/completions", "[1]", 400, "must be a JSON object"},
         {"/v1/nothing", "{}", 404, "no such endpoint"},
     };
     for (const auto& k : cases) {
@@ -370,6 +377,53 @@ std::pair<int, long> threads_and_rss(pid_t pid) {
         if (line.rfind("VmRSS:", 0) == 0) rss = std::stol(line.substr(6));
     }
     return {threads, rss};
+}
+
+// A model folder whose tokenizer_config.json has a chat template is known as one (the
+// chat endpoint's error then says dlm does not render it).
+TEST(server, chat_template_is_noticed) {
+    const std::string dir = ::testing::TempDir() + "dlm_chat_model_" + std::to_string(::getpid());
+    remove_at_exit(dir);
+    fs::create_directories(dir);
+    for (const auto& f : fs::directory_iterator(kModels + "/dlm-ar")) fs::create_symlink(f.path(), dir / f.path().filename());
+    std::ofstream(dir + "/tokenizer_config.json") << R"({"chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}"})";
+    dlm::ServeEngine engine(1);
+    engine.model_add(kModels + "/dlm-ar", "plain", dlm::DType::F32);
+    engine.model_add(dir, "chatty", dlm::DType::F32);
+    EXPECT_FALSE(engine.model_find("plain").chat_template);
+    EXPECT_TRUE(engine.model_find("chatty").chat_template);
+}
+
+// Context switches of every thread of a process so far (voluntary and not).
+long context_switches(pid_t pid) {
+    long n = 0;
+    for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+        std::ifstream status(task.path() / "status");
+        for (std::string line; std::getline(status, line);)
+            if (line.find("ctxt_switches:") != std::string::npos) n += std::stol(line.substr(line.find(':') + 1));
+    }
+    return n;
+}
+
+// Every OpenMP team of the server runs on its compute thread (server/step_batcher.h): a
+// second team anywhere in the process makes libgomp's workers sleep at every barrier,
+// which showed as ~10 000 context switches for one 64-token denoising (~160 per pass)
+// and 1.6x its time. With one team it takes a few hundred.
+TEST(server, one_openmp_team_no_sleeping_barriers) {
+    served s("", "env -u OMP_WAIT_POLICY");  // as users run it (ctest sets passive, which always sleeps)
+    ASSERT_GT(s.port(), 0) << s.log();
+    auto c = s.client();
+    const json body = {{"prompt", "The history of the city"}, {"max_tokens", 64}, {"seed", 3}};
+    for (const char* model : {"dlm-diffusion", "dlm-ar", "dlm-diffusion"}) {  // both models warmed up
+        json b = body;
+        b["model"] = model;
+        auto r = c.Post("/v1/completions", b.dump(), "application/json");
+        ASSERT_TRUE(r && r->status == 200) << (r ? r->body : httplib::to_string(r.error()));
+    }
+    const long before = context_switches(s.pid());
+    auto r = c.Post("/v1/completions", body.dump(), "application/json");
+    ASSERT_TRUE(r && r->status == 200);
+    EXPECT_LT(context_switches(s.pid()) - before, 2500) << "the passes' OpenMP workers sleep at barriers";
 }
 
 // A bounded local load: 32 clients x 4 requests (streamed and not, some cut off by

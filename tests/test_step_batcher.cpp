@@ -1,11 +1,14 @@
 // The server's step batcher (server/step_batcher.h) on the shipped models: requests
 // sampled at once on their own threads, their steps batched into shared forward
 // passes, end with the tokens each gets alone (diffusion: every sampler and cache mode;
-// AR: prompts of different lengths, n samples); and the passes really were shared.
+// AR: prompts of different lengths, n samples); and the passes really were shared;
+// both models on one batcher.
 #include <gtest/gtest.h>
 
 #include <thread>
 
+#include "ar/generate_ar.h"
+#include "core/error.h"
 #include "diffusion/generate.h"
 #include "models/model.h"
 #include "server/step_batcher.h"
@@ -46,9 +49,9 @@ TEST(step_batcher, concurrent_requests_get_what_they_get_alone) {
                 alone[k] = dlm::diffusion_generate(d, canvas(mask, k), ok).tokens.back();
             }
             // A long window: each batch waits for every running request, so they share.
-            dlm::StepBatcher batcher(*model, std::chrono::seconds(5));
+            dlm::StepBatcher batcher(0, std::chrono::seconds(5));
             std::vector<std::unique_ptr<dlm::Denoiser>> denoisers;
-            for (int k = 0; k < kRequests; ++k) denoisers.push_back(batcher.denoiser());
+            for (int k = 0; k < kRequests; ++k) denoisers.push_back(batcher.denoiser(*model));
             std::vector<std::thread> threads;
             for (int k = 0; k < kRequests; ++k)
                 threads.emplace_back([&, k] {
@@ -80,9 +83,9 @@ TEST(step_batcher, concurrent_ar_requests_get_what_they_get_alone) {
     };
     std::vector<std::vector<std::vector<int32_t>>> alone(kRequests), together(kRequests);
     for (int k = 0; k < kRequests; ++k) alone[k] = dlm::ar_generate(*model, {prompts[k]}, options(k)).tokens;
-    dlm::StepBatcher batcher(*model, std::chrono::seconds(5));
+    dlm::StepBatcher batcher(0, std::chrono::seconds(5));
     std::vector<std::unique_ptr<dlm::CausalDecoder>> decoders;
-    for (int k = 0; k < kRequests; ++k) decoders.push_back(batcher.decoder());
+    for (int k = 0; k < kRequests; ++k) decoders.push_back(batcher.decoder(*model));
     std::vector<std::thread> threads;
     for (int k = 0; k < kRequests; ++k)
         threads.emplace_back([&, k] {
@@ -93,4 +96,41 @@ TEST(step_batcher, concurrent_ar_requests_get_what_they_get_alone) {
     for (int k = 0; k < kRequests; ++k) EXPECT_EQ(together[k], alone[k]) << "request " << k;
     const auto s = batcher.stats();
     EXPECT_LT(s.forward_passes, s.calls) << "no decoding step was shared";
+}
+
+// Both models of a server on one batcher (its one compute thread): a denoising and a
+// decoding run at once, each getting what it gets alone; a task runs there too and
+// passes its error back.
+TEST(step_batcher, two_models_share_the_thread) {
+    auto mlm = dlm::model_load(kModel);
+    auto ar = dlm::model_load(std::string(DLM_SOURCE_DIR) + "/models/dlm-ar");
+    dlm::DiffusionOptions d = dlm::diffusion_options_default(dlm::SamplerKind::confidence);
+    d.mask_id = 50264;
+    d.block = 8;
+    d.cache = dlm::CacheMode::dual;
+    d.window = 64;
+    d.seed = 7;
+    dlm::ArOptions a;
+    a.max_new_tokens = 16;
+    a.seed = 8;
+    a.eos_id = 50256;
+    const std::vector<int32_t> prompt = {464, 2106, 286};
+    dlm::ModelDenoiser alone_denoiser(*mlm);
+    const auto denoised = dlm::diffusion_generate(alone_denoiser, canvas(d.mask_id, 0), d).tokens;
+    const auto decoded = dlm::ar_generate(*ar, {prompt}, a).tokens;
+
+    dlm::StepBatcher batcher(0, std::chrono::milliseconds(50));
+    std::thread other([&] {
+        auto decoder = batcher.decoder(*ar);
+        EXPECT_EQ(dlm::ar_generate(*decoder, {prompt}, a).tokens, decoded);
+    });
+    {
+        auto denoiser = batcher.denoiser(*mlm);
+        EXPECT_EQ(dlm::diffusion_generate(*denoiser, canvas(d.mask_id, 0), d).tokens, denoised);
+    }
+    other.join();
+    std::thread::id ran_on;
+    batcher.task_run([&] { ran_on = std::this_thread::get_id(); });
+    EXPECT_NE(ran_on, std::this_thread::get_id());
+    EXPECT_THROW(batcher.task_run([] { dlm::fail("from the task"); }), dlm::Error);
 }

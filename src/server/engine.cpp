@@ -10,6 +10,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "request/ar_request.h"
 #include "request/diffusion_request.h"
 
@@ -137,7 +138,7 @@ void stats_add(GenerationStats& a, const GenerationStats& b) {
     a.seconds += b.seconds;
 }
 
-void run_diffusion(ServedModel& m, const CompletionRequest& q, const std::string& prompt, uint64_t seed,
+void run_diffusion(StepBatcher& batcher, ServedModel& m, const CompletionRequest& q, const std::string& prompt, uint64_t seed,
                    prompt_run& run, CompletionResult& out) {
     DiffusionChoices c = q.diffusion;
     c.sampling = q.sampling;
@@ -149,13 +150,13 @@ void run_diffusion(ServedModel& m, const CompletionRequest& q, const std::string
     run.infill = r.infill;
     run.infill_tokens = std::count(r.starts[0].begin(), r.starts[0].end(), r.options.mask_id);
     run.stable_steps = r.options.sampler != SamplerKind::remask;
-    r.denoiser = m.batcher->denoiser();
+    r.denoiser = batcher.denoiser(*m.model);
     const DiffusionResult res = diffusion_request_run(r, run.observer());
     run.finish(res.tokens, out);
     stats_add(out.stats, res.stats);
 }
 
-void run_autoregressive(ServedModel& m, const CompletionRequest& q, const std::string& prompt, uint64_t seed,
+void run_autoregressive(StepBatcher& batcher, ServedModel& m, const CompletionRequest& q, const std::string& prompt, uint64_t seed,
                         prompt_run& run, CompletionResult& out) {
     const DiffusionChoices& d = q.diffusion;
     for (const auto& [set, name] :
@@ -170,7 +171,7 @@ void run_autoregressive(ServedModel& m, const CompletionRequest& q, const std::s
     c.batch = q.n;
     const ArRequest r = ar_request_resolve(m.tokenizer, prompt, m.defaults, c);
     run.prompt_len = static_cast<int64_t>(r.prompts[0].size());
-    auto decoder = m.batcher->decoder();
+    auto decoder = batcher.decoder(*m.model);
     const ArResult res = ar_generate(*decoder, r.prompts, r.options, run.observer());
     run.finish(res.tokens, out);
     stats_add(out.stats, res.stats);
@@ -179,14 +180,16 @@ void run_autoregressive(ServedModel& m, const CompletionRequest& q, const std::s
 }  // namespace
 
 void ServeEngine::model_add(const std::string& dir, const std::string& id, DType dtype) {
-    auto model = model_load(dir, dtype);
+    std::unique_ptr<Model> model;
+    batcher_->task_run([&] { model = model_load(dir, dtype); });  // its parallel loops on the compute thread
     Tokenizer tok = Tokenizer::from_folder(dir);
     const PromptTokens special = prompt_tokens_of(tok);
     const bool causal = model->config().is_causal();
-    auto served = std::unique_ptr<ServedModel>(
-        new ServedModel{id, dir, std::move(model), std::move(tok), generation_defaults_load(dir), special, causal, {}});
-    served->batcher = std::make_unique<StepBatcher>(*served->model, batch_wait_);
-    models_.push_back(std::move(served));
+    const std::string tc = dir + "/tokenizer_config.json";
+    const nlohmann::json config = file_exists(tc) ? nlohmann::json::parse(file_read(tc), nullptr, false) : nlohmann::json();
+    const bool chat = config.is_object() && config.contains("chat_template");
+    models_.push_back(std::unique_ptr<ServedModel>(new ServedModel{
+        id, dir, std::move(model), std::move(tok), generation_defaults_load(dir), special, causal, chat}));
 }
 
 ServedModel& ServeEngine::model_find(const std::string& id) {
@@ -200,10 +203,13 @@ ServedModel& ServeEngine::model_find(const std::string& id) {
                    "model", "invalid_request_error", "model_not_found");
 }
 
+ServeEngine::ServeEngine(int threads, std::chrono::microseconds batch_wait)
+    : batcher_(std::make_unique<StepBatcher>(threads, batch_wait)) {}
+
 CompletionResult ServeEngine::run(const CompletionRequest& q, const CompletionSink& sink) {
     ServedModel& m = model_find(q.model);
     // Many requests sample at once, each on its thread: one OpenMP thread each (the
-    // batcher's forward passes take the cores).
+    // compute thread's passes take the cores; see server/step_batcher.h).
     omp_set_num_threads(1);
     const uint64_t seed = q.seed ? *q.seed : seed_fresh();
     CompletionResult out;
@@ -212,9 +218,9 @@ CompletionResult ServeEngine::run(const CompletionRequest& q, const CompletionSi
                        std::vector<text_stream>(static_cast<size_t>(q.n))};
         try {
             if (m.causal)
-                run_autoregressive(m, q, q.prompts[p], seed, run, out);
+                run_autoregressive(*batcher_, m, q, q.prompts[p], seed, run, out);
             else
-                run_diffusion(m, q, q.prompts[p], seed, run, out);
+                run_diffusion(*batcher_, m, q, q.prompts[p], seed, run, out);
         } catch (const Error& e) {  // what the request asked that the model cannot do
             throw ApiError(400, e.what());
         }

@@ -33,7 +33,7 @@ struct ServedModel {
     GenerationDefaults defaults;
     PromptTokens special;
     bool causal = false;
-    std::unique_ptr<StepBatcher> batcher;  // concurrent requests' steps share forward passes
+    bool chat_template = false;  // tokenizer_config.json has one (dlm does not render them)
 };
 
 // Where a run's events go. Every callback is optional; cancelled() is asked before each
@@ -55,11 +55,11 @@ struct CompletionCancelled {};
 
 class ServeEngine {
 public:
-    // batch_wait: how long a step waits for the other running requests to join its pass.
-    explicit ServeEngine(std::chrono::microseconds batch_wait = std::chrono::microseconds(2000))
-        : batch_wait_(batch_wait) {}
-    // Loads a model folder under the API name `id`; its batcher's forward passes use the
-    // calling thread's OpenMP thread count. Throws dlm::Error.
+    // threads: the OpenMP team of the forward passes (0: all cores). batch_wait: how long
+    // a step waits for the other running requests to join its pass.
+    explicit ServeEngine(int threads = 0, std::chrono::microseconds batch_wait = std::chrono::microseconds(2000));
+    // Loads a model folder under the API name `id` (on the compute thread). Throws
+    // dlm::Error.
     void model_add(const std::string& dir, const std::string& id, DType dtype);
     const std::vector<std::unique_ptr<ServedModel>>& models() const { return models_; }
     // The model a request names (empty: the first); throws ApiError 404 for another.
@@ -69,9 +69,13 @@ public:
     // threads may run requests at once (their steps are batched). Throws ApiError (400)
     // for settings the model cannot use, CompletionCancelled when the sink says so.
     CompletionResult run(const CompletionRequest& request, const CompletionSink& sink);
+    // Concurrent requests' steps share forward passes there: every model's, on one thread.
+    const StepBatcher& batcher() const { return *batcher_; }
+    // Runs f on that thread (for work that starts OpenMP teams: server/step_batcher.h).
+    void compute_run(const std::function<void()>& f) { batcher_->task_run(f); }
 
 private:
-    std::chrono::microseconds batch_wait_;
+    std::unique_ptr<StepBatcher> batcher_;
     std::vector<std::unique_ptr<ServedModel>> models_;
 };
 

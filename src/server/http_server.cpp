@@ -59,6 +59,7 @@ struct HttpServer::impl {
     void routes_install();
     bool authorized(const httplib::Request& req, httplib::Response& res);
     void completions(const httplib::Request& req, httplib::Response& res, bool denoise);
+    void chat_completions(const httplib::Request& req, httplib::Response& res);
     void completion_stream(const CompletionRequest& q, httplib::Response& res, const std::string& endpoint,
                            clock_type::time_point t0);
     void completion_answer(const CompletionRequest& q, httplib::Response& res, const std::string& endpoint,
@@ -215,6 +216,26 @@ void HttpServer::impl::completions(const httplib::Request& req, httplib::Respons
     }
 }
 
+// No chat: the error says why for the model asked for.
+void HttpServer::impl::chat_completions(const httplib::Request& req, httplib::Response& res) {
+    try {
+        if (!ready) throw ApiError(503, "the model is still loading", "", "server_busy");
+        const json body = json::parse(req.body, nullptr, false);
+        if (!body.is_object()) throw ApiError(400, "the request body must be a JSON object");
+        const auto model = body.find("model");
+        const ServedModel& m = engine.model_find(model != body.end() && model->is_string() ? model->get<std::string>() : "");
+        throw ApiError(400, m.chat_template ? fmt::format("'{}' has a chat template, but dlm does not render chat "
+                                                          "templates: send the rendered text to /v1/completions",
+                                                          m.id)
+                                            : fmt::format("'{}' has no chat template (it is not a chat model): use "
+                                                          "/v1/completions",
+                                                          m.id));
+    } catch (const ApiError& e) {
+        if (e.status == 503) res.set_header("Retry-After", "1");
+        error_reply(res, e);
+    }
+}
+
 bool HttpServer::impl::authorized(const httplib::Request& req, httplib::Response& res) {
     if (options.api_key.empty() || req.path.rfind("/v1/", 0) != 0) return true;
     const std::string auth = req.get_header_value("Authorization");
@@ -277,13 +298,7 @@ void HttpServer::impl::routes_install() {
         json_reply(res, ready ? 200 : 503, ready ? R"({"status":"ok"})" : R"({"status":"loading"})");
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-        StepBatcher::Stats batches;
-        for (const auto& m : engine.models())
-            if (m->batcher) {
-                const auto s = m->batcher->stats();
-                batches.forward_passes += s.forward_passes;
-                batches.sequences += s.sequences;
-            }
+        const StepBatcher::Stats batches = engine.batcher().stats();
         res.set_content(metrics.prometheus_text(static_cast<int64_t>(queue.waiting()), queue.running(),
                                                 batches.forward_passes, batches.sequences),
                         "text/plain; version=0.0.4");
@@ -299,9 +314,8 @@ void HttpServer::impl::routes_install() {
     http.Post("/v1/completions",
               [this](const httplib::Request& req, httplib::Response& res) { completions(req, res, false); });
     http.Post("/v1/denoise", [this](const httplib::Request& req, httplib::Response& res) { completions(req, res, true); });
-    http.Post("/v1/chat/completions", [](const httplib::Request&, httplib::Response& res) {
-        error_reply(res, ApiError(400, "this server's models have no chat template: use /v1/completions"));
-    });
+    http.Post("/v1/chat/completions",
+              [this](const httplib::Request& req, httplib::Response& res) { chat_completions(req, res); });
 }
 
 }  // namespace dlm

@@ -2,10 +2,12 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <tuple>
 
+#include "core/cpu.h"
 #include "core/error.h"
 
 namespace dlm {
@@ -15,9 +17,9 @@ namespace {
 // A request's view of the batcher: each call waits for the batch it joins.
 class batched_denoiser final : public Denoiser {
 public:
-    batched_denoiser(StepBatcher& b, Model& m) : b_(b), vocab_(m.config().vocab_size) { b_.running_add(1); }
+    batched_denoiser(StepBatcher& b, Model& m) : b_(b), m_(m) { b_.running_add(1); }
     ~batched_denoiser() override { b_.running_add(-1); }
-    int64_t vocab_size() const override { return vocab_; }
+    int64_t vocab_size() const override { return m_.config().vocab_size; }
     void logits(const int32_t* ids, int64_t batch, int64_t seq, std::span<const int64_t> rows, float* out) override {
         submit(StepBatcher::Call::plain, ids, batch, seq, 0, 0, rows, out);
     }
@@ -36,6 +38,7 @@ private:
                 std::span<const int64_t> rows, float* out) {
         StepBatcher::Call c;
         c.kind = kind;
+        c.model = &m_;
         c.ids = ids;
         c.batch = batch;
         c.seq = seq;
@@ -47,7 +50,7 @@ private:
         b_.call_run(c);
     }
     StepBatcher& b_;
-    int64_t vocab_;
+    Model& m_;
     EncoderKv kv_;
 };
 
@@ -62,6 +65,7 @@ public:
               float* out) override {
         StepBatcher::Call c;
         c.kind = T == 1 ? StepBatcher::Call::decode : StepBatcher::Call::prompt;
+        c.model = &m_;
         c.ids = ids;
         c.mask = mask;
         c.batch = cache.batch;
@@ -79,10 +83,12 @@ private:
 
 }  // namespace
 
-std::unique_ptr<CausalDecoder> StepBatcher::decoder() { return std::make_unique<batched_decoder>(*this, model_); }
+std::unique_ptr<CausalDecoder> StepBatcher::decoder(Model& model) {
+    return std::make_unique<batched_decoder>(*this, model);
+}
 
-StepBatcher::StepBatcher(Model& model, std::chrono::microseconds window)
-    : model_(model), window_(window), threads_(omp_get_max_threads()), thread_([this] { loop(); }) {}
+StepBatcher::StepBatcher(int threads, std::chrono::microseconds window)
+    : window_(window), threads_(threads > 0 ? threads : omp_get_num_procs()), thread_([this] { loop(); }) {}
 
 StepBatcher::~StepBatcher() {
     {
@@ -93,7 +99,16 @@ StepBatcher::~StepBatcher() {
     thread_.join();
 }
 
-std::unique_ptr<Denoiser> StepBatcher::denoiser() { return std::make_unique<batched_denoiser>(*this, model_); }
+std::unique_ptr<Denoiser> StepBatcher::denoiser(Model& model) {
+    return std::make_unique<batched_denoiser>(*this, model);
+}
+
+void StepBatcher::task_run(const std::function<void()>& f) {
+    Call c;
+    c.kind = Call::task;
+    c.fn = &f;
+    call_run(c);
+}
 
 StepBatcher::Stats StepBatcher::stats() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -119,7 +134,8 @@ void StepBatcher::call_run(Call& c) {
 }
 
 void StepBatcher::loop() {
-    omp_set_num_threads(threads_);  // the creator's thread count, for this thread's passes
+    omp_set_num_threads(threads_);
+    denormals_flush_enable();
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
         wake_.wait(lock, [this] { return stop_ || !pending_.empty(); });
@@ -129,10 +145,13 @@ void StepBatcher::loop() {
         std::vector<Call*> calls;
         calls.swap(pending_);
         lock.unlock();
-        // Same step shape, one batch.
-        std::map<std::tuple<int, int64_t, int64_t, int64_t>, std::vector<Call*>> groups;
-        for (Call* c : calls)  // a prompt runs alone (its own length, its own padding)
-            groups[{c->kind, c->seq, c->kind == Call::prompt ? prompts_++ : c->q0, c->q1}].push_back(c);
+        // Same model and step shape, one batch; a prompt runs alone (its own length, its
+        // own padding), a task too.
+        std::map<std::tuple<Model*, int, int64_t, int64_t, int64_t>, std::vector<Call*>> groups;
+        for (Call* c : calls) {
+            const bool alone = c->kind == Call::prompt || c->kind == Call::task;
+            groups[{c->model, c->kind, c->seq, alone ? alone_++ : c->q0, c->q1}].push_back(c);
+        }
         int64_t passes = 0, sequences = 0;
         for (auto& [key, group] : groups) {
             try {
@@ -140,6 +159,7 @@ void StepBatcher::loop() {
             } catch (...) {
                 for (Call* c : group) c->error = std::current_exception();
             }
+            if (group.front()->kind == Call::task) continue;
             ++passes;
             for (Call* c : group) sequences += c->batch;
         }
@@ -154,7 +174,9 @@ void StepBatcher::loop() {
 
 void StepBatcher::group_run(const std::vector<Call*>& group) {
     const Call& first = *group.front();
+    if (first.kind == Call::task) return (*first.fn)();
     if (first.kind == Call::prompt || first.kind == Call::decode) return decode_run(group);
+    Model& model = *first.model;
     const int64_t T = first.seq, S = first.q1 - first.q0;
     int64_t B = 0;
     for (const Call* c : group) B += c->batch;
@@ -165,43 +187,69 @@ void StepBatcher::group_run(const std::vector<Call*>& group) {
         at += c->batch;
     }
     switch (first.kind) {
-        case Call::plain: model_.forward({ids_.data(), nullptr, nullptr, B, T}); break;
+        case Call::plain: model.forward({ids_.data(), nullptr, nullptr, B, T}); break;
         case Call::fill_cache:
-            model_.forward_kv(kv_, {ids_.data(), nullptr, nullptr, B, T});
+            model.forward_kv(kv_, {ids_.data(), nullptr, nullptr, B, T});
             kv_move(group, false);
             break;
         case Call::span:
             kv_move(group, true);
-            model_.forward_span(kv_, ids_.data(), first.q0, first.q1);
+            model.forward_span(kv_, ids_.data(), first.q0, first.q1);
             kv_move(group, false);
             break;
+        case Call::prompt:
+        case Call::decode:
+        case Call::task: DLM_ASSERT(false);  // handled above
     }
-    // The head per request, on its rows (in the batch's numbering) into its buffer.
+    // The head on every request's rows at once.
     int64_t b0 = 0;
+    rows_.clear();
     for (const Call* c : group) {
-        rows_.resize(c->rows.size());
-        for (size_t i = 0; i < c->rows.size(); ++i) {
-            const int64_t b = c->rows[i] / T, t = c->rows[i] % T;
+        for (const int64_t r : c->rows) {
+            const int64_t b = r / T, t = r % T;
             DLM_ASSERT(b < c->batch);
             if (first.kind == Call::span) {
                 DLM_ASSERT(t >= first.q0 && t < first.q1);
-                rows_[i] = (b0 + b) * S + (t - first.q0);
+                rows_.push_back((b0 + b) * S + (t - first.q0));
             } else {
-                rows_[i] = (b0 + b) * T + t;
+                rows_.push_back((b0 + b) * T + t);
             }
         }
-        model_.logits(rows_, c->out);
         b0 += c->batch;
     }
+    head_run(group);
+}
+
+// The head once for a group's rows_ (in the batch's numbering, request after request):
+// one product over every request's rows reads the output matrix once, not once per
+// request. Each request's rows are then copied into its buffer; a group of one writes
+// straight into it.
+void StepBatcher::head_run(const std::vector<Call*>& group) {
+    Model& model = *group.front()->model;
+    if (group.size() == 1) return model.logits(rows_, group.front()->out);
+    const int64_t V = model.config().vocab_size, n = static_cast<int64_t>(rows_.size());
+    if (static_cast<int64_t>(head_out_.size()) < n * V) {
+        head_out_ = {};
+        head_out_.resize(static_cast<size_t>(n * V));
+    }
+    model.logits(rows_, head_out_.data());
+    copies_.clear();  // where each output row goes
+    for (const Call* c : group)
+        for (size_t i = 0; i < c->rows.size(); ++i) copies_.push_back(c->out + static_cast<int64_t>(i) * V);
+    DLM_ASSERT(static_cast<int64_t>(copies_.size()) == n);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i)
+        std::memcpy(copies_[i], head_out_.data() + i * V, static_cast<size_t>(V) * sizeof(float));
 }
 
 // Causal LM steps: a prompt alone; decoding steps stacked, each request's cache its own.
 void StepBatcher::decode_run(const std::vector<Call*>& group) {
     const Call& first = *group.front();
+    Model& model = *first.model;
     if (first.kind == Call::prompt) {
         DLM_ASSERT(group.size() == 1);
-        model_.forward_cached(*first.cache, first.ids, first.mask, first.seq);
-        model_.logits(first.rows, first.out);
+        model.forward_cached(*first.cache, first.ids, first.mask, first.seq);
+        model.logits(first.rows, first.out);
         return;
     }
     ids_.clear();
@@ -213,21 +261,22 @@ void StepBatcher::decode_run(const std::vector<Call*>& group) {
         else mask_.insert(mask_.end(), static_cast<size_t>(c->batch), 1);
         caches_.push_back(c->cache);
     }
-    model_.forward_cached_multi(caches_, ids_.data(), mask_.data());
+    model.forward_cached_multi(caches_, ids_.data(), mask_.data());
+    rows_.clear();
     int64_t r0 = 0;
-    for (const Call* c : group) {
-        rows_.assign(c->rows.begin(), c->rows.end());
-        for (int64_t& r : rows_) r += r0;  // rows b of a one-token step, after the requests before it
-        model_.logits(rows_, c->out);
+    for (const Call* c : group) {  // row b of a one-token step: after the requests before it
+        for (const int64_t r : c->rows) rows_.push_back(r0 + r);
         r0 += c->batch;
     }
+    head_run(group);
 }
 
 // Caches are [L, B, T, 2C]: a request's batch rows of layer l sit at rows b0.. of the
 // batch's layer l. into_batch: every request's cache into kv_ (sized for the group);
 // else kv_ back into each request's (sized for its rows).
 void StepBatcher::kv_move(const std::vector<Call*>& group, bool into_batch) {
-    const int64_t L = model_.config().num_layers, C2 = 2 * model_.config().hidden_size, T = group.front()->seq;
+    const Model& model = *group.front()->model;
+    const int64_t L = model.config().num_layers, C2 = 2 * model.config().hidden_size, T = group.front()->seq;
     int64_t B = 0;
     for (const Call* c : group) B += c->batch;
     if (into_batch) {

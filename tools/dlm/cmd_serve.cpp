@@ -42,7 +42,8 @@ std::string json_field_of(std::string_view name) {
 }
 
 void serve_cmd(const serve_options& o) {
-    threads_apply(o.threads);
+    // No threads_apply: this thread starts no OpenMP team; the engine's compute thread
+    // runs them all (server/step_batcher.h says why).
     setting_spelling_set(json_field_of);
     const std::string diffusion = o.model.empty() ? shipped_model_dir("dlm-diffusion") : o.model;
     ServeOptions so;
@@ -56,7 +57,7 @@ void serve_cmd(const serve_options& o) {
     so.http_threads = o.http_threads;
     so.limits.max_tokens = o.max_tokens;
     so.limits.max_n = o.max_n;
-    ServeEngine engine(std::chrono::microseconds(static_cast<int64_t>(o.batch_wait_ms * 1000)));  // passes: the threads set above
+    ServeEngine engine(o.threads, std::chrono::microseconds(static_cast<int64_t>(o.batch_wait_ms * 1000)));
     HttpServer server(engine, so);
     const int port = server.bind();
     // Listening while the models load: /health says 503 until they are ready.
@@ -64,7 +65,8 @@ void serve_cmd(const serve_options& o) {
     std::signal(SIGINT, on_stop);
     std::signal(SIGTERM, on_stop);
     try {
-        const DType dtype = dtype_option_resolve(o.dtype);
+        DType dtype;
+        engine.compute_run([&] { dtype = dtype_option_resolve(o.dtype); });  // it probes oneDNN
         engine.model_add(diffusion, model_id(diffusion), dtype);
         if (!o.ar.empty()) engine.model_add(o.ar, model_id(o.ar), dtype);
     } catch (...) {

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs every Debian package dlm needs to build and test.
-# Usage: scripts/install-deps.sh [--dev] [--browser]   (as root, or through sudo when it is needed)
+# Usage: scripts/install-deps.sh [--dev] [--browser] [--node]   (as root, or through sudo when it is needed)
 #   --dev      also installs what the reference-fixture scripts and benchmarks use
 #              (PyTorch, NumPy, matplotlib); the build and the tests never need them.
 #   --browser  also installs headless Chromium for scripts/check-html.sh (the compare
 #              page's replay test, skipped without it); large (~150 MB download).
+#   --node     also installs Node.js (apt, unless a node is already there) and, from npm,
+#              the official OpenAI client pinned in tests/openai-client (the server's
+#              client test, skipped without it).
 set -euo pipefail
 
 packages=(
@@ -30,11 +33,26 @@ dev_packages=(python3-torch python3-numpy python3-matplotlib libopenblas0-pthrea
 # Optional, only with --browser.
 browser_packages=(chromium)
 
+node=0
+# The OpenAI client for the server test, into tests/openai-client/node_modules.
+node_modules_install() {
+  ((node)) || return 0
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/openai-client"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error
+}
+
 for arg in "$@"; do
   case "$arg" in
     --dev) packages+=("${dev_packages[@]}") ;;
     --browser) packages+=("${browser_packages[@]}") ;;
-    *) echo "install-deps: unknown option '$arg' (--dev, --browser)" >&2; exit 2 ;;
+    --node)
+      node=1
+      # A node installed otherwise (e.g. NodeSource's, which carries its own npm) would
+      # conflict with Debian's npm package.
+      command -v npm >/dev/null || packages+=(nodejs npm)
+      ;;
+    *) echo "install-deps: unknown option '$arg' (--dev, --browser, --node)" >&2; exit 2 ;;
   esac
 done
 
@@ -44,6 +62,7 @@ for p in "${packages[@]}"; do
 done
 if ((${#missing[@]} == 0)); then
   echo "install-deps: all packages present"
+  node_modules_install
   exit 0
 fi
 
@@ -59,3 +78,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "install-deps: installed ${missing[*]}"
+node_modules_install

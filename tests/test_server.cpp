@@ -394,6 +394,27 @@ TEST(server, chat_template_is_noticed) {
     EXPECT_TRUE(engine.model_find("chatty").chat_template);
 }
 
+// The official OpenAI Node client (npm "openai", pinned in tests/openai-client; installed
+// by scripts/install-deps.sh --node) uses the server unchanged: models, completions,
+// streaming equal to non-streaming, n and prompt arrays, its typed errors. Skipped
+// without node or the package.
+TEST(server, official_openai_node_client) {
+    const std::string dir = std::string(DLM_SOURCE_DIR) + "/tests/openai-client";
+    if (std::system("command -v node >/dev/null 2>&1") != 0) GTEST_SKIP() << "no node (scripts/install-deps.sh --node)";
+    if (!fs::exists(dir + "/node_modules/openai/package.json"))
+        GTEST_SKIP() << "the openai package is not installed (scripts/install-deps.sh --node)";
+    served s("");
+    ASSERT_GT(s.port(), 0) << s.log();
+    const std::string out = ::testing::TempDir() + "dlm_openai_client_" + std::to_string(::getpid()) + ".log";
+    remove_at_exit(out);
+    const std::string cmd =
+        "timeout 120 node " + dir + "/check.mjs " + std::to_string(s.port()) + " >" + out + " 2>&1";
+    const int status = std::system(cmd.c_str());
+    const std::string text = dlm::file_read(out);
+    EXPECT_EQ(status, 0) << text;
+    EXPECT_NE(text.find("every check passed"), std::string::npos) << text;
+}
+
 // Context switches of every thread of a process so far (voluntary and not).
 long context_switches(pid_t pid) {
     long n = 0;

@@ -6,6 +6,7 @@
 // bandwidth is the roofline: the report divides the bytes read per token by the
 // read bandwidth measured here with a plain streaming loop.
 //   build/bench_ar [--threads N] [--tokens N] [--prompt N] [--batch B] [--reps R]
+//   build/bench_ar --matrices q8     (only the per-matrix q8 against bf16 kernels)
 #include <omp.h>
 
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "workloads/workloads.h"
 #include "kernels/gemv.h"
 #include "kernels/gemm.h"
+#include "kernels/quant.h"
 #include "models/init.h"
 #include "models/model.h"
 
@@ -60,7 +62,7 @@ double best_ms(int reps, F&& f) {
 
 struct bench_args {
     int threads = 2, tokens = 240, prompt_len = 16, batch = 1, reps = 2;
-    bool bf16 = false;
+    bool bf16 = false, q8_matrices = false;
 };
 
 bench_args args_parse(int argc, char** argv) {
@@ -72,6 +74,7 @@ bench_args args_parse(int argc, char** argv) {
         else if (!std::strcmp(argv[i], "--batch")) a.batch = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--reps")) a.reps = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--dtype")) a.bf16 = !std::strcmp(argv[i + 1], "bf16");
+        else if (!std::strcmp(argv[i], "--matrices")) a.q8_matrices = !std::strcmp(argv[i + 1], "q8");
     }
     return a;
 }
@@ -115,6 +118,55 @@ void matrices_time(const dlm::ModelConfig& c, std::mt19937& g) {
             double t_dnnl = best_ms(20, dnnl);
             std::printf("%-24s %7.1f %4ld %9.3f %7.1f %9.3f %7.1f\n", m == 1 ? s.name : "", mb, m, t_gemv,
                         mb / t_gemv, t_dnnl, mb / t_dnnl);
+        }
+    }
+}
+
+// The same matrices as decoding reads them in bf16 (column tiles) and in q8 (int8 rows
+// with one scale each, activations quantized per block of 256 on the way in), at M = 1
+// to 8: time, and GB/s of each kernel's own bytes; the q8 bytes count the scales.
+void q8_matrices_time(const dlm::ModelConfig& c, std::mt19937& g) {
+    const int64_t C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
+    std::printf("per-matrix time, bf16 tiles against q8 rows (best of 20, weights not in cache)\n");
+    std::printf("%-24s %4s %9s %7s %9s %7s %7s\n", "matrix [K, N]", "M", "bf16 ms", "GB/s", "q8 ms", "GB/s", "speedup");
+    const std::pair<const char*, std::pair<int64_t, int64_t>> shapes[] = {{"attn.c_attn [768, 2304]", {C, 3 * C}},
+                                                                          {"attn.c_proj [768, 768]", {C, C}},
+                                                                          {"mlp.c_fc [768, 3072]", {C, F}},
+                                                                          {"mlp.c_proj [3072, 768]", {F, C}},
+                                                                          {"lm_head [50257, 768]^T", {C, V}}};
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (const auto& [name, kn] : shapes) {
+        const auto [k, n] = kn;
+        const int64_t copies = std::max<int64_t>(1, (int64_t{256} << 20) / (k * n * 2));
+        std::vector<float> w(k * n), x(8 * k), y(8 * n);
+        for (auto& v : w) v = u(g);
+        for (auto& v : x) v = u(g);
+        std::vector<uint16_t> w16(k * n * copies), scratch16(k * n);
+        dlm::f32_to_bf16_convert(w16.data(), w.data(), k * n);
+        dlm::tiled_pack_bf16(w16.data(), scratch16.data(), k, n, false);
+        for (int64_t i = 1; i < copies; ++i) std::copy(w16.begin(), w16.begin() + k * n, w16.begin() + i * k * n);
+        std::vector<int8_t> q(k * n * copies);
+        std::vector<float> scale(n * copies);
+        dlm::q8_weights_quantize(q.data(), scale.data(), w.data(), n, k, true);
+        dlm::q8_weights_pack(q.data(), n, k);
+        for (int64_t i = 1; i < copies; ++i) {
+            std::copy(q.begin(), q.begin() + k * n, q.begin() + i * k * n);
+            std::copy(scale.begin(), scale.begin() + n, scale.begin() + i * n);
+        }
+        std::vector<float> qscratch(dlm::q8_gemv_scratch(8, k) / 4 + 1);
+        int64_t i16 = 0, i8 = 0;
+        const double mb16 = k * n * 2.0 / 1e6, mb8 = (k * n + n * 4.0) / 1e6;
+        for (int64_t m : {1, 2, 4, 8}) {
+            const double t16 = best_ms(20, [&] {
+                dlm::tiled_gemv_bf16(y.data(), x.data(), w16.data() + (i16++ % copies) * k * n, nullptr, m, k, n);
+            });
+            const double t8 = best_ms(20, [&] {
+                const int64_t at = i8++ % copies;
+                dlm::q8_gemv(y.data(), qscratch.data(), x.data(), q.data() + at * k * n, scale.data() + at * n, nullptr,
+                             m, k, n);
+            });
+            std::printf("%-24s %4ld %9.3f %7.1f %9.3f %7.1f %6.2fx\n", m == 1 ? name : "", m, t16, mb16 / t16, t8,
+                        mb8 / t8, t16 / t8);
         }
     }
 }
@@ -224,6 +276,10 @@ int main(int argc, char** argv) {
     const double head_bytes = weight_bytes * V * C;
 
     std::mt19937 g(1);
+    if (a.q8_matrices) {  // only the q8 kernels against the bf16 ones
+        q8_matrices_time(c, g);
+        return 0;
+    }
     matrices_time(c, g);
     std::vector<int32_t> prompt(a.prompt_len);
     for (auto& t : prompt) t = static_cast<int32_t>(g() % 50000);

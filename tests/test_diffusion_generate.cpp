@@ -294,7 +294,9 @@ TEST(diffusion_generate, cache_refreshes_once_per_block_and_runs_only_the_span) 
                 EXPECT_TRUE(q0 == 4 || q0 == 12 || q0 == 20) << q0;
                 EXPECT_EQ(q1, mode == dlm::CacheMode::dual ? q0 + 8 : 28);
             }
-            if (k != dlm::SamplerKind::remask) EXPECT_TRUE(fake.asked_masked);
+            if (k != dlm::SamplerKind::remask) {
+                EXPECT_TRUE(fake.asked_masked);
+            }
         }
         o.cache = dlm::CacheMode::none;
     }

@@ -231,8 +231,11 @@ TEST(kernels_modernbert, local_attention_bf16_close_to_fp32) {
     expect_close(out16, out32, 1e-2, "bf16 local attention vs fp32");
     expect_close(att16, fixture(c.n + ".probs"), 1e-2, "bf16 local attention probabilities");
     auto probs = fixture(c.n + ".probs");
-    for (size_t i = 0; i < probs.size(); ++i)
-        if (probs[i] == 0.0f) EXPECT_EQ(att16[i], 0.0f) << "a key outside the window got weight, " << i;
+    for (size_t i = 0; i < probs.size(); ++i) {
+        if (probs[i] == 0.0f) {
+            EXPECT_EQ(att16[i], 0.0f) << "a key outside the window got weight, " << i;
+        }
+    }
 }
 
 // A window covering every key masks nothing more: the same bits as window 0 (the code

@@ -129,7 +129,7 @@ TEST(model_grads, many_targets_equal_the_sum_of_their_halves) {
         ASSERT_GT(B * T, 2 * dlm::kHeadChunkRows);
         auto grads_of = [&](const std::vector<int32_t>& targets) {
             m->params().grads_zero();
-            m->forward_backward({{ids.data(), nullptr, nullptr, B, T}, targets.data(), w.data(), false, 0});
+            m->forward_backward({{ids.data(), nullptr, nullptr, B, T}, targets.data(), w.data(), false, 0, {}});
             return m->params().grads();
         };
         auto g_all = grads_of(all), g1 = grads_of(half1), g2 = grads_of(half2);

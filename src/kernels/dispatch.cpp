@@ -15,6 +15,7 @@
 #include "kernels/dropout.h"
 #include "kernels/embedding.h"
 #include "kernels/layernorm.h"
+#include "kernels/quant.h"
 #include "kernels/residual.h"
 #include "kernels/rotary.h"
 
@@ -39,6 +40,24 @@
     }
 
 namespace dlm {
+
+// kernels/quant.h
+DLM_DISPATCH(void, q8_weights_quantize, (int8_t* q, float* scale, const float* w, int64_t n, int64_t k, bool transposed),
+             (q, scale, w, n, k, transposed))
+DLM_DISPATCH(void, q8_weights_dequantize, (float* w, const int8_t* q, const float* scale, int64_t n, int64_t k),
+             (w, q, scale, n, k))
+DLM_DISPATCH(void, q8_weights_pack, (int8_t* q, int64_t n, int64_t k), (q, n, k))
+DLM_DISPATCH(void, q8_weights_unpack, (int8_t* q, int64_t n, int64_t k), (q, n, k))
+DLM_DISPATCH(void, q8_blocks_quantize, (int8_t* xq, float* xs, const float* x, int64_t m, int64_t k),
+             (xq, xs, x, m, k))
+DLM_DISPATCH(void, q8_gemv_blocks,
+             (float* out, const int8_t* xq, const float* xs, const int8_t* q, const float* scale, const float* bias,
+              int64_t m, int64_t k, int64_t n),
+             (out, xq, xs, q, scale, bias, m, k, n))
+DLM_DISPATCH(void, q8_gemv,
+             (float* out, void* scratch, const float* inp, const int8_t* q, const float* scale, const float* bias,
+              int64_t m, int64_t k, int64_t n),
+             (out, scratch, inp, q, scale, bias, m, k, n))
 
 // kernels/gemv.h
 DLM_DISPATCH(void, conv1d_forward_gemv,

@@ -1,0 +1,225 @@
+#include "kernels/quant.h"
+#ifndef PREFETCH_ROWS
+#define PREFETCH_ROWS 16
+#endif
+
+// GCC 12 takes the AVX-512 intrinsics' own placeholders (_mm512_undefined_ps) for
+// uninitialized values.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/profile.h"
+#include "kernels/isa.h"
+
+namespace dlm {
+DLM_ISA_BEGIN
+
+namespace {
+
+// Weight rows ahead of the one in work that are prefetched: 8 rows (6 KB for K = 768).
+// With them a thread's rows stream at the read bandwidth (GPT-2's LM head, Zen 4, 2
+// threads: 33-57 GB/s where bf16 tiles read 35-55 in the same runs; the machine
+// drifts). Several rows in flight at once (4, 8) read slower: 12-20 GB/s.
+constexpr int64_t kAhead = 8;
+
+inline void prefetch(const int8_t* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
+
+// The code of x at 1 / step (step > 0): round to nearest even, within [-127, 127].
+inline int8_t q8_code(float x, float inv_step) {
+    const float q = std::nearbyint(x * inv_step);
+    return static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
+}
+
+// R weight rows against one activation row, block by block:
+// out[j] = scale[j] * sum_b xs[b] * (x_b . q_j,b) + bias[j]. The R rows would share each
+// load of the activations, but R = 1 streams fastest (kAhead); a block's dot products
+// stay int32 until its one conversion.
+#if defined(__AVX512VNNI__)
+// Codes stored plus 128 (q8_weights_pack): vpdpbusd multiplies them (u8) by the signed
+// activations; a lane's sum of x (ones . x, shared by the rows) times 128 takes the
+// offset back out, exactly, before the conversion. 64 bytes per step; a block's tail of
+// 32 is a masked load (zeros add nothing).
+constexpr bool kOffsetCodes = true;
+
+template <int R>
+void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, const float* scale, const float* bias,
+              int64_t k) {
+    __m512 acc[R];
+    for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t k0 = 0, b = 0; k0 < k; k0 += kQ8Block, ++b) {
+        const int64_t k1 = std::min(k, k0 + kQ8Block);
+        __m512i dot[R], xsum = _mm512_setzero_si512();
+        for (int j = 0; j < R; ++j) dot[j] = _mm512_setzero_si512();
+        for (int64_t c = k0; c < k1; c += 64) {
+            const __mmask64 lm = k1 - c >= 64 ? ~0ULL : (1ULL << (k1 - c)) - 1;
+            const __m512i xv = _mm512_maskz_loadu_epi8(lm, x + c);
+            xsum = _mm512_dpbusd_epi32(xsum, ones, xv);
+            for (int j = 0; j < R; ++j) {
+                prefetch(q + (j + kAhead) * k + c);
+                dot[j] = _mm512_dpbusd_epi32(dot[j], _mm512_maskz_loadu_epi8(lm, q + j * k + c), xv);
+            }
+        }
+        const __m512i offset = _mm512_slli_epi32(xsum, 7);
+        const __m512 s = _mm512_set1_ps(xs[b]);
+        for (int j = 0; j < R; ++j)
+            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot[j], offset)), s, acc[j]);
+    }
+    for (int j = 0; j < R; ++j) out[j] = _mm512_reduce_add_ps(acc[j]) * scale[j] + (bias ? bias[j] : 0.0f);
+}
+#elif defined(__AVX512BW__)
+// No VNNI: |x| (u8) times w with x's sign, pairs summed into int16 (no saturation:
+// codes are within +-127), then into int32.
+constexpr bool kOffsetCodes = false;
+
+template <int R>
+void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, const float* scale, const float* bias,
+              int64_t k) {
+    __m512 acc[R];
+    for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
+    const __m512i ones = _mm512_set1_epi16(1), zero = _mm512_setzero_si512();
+    for (int64_t k0 = 0, b = 0; k0 < k; k0 += kQ8Block, ++b) {
+        const int64_t k1 = std::min(k, k0 + kQ8Block);
+        __m512i dot[R];
+        for (int j = 0; j < R; ++j) dot[j] = zero;
+        for (int64_t c = k0; c < k1; c += 64) {
+            const __mmask64 lm = k1 - c >= 64 ? ~0ULL : (1ULL << (k1 - c)) - 1;
+            const __m512i xv = _mm512_maskz_loadu_epi8(lm, x + c);
+            const __m512i xa = _mm512_abs_epi8(xv);
+            const __mmask64 neg = _mm512_movepi8_mask(xv);
+            for (int j = 0; j < R; ++j) {
+                prefetch(q + (j + kAhead) * k + c);
+                const __m512i w = _mm512_maskz_loadu_epi8(lm, q + j * k + c);
+                const __m512i ws = _mm512_mask_sub_epi8(w, neg, zero, w);
+                dot[j] = _mm512_add_epi32(dot[j], _mm512_madd_epi16(_mm512_maddubs_epi16(xa, ws), ones));
+            }
+        }
+        const __m512 s = _mm512_set1_ps(xs[b]);
+        for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[j]), s, acc[j]);
+    }
+    for (int j = 0; j < R; ++j) out[j] = _mm512_reduce_add_ps(acc[j]) * scale[j] + (bias ? bias[j] : 0.0f);
+}
+#elif defined(__AVX2__)
+// As above, 32 bytes per step (K is a multiple of 32).
+constexpr bool kOffsetCodes = false;
+
+inline float lanes_sum(__m256 v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+template <int R>
+void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, const float* scale, const float* bias,
+              int64_t k) {
+    __m256 acc[R];
+    for (int j = 0; j < R; ++j) acc[j] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t k0 = 0, b = 0; k0 < k; k0 += kQ8Block, ++b) {
+        const int64_t k1 = std::min(k, k0 + kQ8Block);
+        __m256i dot[R];
+        for (int j = 0; j < R; ++j) dot[j] = _mm256_setzero_si256();
+        for (int64_t c = k0; c < k1; c += 32) {
+            const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + c));
+            const __m256i xa = _mm256_sign_epi8(xv, xv);
+            for (int j = 0; j < R; ++j) {
+                if ((c & 63) == 0) prefetch(q + (j + kAhead) * k + c);
+                const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + j * k + c));
+                dot[j] = _mm256_add_epi32(dot[j], _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(w, xv)), ones));
+            }
+        }
+        const __m256 s = _mm256_set1_ps(xs[b]);
+        for (int j = 0; j < R; ++j) acc[j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[j]), s, acc[j]);
+    }
+    for (int j = 0; j < R; ++j) out[j] = lanes_sum(acc[j]) * scale[j] + (bias ? bias[j] : 0.0f);
+}
+#else
+constexpr bool kOffsetCodes = false;
+
+template <int R>
+void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, const float* scale, const float* bias,
+              int64_t k) {
+    for (int j = 0; j < R; ++j) {
+        float acc = 0.0f;
+        for (int64_t k0 = 0, b = 0; k0 < k; k0 += kQ8Block, ++b) {
+            int32_t d = 0;
+            for (int64_t i = k0; i < std::min(k, k0 + kQ8Block); ++i) d += int32_t{x[i]} * int32_t{q[j * k + i]};
+            acc += static_cast<float>(d) * xs[b];
+        }
+        out[j] = acc * scale[j] + (bias ? bias[j] : 0.0f);
+    }
+}
+#endif
+
+}  // namespace
+
+void q8_weights_quantize(int8_t* q, float* scale, const float* w, int64_t n, int64_t k, bool transposed) {
+    auto at = [&](int64_t row, int64_t col) { return transposed ? w[col * n + row] : w[row * k + col]; };
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; ++r) {
+        float amax = 0.0f;
+        for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(at(r, c)));
+        scale[r] = amax / 127.0f;
+        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int64_t c = 0; c < k; ++c) q[r * k + c] = q8_code(at(r, c), inv);
+    }
+}
+
+void q8_weights_dequantize(float* w, const int8_t* q, const float* scale, int64_t n, int64_t k) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < n; ++r)
+        for (int64_t c = 0; c < k; ++c) w[r * k + c] = scale[r] * static_cast<float>(q[r * k + c]);
+}
+
+void q8_blocks_quantize(int8_t* xq, float* xs, const float* x, int64_t m, int64_t k) {
+    DLM_ASSERT(k % 32 == 0);
+    const int64_t kb = q8_blocks(k);
+    for (int64_t r = 0; r < m; ++r)
+        for (int64_t b = 0; b < kb; ++b) {
+            const int64_t k0 = b * kQ8Block, k1 = std::min(k, k0 + kQ8Block);
+            const float* xr = x + r * k;
+            float amax = 0.0f;
+            for (int64_t i = k0; i < k1; ++i) amax = std::max(amax, std::fabs(xr[i]));
+            xs[r * kb + b] = amax / 127.0f;
+            const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+            for (int64_t i = k0; i < k1; ++i) xq[r * k + i] = q8_code(xr[i], inv);
+        }
+}
+
+void q8_weights_pack(int8_t* q, int64_t n, int64_t k) {
+    if (!kOffsetCodes) return;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n * k; ++i) q[i] = static_cast<int8_t>(static_cast<uint8_t>(q[i]) ^ 0x80u);
+}
+
+void q8_weights_unpack(int8_t* q, int64_t n, int64_t k) { q8_weights_pack(q, n, k); }  // the same flip
+
+void q8_gemv_blocks(float* out, const int8_t* xq, const float* xs, const int8_t* q, const float* scale,
+                    const float* bias, int64_t m, int64_t k, int64_t n) {
+    DLM_PROFILE("gemv_q8");
+    DLM_ASSERT(k % 32 == 0);
+    const int64_t kb = q8_blocks(k);
+    // One weight row at a time (R = 1): see kAhead.
+#pragma omp parallel for schedule(static)
+    for (int64_t j = 0; j < n; ++j)
+        for (int64_t r = 0; r < m; ++r)
+            rows_dot<1>(out + r * n + j, xq + r * k, xs + r * kb, q + j * k, scale + j, bias ? bias + j : nullptr, k);
+}
+
+void q8_gemv(float* out, void* scratch, const float* inp, const int8_t* q, const float* scale, const float* bias,
+             int64_t m, int64_t k, int64_t n) {
+    auto* xs = static_cast<float*>(scratch);
+    auto* xq = reinterpret_cast<int8_t*>(xs + m * q8_blocks(k));
+    q8_blocks_quantize(xq, xs, inp, m, k);
+    q8_gemv_blocks(out, xq, xs, q, scale, bias, m, k, n);
+}
+
+DLM_ISA_END
+}  // namespace dlm

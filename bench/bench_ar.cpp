@@ -171,6 +171,49 @@ void q8_matrices_time(const dlm::ModelConfig& c, std::mt19937& g) {
     }
 }
 
+// Prompts and denoising: the many-row products, bf16 on packed weights against the
+// int8 ones (oneDNN s8 x s8 with VNNI, else fp32 on the widened codes), at 32 and 256
+// rows (a denoising block, a whole canvas).
+void q8_products_time(const dlm::ModelConfig& c, std::mt19937& g) {
+    const int64_t C = c.hidden_size, F = c.intermediate_size;
+    std::printf("\nmany-row products, bf16 packed against q8 (%s; best of 20)\n",
+                dlm::gemm_q8_native() ? "int8 oneDNN" : "no VNNI: fp32 on the widened codes");
+    std::printf("%-24s %4s %9s %9s %7s\n", "matrix [K, N]", "M", "bf16 ms", "q8 ms", "speedup");
+    const std::pair<const char*, std::pair<int64_t, int64_t>> shapes[] = {{"attn.c_attn [768, 2304]", {C, 3 * C}},
+                                                                          {"mlp.c_fc [768, 3072]", {C, F}},
+                                                                          {"mlp.c_proj [3072, 768]", {F, C}}};
+    std::uniform_real_distribution<float> u(-1, 1);
+    for (const auto& [name, kn] : shapes) {
+        const auto [k, n] = kn;
+        std::vector<float> w(n * k), x(256 * k), y(256 * n), scale(n), rows(256);
+        for (auto& v : w) v = u(g);
+        for (auto& v : x) v = u(g);
+        std::vector<uint16_t> w16(n * k), x16(256 * k);
+        dlm::f32_to_bf16_convert(w16.data(), w.data(), n * k);
+        const int64_t p16 = dlm::linear_weight_packed_size_bf16(k, n);
+        std::vector<uint16_t> packed16(std::max<int64_t>(p16, 1));
+        if (p16 > 0) dlm::linear_weight_pack_bf16_copy(packed16.data(), w16.data(), k, n);
+        std::vector<int8_t> q(n * k), packed8(dlm::linear_weight_packed_size_q8(k, n)), xq(256 * k);
+        dlm::q8_weights_quantize(q.data(), scale.data(), w.data(), n, k, false);
+        dlm::linear_weight_pack_q8(packed8.data(), q.data(), k, n);
+        for (int64_t m : {32, 256}) {
+            auto bf16 = [&] {
+                if (p16 > 0)
+                    dlm::linear_forward_bf16_packed(y.data(), x16.data(), x.data(), packed16.data(), nullptr, m, k, n);
+                else dlm::linear_forward_bf16(y.data(), x16.data(), x.data(), w16.data(), nullptr, m, k, n);
+            };
+            auto q8 = [&] {
+                dlm::linear_forward_q8_packed(y.data(), xq.data(), rows.data(), x.data(), packed8.data(), scale.data(),
+                                              nullptr, m, k, n);
+            };
+            bf16();
+            q8();
+            const double t16 = best_ms(20, bf16), t8 = best_ms(20, q8);
+            std::printf("%-24s %4ld %9.3f %9.3f %6.2fx\n", m == 32 ? name : "", m, t16, t8, t16 / t8);
+        }
+    }
+}
+
 // End to end through ar_generate (sampling T 0.8, top-k 50, top-p 0.95): the best of
 // the runs, in seconds.
 double generate_time(dlm::Model& model, const bench_args& a, const std::vector<int32_t>& prompt,
@@ -278,6 +321,7 @@ int main(int argc, char** argv) {
     std::mt19937 g(1);
     if (a.q8_matrices) {  // only the q8 kernels against the bf16 ones
         q8_matrices_time(c, g);
+        q8_products_time(c, g);
         return 0;
     }
     matrices_time(c, g);

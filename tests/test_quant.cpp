@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/gemm.h"
 #include "kernels/quant.h"
 #include "test_util.h"
 
@@ -177,4 +178,44 @@ TEST(quant, gemv_is_within_the_rounding_bound_of_fp32) {
             noise2 += noise;
         }
     EXPECT_LT(std::sqrt(err2 / noise2), 1.5);
+}
+
+// The many-row int8 product (oneDNN s8 x s8, kernels/gemm.h) against double sums of the
+// same codes: random values, and the worst cases for 16-bit pair sums (every product
+// +127 * 127, or of alternating signs that all come out positive), which a CPU without
+// VNNI could saturate; with and without bias; any row count.
+TEST(quant, gemm_matches_the_sum_of_its_codes) {
+    for (auto [n, c, oc] : {std::tuple<int64_t, int64_t, int64_t>{1, 64, 17}, {7, 768, 768}, {256, 768, 300}}) {
+        for (int pattern = 0; pattern < 3; ++pattern) {
+            SCOPED_TRACE("n " + std::to_string(n) + " c " + std::to_string(c) + " oc " + std::to_string(oc) +
+                         " pattern " + std::to_string(pattern));
+            auto x = activations(n, c, 8);
+            auto wf = random_floats(oc * c, 9);
+            if (pattern > 0)
+                for (int64_t i = 0; i < n * c; ++i) x[i] = pattern == 1 || i % 2 == 0 ? 1.0f : -1.0f;
+            if (pattern > 0)
+                for (int64_t i = 0; i < oc * c; ++i) wf[i] = pattern == 1 || i % 2 == 0 ? 1.0f : -1.0f;
+            const auto w = quantized(wf, oc, c);
+            const auto bias = random_floats(oc, 10);
+            std::vector<int8_t> packed(dlm::linear_weight_packed_size_q8(c, oc)), xq(n * c);
+            dlm::linear_weight_pack_q8(packed.data(), w.q.data(), c, oc);
+            std::vector<float> xs(n), got(n * oc), want(n * oc);
+            for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
+                dlm::linear_forward_q8_packed(got.data(), xq.data(), xs.data(), x.data(), packed.data(), w.scale.data(),
+                                              b, n, c, oc);
+                for (int64_t r = 0; r < n; ++r)
+                    for (int64_t j = 0; j < oc; ++j) {
+                        int64_t d = 0;
+                        for (int64_t i = 0; i < c; ++i) d += int64_t{xq[r * c + i]} * int64_t{w.q[j * c + i]};
+                        want[r * oc + j] =
+                            static_cast<float>(static_cast<double>(d) * xs[r] * w.scale[j] + (b ? b[j] : 0.0));
+                    }
+                EXPECT_LE(rel_diff(got, want), 1e-5);
+            }
+            if (pattern > 0) {
+                EXPECT_EQ(xq[0], 127);
+                EXPECT_EQ(xq[1], pattern == 1 ? 127 : -127);
+            }
+        }
+    }
 }

@@ -50,6 +50,8 @@ DLM_DISPATCH(void, q8_weights_pack, (int8_t* q, int64_t n, int64_t k), (q, n, k)
 DLM_DISPATCH(void, q8_weights_unpack, (int8_t* q, int64_t n, int64_t k), (q, n, k))
 DLM_DISPATCH(void, q8_blocks_quantize, (int8_t* xq, float* xs, const float* x, int64_t m, int64_t k),
              (xq, xs, x, m, k))
+DLM_DISPATCH(void, q8_rows_quantize, (int8_t* xq, float* xs, const float* x, int64_t m, int64_t k),
+             (xq, xs, x, m, k))
 DLM_DISPATCH(void, q8_gemv_blocks,
              (float* out, const int8_t* xq, const float* xs, const int8_t* q, const float* scale, const float* bias,
               int64_t m, int64_t k, int64_t n),

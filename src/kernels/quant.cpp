@@ -193,6 +193,18 @@ void q8_blocks_quantize(int8_t* xq, float* xs, const float* x, int64_t m, int64_
         }
 }
 
+void q8_rows_quantize(int8_t* xq, float* xs, const float* x, int64_t m, int64_t k) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < m; ++r) {
+        const float* xr = x + r * k;
+        float amax = 0.0f;
+        for (int64_t i = 0; i < k; ++i) amax = std::max(amax, std::fabs(xr[i]));
+        xs[r] = amax / 127.0f;
+        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int64_t i = 0; i < k; ++i) xq[r * k + i] = q8_code(xr[i], inv);
+    }
+}
+
 void q8_weights_pack(int8_t* q, int64_t n, int64_t k) {
     if (!kOffsetCodes) return;
 #pragma omp parallel for schedule(static)

@@ -41,6 +41,9 @@ void q8_weights_unpack(int8_t* q, int64_t n, int64_t k);
 
 // Activations x[M, K] into xq[M, K] and xs[M, q8_blocks(K)].
 void q8_blocks_quantize(int8_t* xq, float* xs, const float* x, int64_t m, int64_t k);
+// The same with one scale per row, xs[M] (the many-row products: kernels/gemm.h, whose
+// oneDNN matmul takes one activation scale per row, applied after).
+void q8_rows_quantize(int8_t* xq, float* xs, const float* x, int64_t m, int64_t k);
 
 // out[M, N] from activations already in blocks (q8_blocks_quantize) and packed q8
 // weights; bias may be nullptr. Streams the weights once for all M rows (decoding: M is

@@ -115,7 +115,7 @@ TEST(dtype_cli, bad_value_names_the_option) {
         auto r = cli_run(args + "--dtype fp8");
         EXPECT_NE(r.code, 0) << args;
         EXPECT_NE(r.code, -1) << args << ": crashed";
-        EXPECT_NE(r.err.find("--dtype must be auto, bf16 or f32, not 'fp8'"), std::string::npos) << args << "\n" << r.err;
+        EXPECT_NE(r.err.find("--dtype must be auto, bf16, f32 or q8, not 'fp8'"), std::string::npos) << args << "\n" << r.err;
         EXPECT_EQ(r.err.find("dlm: dtype "), std::string::npos) << r.err;
     }
 }

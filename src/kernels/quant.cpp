@@ -161,14 +161,33 @@ void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, con
 }  // namespace
 
 void q8_weights_quantize(int8_t* q, float* scale, const float* w, int64_t n, int64_t k, bool transposed) {
-    auto at = [&](int64_t row, int64_t col) { return transposed ? w[col * n + row] : w[row * k + col]; };
+    if (!transposed) {
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < n; ++r) {
-        float amax = 0.0f;
-        for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(at(r, c)));
-        scale[r] = amax / 127.0f;
-        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        for (int64_t c = 0; c < k; ++c) q[r * k + c] = q8_code(at(r, c), inv);
+        for (int64_t r = 0; r < n; ++r) {
+            const float* wr = w + r * k;
+            float amax = 0.0f;
+            for (int64_t c = 0; c < k; ++c) amax = std::max(amax, std::fabs(wr[c]));
+            scale[r] = amax / 127.0f;
+            const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+            for (int64_t c = 0; c < k; ++c) q[r * k + c] = q8_code(wr[c], inv);
+        }
+        return;
+    }
+    // w [K, N]: 64 output rows (columns of w) at a time, so that both passes read w's rows
+    // contiguously and the 64 rows of codes being written stay in cache.
+    constexpr int64_t kCols = 64;
+#pragma omp parallel for schedule(static)
+    for (int64_t r0 = 0; r0 < n; r0 += kCols) {
+        const int64_t cols = std::min(kCols, n - r0);
+        float amax[kCols] = {}, inv[kCols];
+        for (int64_t c = 0; c < k; ++c)
+            for (int64_t j = 0; j < cols; ++j) amax[j] = std::max(amax[j], std::fabs(w[c * n + r0 + j]));
+        for (int64_t j = 0; j < cols; ++j) {
+            scale[r0 + j] = amax[j] / 127.0f;
+            inv[j] = amax[j] > 0.0f ? 127.0f / amax[j] : 0.0f;
+        }
+        for (int64_t c = 0; c < k; ++c)
+            for (int64_t j = 0; j < cols; ++j) q[(r0 + j) * k + c] = q8_code(w[c * n + r0 + j], inv[j]);
     }
 }
 

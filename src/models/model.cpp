@@ -145,7 +145,8 @@ void Model::save(const std::string& dir, DType dtype) const {
 }
 
 std::unique_ptr<Model> model_load(const std::string& dir, DType dtype) {
-    if (dtype != DType::F32 && dtype != DType::BF16) fail("models load as F32 or BF16, not {}", dtype_name(dtype));
+    if (dtype != DType::F32 && dtype != DType::BF16 && dtype != DType::I8)
+        fail("models load as F32, BF16 or I8 (q8), not {}", dtype_name(dtype));
     struct stat st;
     if (::stat(dir.c_str(), &st) != 0) fail("{}: model folder not found", dir);
     if (!S_ISDIR(st.st_mode)) fail("{}: not a folder (expected a model folder with config.json and model.safetensors)", dir);
@@ -165,7 +166,10 @@ std::unique_ptr<Model> model_load(const std::string& dir, DType dtype) {
         fail("{}: {}", config_path, e.what());
     }
     SafetensorsReader reader(weights);
-    m->load_weights(reader, dtype == DType::BF16);
+    // q8 quantizes the bf16 values (a bf16-only load: no fp32 copy kept) as each matrix is
+    // first read.
+    m->load_weights(reader, dtype != DType::F32);
+    if (dtype == DType::I8) m->compute_dtype_set(DType::I8);
     return m;
 }
 

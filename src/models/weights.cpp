@@ -6,6 +6,7 @@
 #include "kernels/gemv.h"
 #include "kernels/embedding.h"
 #include "kernels/gemm.h"
+#include "kernels/quant.h"
 
 namespace dlm {
 
@@ -79,6 +80,50 @@ void Linear::layout_reset() {
     packed_ = false;
     tiled_ = false;
     HugePageVector<uint16_t>().swap(packed_copy_);
+    HugePageVector<int8_t>().swap(q8_);
+    std::vector<float>().swap(q8_scale_);
+}
+
+void Linear::q8_prepare() {
+    if (!q8_.empty()) return;
+    WeightArena& a = *arena_;
+    if (in_ % 32 != 0)
+        fail("q8 needs matrices whose input size is a multiple of 32; this one has {} inputs (use bf16 or f32)", in_);
+    // The loaded values: the fp32 arena (plain: compute_dtype_set untiled it), or the bf16
+    // copies of a bf16-only load.
+    std::vector<float> widened;
+    const float* w = a.params.get(weight_);
+    if (!a.has_f32_) {
+        widened.resize(static_cast<size_t>(in_ * out_));
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < in_ * out_; ++i) widened[i] = bf16_widen(a.bf16_[weight_ + i]);
+        w = widened.data();
+    }
+    std::vector<int8_t> codes(static_cast<size_t>(in_ * out_));
+    q8_scale_.resize(static_cast<size_t>(out_));
+    q8_weights_quantize(codes.data(), q8_scale_.data(), w, out_, in_, layout_ == WeightLayout::in_out);
+    if (use_ == WeightUse::streamed) {
+        q8_weights_pack(codes.data(), out_, in_);
+        q8_.assign(codes.begin(), codes.end());
+    } else {
+        q8_ = HugePageVector<int8_t>(static_cast<size_t>(linear_weight_packed_size_q8(in_, out_)));
+        linear_weight_pack_q8(q8_.data(), codes.data(), in_, out_);
+    }
+}
+
+// q8: streamed weights through the GEMV kernel (it streams the codes once for all rows),
+// the others through oneDNN's int8 matmul.
+void Linear::product_q8(float* out, const float* inp, int64_t n, const float* b) {
+    DLM_ASSERT_MSG(inp, "Linear::forward without an input in q8");
+    WeightArena& a = *arena_;
+    q8_prepare();
+    if (use_ == WeightUse::streamed) {
+        void* scratch = a.gemv_scratch(q8_gemv_scratch(n, in_) / static_cast<int64_t>(sizeof(float)) + 1);
+        q8_gemv(out, scratch, inp, q8_.data(), q8_scale_.data(), b, n, in_, out_);
+    } else {
+        linear_forward_q8_packed(out, a.act_q8(n * in_), a.row_scales(n), inp, q8_.data(), q8_scale_.data(), b, n,
+                                 in_, out_);
+    }
 }
 
 void Linear::forward(float* out, const float* inp, int64_t n, bool with_bias) {
@@ -86,6 +131,10 @@ void Linear::forward(float* out, const float* inp, int64_t n, bool with_bias) {
     const float* b = with_bias ? bias() : nullptr;
     if (a.compute_ == DType::BF16) {
         product_bf16(out, inp, n, b);
+        return;
+    }
+    if (a.compute_ == DType::I8) {
+        product_q8(out, inp, n, b);
         return;
     }
     DLM_ASSERT_MSG(inp, "Linear::forward without an input outside bf16 inference");
@@ -143,6 +192,10 @@ void Linear::gemv(float* out, const float* inp, int64_t m, bool with_bias) {
     WeightArena& a = *arena_;
     const float* b = with_bias ? bias() : nullptr;
     const bool out_in = layout_ == WeightLayout::out_in;
+    if (a.compute_ == DType::I8) {
+        product_q8(out, inp, m, b);
+        return;
+    }
     if (a.compute_ != DType::BF16) {
         const float* w = a.params.get(weight_);
         if (tiled_now()) tiled_gemv_f32(out, inp, w, b, m, in_, out_);
@@ -181,7 +234,8 @@ Embedding::Embedding(WeightArena* arena, int64_t table, int64_t rows, int64_t co
 void Embedding::lookup(float* out, const int32_t* ids, int64_t n, bool accumulate, bool train) const {
     const WeightArena& a = *arena_;
     DLM_ASSERT_MSG(!train || a.has_f32_, "training a model loaded for bf16 inference only");
-    const bool bf16 = !train && a.compute_ == DType::BF16;
+    // q8 keeps the tables it looks up as loaded: fp32, or the bf16 copies of a bf16-only load.
+    const bool bf16 = !train && (a.compute_ == DType::BF16 || (a.compute_ == DType::I8 && !a.has_f32_));
     if (!train && tied_ && tied_->tiled_) {  // a tied LM head, tiled: its columns are our rows
         if (bf16) tiled_columns_gather_bf16(out, ids, a.bf16_.data() + table_, n, cols_, rows_, accumulate);
         else tiled_columns_gather_f32(out, ids, a.params.get(table_), n, cols_, rows_, accumulate);
@@ -225,7 +279,17 @@ void WeightArena::bf16_copies_write() {
 }
 
 void WeightArena::compute_dtype_set(DType t, const std::string& arch) {
-    if (t != DType::F32 && t != DType::BF16) fail("compute dtype must be F32 or BF16, not {}", dtype_name(t));
+    if (t != DType::F32 && t != DType::BF16 && t != DType::I8)
+        fail("compute dtype must be F32, BF16 or I8 (q8), not {}", dtype_name(t));
+    if (t == DType::I8) {  // every matrix's codes now, from the values loaded
+        if (compute_ == DType::I8) return;
+        untile_f32();
+        for (Linear& l : linears_) l.layout_reset();
+        compute_ = t;
+        for (Linear& l : linears_) l.q8_prepare();
+        if (has_f32_) HugePageVector<uint16_t>().swap(bf16_);  // else they are the values (and the lookups)
+        return;
+    }
     if (!has_f32_) {
         if (t != DType::BF16)
             fail("this {} was loaded for bf16 inference only (no fp32 weights): load it again to compute in {}", arch,
@@ -262,6 +326,8 @@ DType WeightArena::training_begin(const std::string& arch) {
     if (!has_f32_) fail("this {} was loaded for bf16 inference only: load it in fp32 to train", arch);
     untile_f32();  // the backward and the optimizer read the plain layout
     const DType saved = compute_;
+    if (saved == DType::I8)  // the weights will change: new codes after training
+        for (Linear& l : linears_) l.layout_reset();
     // The master weights changed since the last step: round them again (cheap next to the step).
     if (train_dtype == DType::BF16) bf16_copies_write();
     compute_ = train_dtype;
@@ -308,6 +374,16 @@ uint16_t* WeightArena::act_bf16(int64_t n) {
 uint16_t* WeightArena::grad_bf16(int64_t n) {
     if (static_cast<int64_t>(grad_bf16_.size()) < n) grad_bf16_.resize(static_cast<size_t>(n));
     return grad_bf16_.data();
+}
+
+int8_t* WeightArena::act_q8(int64_t n) {
+    if (static_cast<int64_t>(act_q8_.size()) < n) act_q8_.resize(static_cast<size_t>(n));
+    return act_q8_.data();
+}
+
+float* WeightArena::row_scales(int64_t n) {
+    if (static_cast<int64_t>(row_scales_.size()) < n) row_scales_.resize(static_cast<size_t>(n));
+    return row_scales_.data();
 }
 
 float* WeightArena::gemv_scratch(int64_t n) {

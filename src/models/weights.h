@@ -4,9 +4,10 @@
 // stored shapes, offsets), so loading, saving, zeroing gradients and the optimizer
 // step are flat loops over one buffer. Matrices are read through weight objects that
 // own how they are computed with:
-//   Linear     a matrix read by products: its fp32 view, its bf16 copy, its layout for
-//              the products that read it (oneDNN's blocked layout, a packed copy, or
-//              column tiles for decoding) and its forward, GEMV and backward;
+//   Linear     a matrix read by products: its fp32 view, its bf16 copy, its int8 codes
+//              (compute dtype I8, "q8": kernels/quant.h), its layout for the products
+//              that read it (oneDNN's blocked layout, a packed copy, or column tiles for
+//              decoding) and its forward, GEMV and backward;
 //   Embedding  a table read row by row (lookups); tied to a Linear when the LM head
 //              shares it, whose layout it then follows.
 // WeightArena holds the arena, the bf16 copies, the precision state they are read in
@@ -127,9 +128,11 @@ private:
     friend class Embedding;
     bool tiled_now();  // tiles it if it may be (streamed, inference, prepack on)
     void product_bf16(float* out, const float* inp, int64_t n, const float* b);
+    void product_q8(float* out, const float* inp, int64_t n, const float* b);
+    void q8_prepare();  // the codes, in the layout of this weight's readers
     void untile_f32();
     void layout_reset();
-    bool laid_out() const { return packed_ || tiled_ || !packed_copy_.empty(); }
+    bool laid_out() const { return packed_ || tiled_ || !packed_copy_.empty() || !q8_.empty(); }
 
     WeightArena* arena_;
     int64_t weight_, bias_, in_, out_;
@@ -138,6 +141,11 @@ private:
     // Inference layout state; any rewrite of the bf16 copies resets it.
     bool packed_ = false, unpackable_ = false, tiled_ = false;
     HugePageVector<uint16_t> packed_copy_;
+    // q8: the codes of W [out, in] with one scale per output row, in the GEMV's layout
+    // (streamed weights: decoding, and prompts through the same kernel) or in oneDNN's
+    // for the int8 matmul (products).
+    HugePageVector<int8_t> q8_;
+    std::vector<float> q8_scale_;
 };
 
 class Embedding {
@@ -195,6 +203,8 @@ public:
 
     // Scratch shared by the products.
     uint16_t* act_bf16(int64_t n);
+    int8_t* act_q8(int64_t n);
+    float* row_scales(int64_t n);
     uint16_t* grad_bf16(int64_t n);
     float* gemv_scratch(int64_t n);
 
@@ -208,6 +218,8 @@ private:
     DType compute_ = DType::F32;
     bool training_ = false, prepack_ = true, has_f32_ = true;
     std::vector<uint16_t> act_bf16_, grad_bf16_;
+    std::vector<int8_t> act_q8_;
+    std::vector<float> row_scales_;
     std::vector<float> gemv_scratch_;
     friend class Linear;
     friend class Embedding;

@@ -11,7 +11,8 @@
 namespace dlm::cli {
 
 std::string dtype_option_help(const std::string& what) {
-    return what + "; auto (the default): bf16 where this CPU has native bf16 matrix products, else f32";
+    return what + "; q8: int8 weights (one scale per output row), quantized on load; auto (the default): bf16 "
+                  "where this CPU has native bf16 matrix products, else f32";
 }
 
 CLI::Option* add_dtype_option(CLI::App& sub, std::string& dtype, const std::string& what) {
@@ -22,10 +23,13 @@ DType dtype_option_resolve(const std::string& value, bool bf16_native) {
     if (value == "auto") return bf16_native ? DType::BF16 : DType::F32;
     if (value == "bf16") return DType::BF16;
     if (value == "f32") return DType::F32;
-    fail("--dtype must be auto, bf16 or f32, not '{}'", value);
+    if (value == "q8") return DType::I8;
+    fail("--dtype must be auto, bf16, f32 or q8, not '{}'", value);
 }
 
-std::string dtype_option_name(DType dtype) { return dtype == DType::BF16 ? "bf16" : "f32"; }
+std::string dtype_option_name(DType dtype) {
+    return dtype == DType::BF16 ? "bf16" : dtype == DType::I8 ? "q8" : "f32";
+}
 
 void dtype_option_report(const std::string& value, bool bf16_native) {
     static bool reported = false;  // compare runs two models, bench many workloads: one line

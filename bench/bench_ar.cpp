@@ -148,7 +148,6 @@ void q8_matrices_time(const dlm::ModelConfig& c, std::mt19937& g) {
         std::vector<int8_t> q(k * n * copies);
         std::vector<float> scale(n * copies);
         dlm::q8_weights_quantize(q.data(), scale.data(), w.data(), n, k, true);
-        dlm::q8_weights_pack(q.data(), n, k);
         for (int64_t i = 1; i < copies; ++i) {
             std::copy(q.begin(), q.begin() + k * n, q.begin() + i * k * n);
             std::copy(scale.begin(), scale.begin() + n, scale.begin() + i * n);
@@ -172,8 +171,8 @@ void q8_matrices_time(const dlm::ModelConfig& c, std::mt19937& g) {
 }
 
 // Prompts and denoising: the many-row products, bf16 on packed weights against the
-// int8 ones (oneDNN s8 x s8 with VNNI, else fp32 on the widened codes), at 32 and 256
-// rows (a denoising block, a whole canvas).
+// int8 ones on the plain codes (oneDNN s8 x s8 with VNNI, else fp32 on the widened
+// codes), at 32 and 256 rows (a denoising block, a whole canvas).
 void q8_products_time(const dlm::ModelConfig& c, std::mt19937& g) {
     const int64_t C = c.hidden_size, F = c.intermediate_size;
     std::printf("\nmany-row products, bf16 packed against q8 (%s; best of 20)\n",
@@ -193,9 +192,8 @@ void q8_products_time(const dlm::ModelConfig& c, std::mt19937& g) {
         const int64_t p16 = dlm::linear_weight_packed_size_bf16(k, n);
         std::vector<uint16_t> packed16(std::max<int64_t>(p16, 1));
         if (p16 > 0) dlm::linear_weight_pack_bf16_copy(packed16.data(), w16.data(), k, n);
-        std::vector<int8_t> q(n * k), packed8(dlm::linear_weight_packed_size_q8(k, n)), xq(256 * k);
+        std::vector<int8_t> q(n * k), xq(256 * k);
         dlm::q8_weights_quantize(q.data(), scale.data(), w.data(), n, k, false);
-        dlm::linear_weight_pack_q8(packed8.data(), q.data(), k, n);
         for (int64_t m : {32, 256}) {
             auto bf16 = [&] {
                 if (p16 > 0)
@@ -203,8 +201,8 @@ void q8_products_time(const dlm::ModelConfig& c, std::mt19937& g) {
                 else dlm::linear_forward_bf16(y.data(), x16.data(), x.data(), w16.data(), nullptr, m, k, n);
             };
             auto q8 = [&] {
-                dlm::linear_forward_q8_packed(y.data(), xq.data(), rows.data(), x.data(), packed8.data(), scale.data(),
-                                              nullptr, m, k, n);
+                dlm::linear_forward_q8(y.data(), xq.data(), rows.data(), x.data(), q.data(), scale.data(), nullptr, m, k,
+                                       n);
             };
             bf16();
             q8();

@@ -26,12 +26,6 @@ q8_matrix quantized(const std::vector<float>& w, int64_t n, int64_t k, bool tran
     return m;
 }
 
-// The codes in the GEMV's layout.
-std::vector<int8_t> packed(std::vector<int8_t> q, int64_t n, int64_t k) {
-    dlm::q8_weights_pack(q.data(), n, k);
-    return q;
-}
-
 // The block of position i, and the start and end of block b.
 int64_t block_of(int64_t i) { return i / dlm::kQ8Block; }
 int64_t block_end(int64_t b, int64_t k) { return std::min(k, (b + 1) * dlm::kQ8Block); }
@@ -76,11 +70,6 @@ TEST(quant, weights_follow_the_rounding_rule) {
     EXPECT_EQ(mt.q, m.q);
     EXPECT_EQ(mt.scale, m.scale);
     // Dequantized: within half a step of the original.
-    // pack and unpack give the codes back.
-    auto flipped = m.q;
-    dlm::q8_weights_pack(flipped.data(), n, k);
-    dlm::q8_weights_unpack(flipped.data(), n, k);
-    EXPECT_EQ(flipped, m.q);
     std::vector<float> back(n * k);
     dlm::q8_weights_dequantize(back.data(), m.q.data(), m.scale.data(), n, k);
     for (int64_t i = 0; i < n * k; ++i) EXPECT_LE(std::fabs(back[i] - w[i]), m.scale[i / k] * 0.5f + 1e-7f);
@@ -113,7 +102,6 @@ TEST(quant, gemv_matches_the_sum_of_its_codes) {
         SCOPED_TRACE("m " + std::to_string(m) + " k " + std::to_string(k) + " n " + std::to_string(n));
         const int64_t kb = dlm::q8_blocks(k);
         const auto w = quantized(random_floats(n * k, 3), n, k);
-        const auto wp = packed(w.q, n, k);
         const auto x = activations(m, k, 4);
         const auto bias = random_floats(n, 5);
         std::vector<int8_t> xq(m * k);
@@ -132,11 +120,11 @@ TEST(quant, gemv_matches_the_sum_of_its_codes) {
                     }
                     want[r * n + j] = static_cast<float>(s * w.scale[j] + (b ? b[j] : 0.0));
                 }
-            dlm::q8_gemv_blocks(got.data(), xq.data(), xs.data(), wp.data(), w.scale.data(), b, m, k, n);
+            dlm::q8_gemv_blocks(got.data(), xq.data(), xs.data(), w.q.data(), w.scale.data(), b, m, k, n);
             EXPECT_LE(rel_diff(got, want), 1e-5);
             const int threads = omp_get_max_threads();
             omp_set_num_threads(1);
-            dlm::q8_gemv_blocks(got1.data(), xq.data(), xs.data(), wp.data(), w.scale.data(), b, m, k, n);
+            dlm::q8_gemv_blocks(got1.data(), xq.data(), xs.data(), w.q.data(), w.scale.data(), b, m, k, n);
             omp_set_num_threads(threads);
             EXPECT_EQ(got1, got) << "depends on the thread count";
         }
@@ -152,7 +140,6 @@ TEST(quant, gemv_is_within_the_rounding_bound_of_fp32) {
     const int64_t m = 2, k = 768, n = 300, kb = dlm::q8_blocks(k);
     const auto wf = random_floats(n * k, 6);
     const auto w = quantized(wf, n, k);
-    const auto wp = packed(w.q, n, k);
     const auto x = activations(m, k, 7);
     std::vector<int8_t> xq(m * k);
     std::vector<float> xs(m * kb);
@@ -160,7 +147,7 @@ TEST(quant, gemv_is_within_the_rounding_bound_of_fp32) {
     std::vector<char> scratch(dlm::q8_gemv_scratch(m, k) + 4);
     void* aligned = scratch.data() + (4 - reinterpret_cast<uintptr_t>(scratch.data()) % 4) % 4;
     std::vector<float> got(m * n);
-    dlm::q8_gemv(got.data(), aligned, x.data(), wp.data(), w.scale.data(), nullptr, m, k, n);
+    dlm::q8_gemv(got.data(), aligned, x.data(), w.q.data(), w.scale.data(), nullptr, m, k, n);
     double err2 = 0, noise2 = 0;
     for (int64_t r = 0; r < m; ++r)
         for (int64_t j = 0; j < n; ++j) {
@@ -197,12 +184,11 @@ TEST(quant, gemm_matches_the_sum_of_its_codes) {
                 for (int64_t i = 0; i < oc * c; ++i) wf[i] = pattern == 1 || i % 2 == 0 ? 1.0f : -1.0f;
             const auto w = quantized(wf, oc, c);
             const auto bias = random_floats(oc, 10);
-            std::vector<int8_t> packed(dlm::linear_weight_packed_size_q8(c, oc)), xq(n * c);
-            dlm::linear_weight_pack_q8(packed.data(), w.q.data(), c, oc);
+            std::vector<int8_t> xq(n * c);
             std::vector<float> xs(n), got(n * oc), want(n * oc);
             for (const float* b : {static_cast<const float*>(nullptr), bias.data()}) {
-                dlm::linear_forward_q8_packed(got.data(), xq.data(), xs.data(), x.data(), packed.data(), w.scale.data(),
-                                              b, n, c, oc);
+                dlm::linear_forward_q8(got.data(), xq.data(), xs.data(), x.data(), w.q.data(), w.scale.data(), b, n,
+                                       c, oc);
                 for (int64_t r = 0; r < n; ++r)
                     for (int64_t j = 0; j < oc; ++j) {
                         int64_t d = 0;

@@ -46,8 +46,6 @@ DLM_DISPATCH(void, q8_weights_quantize, (int8_t* q, float* scale, const float* w
              (q, scale, w, n, k, transposed))
 DLM_DISPATCH(void, q8_weights_dequantize, (float* w, const int8_t* q, const float* scale, int64_t n, int64_t k),
              (w, q, scale, n, k))
-DLM_DISPATCH(void, q8_weights_pack, (int8_t* q, int64_t n, int64_t k), (q, n, k))
-DLM_DISPATCH(void, q8_weights_unpack, (int8_t* q, int64_t n, int64_t k), (q, n, k))
 DLM_DISPATCH(void, q8_blocks_quantize, (int8_t* xq, float* xs, const float* x, int64_t m, int64_t k),
              (xq, xs, x, m, k))
 DLM_DISPATCH(void, q8_rows_quantize, (int8_t* xq, float* xs, const float* x, int64_t m, int64_t k),

@@ -278,26 +278,15 @@ void linear_forward_bf16_packed(float* out, uint16_t* inp_bf16, const float* inp
 
 namespace {
 
-// The blocked layout oneDNN picks for the codes of a [C] x [OC] s8 x s8 product with
-// per-column output scales (chosen at 256 rows, as for bf16).
-dnnl::primitive_attr q8_attr() {
+dnnl::primitive_attr q8_attr() {  // per-column output scales, given at run time
     dnnl::primitive_attr attr;
     attr.set_output_scales(1 << 1, {DNNL_RUNTIME_F32_VAL});
     return attr;
 }
 
-const dnnl::memory::desc& q8_weight_desc(int64_t c, int64_t oc) {
-    static std::map<std::pair<int64_t, int64_t>, dnnl::memory::desc> cache;
-    std::lock_guard<std::mutex> lock(g_mutex);
-    auto it = cache.find({c, oc});
-    if (it != cache.end()) return it->second;
-    using dims = dnnl::memory::dims;
-    using tag = dnnl::memory::format_tag;
-    const auto s8 = dnnl::memory::data_type::s8;
-    dnnl::matmul::desc d(dnnl::memory::desc(dims{256, c}, s8, tag::ab), dnnl::memory::desc(dims{c, oc}, s8, tag::any),
-                         dnnl::memory::desc(dims{256, oc}, dnnl::memory::data_type::f32, tag::ab));
-    const dnnl::matmul::primitive_desc pd(d, q8_attr(), cpu_engine());
-    return cache.emplace(std::make_pair(c, oc), pd.weights_desc()).first->second;
+// The plain codes q[OC, C] are the [C] x [OC] operand read transposed: format "ba".
+dnnl::memory::desc q8_weight_desc(int64_t c, int64_t oc) {
+    return dnnl::memory::desc(dnnl::memory::dims{c, oc}, dnnl::memory::data_type::s8, dnnl::memory::format_tag::ba);
 }
 
 struct q8_entry {
@@ -307,7 +296,7 @@ struct q8_entry {
 
 const q8_entry& q8_entry_get(int64_t n, int64_t c, int64_t oc) {
     static std::map<std::tuple<int64_t, int64_t, int64_t>, q8_entry> cache;
-    const dnnl::memory::desc& w = q8_weight_desc(c, oc);
+    const dnnl::memory::desc w = q8_weight_desc(c, oc);
     std::lock_guard<std::mutex> lock(g_mutex);
     auto key = std::make_tuple(n, c, oc);
     auto it = cache.find(key);
@@ -347,17 +336,13 @@ bool gemm_q8_native() {
         if (e != isa::avx2_vnni && e != isa::avx512_core_vnni && e != isa::avx512_core_bf16 && e != isa::avx512_core_amx)
             return false;
         constexpr int64_t k = 64;
-        std::vector<int8_t> x(k), w(k), packed(q8_weight_desc(k, 1).get_size());
+        std::vector<int8_t> x(k), w(k);
         for (int64_t i = 0; i < k; ++i) x[i] = w[i] = i % 2 ? -127 : 127;
-        const dnnl::memory::desc plain(dnnl::memory::dims{k, 1}, dnnl::memory::data_type::s8,
-                                       dnnl::memory::format_tag::ba);
         auto& eng = cpu_engine();
-        dnnl::memory src(plain, eng, w.data()), dst(q8_weight_desc(k, 1), eng, packed.data());
-        dnnl::reorder(src, dst).execute(cpu_stream(), src, dst);
         const q8_entry& e1 = q8_entry_get(1, k, 1);
         float out = 0, one = 1;
         e1.prim.execute(cpu_stream(), {{DNNL_ARG_SRC, dnnl::memory(e1.a, eng, x.data())},
-                                       {DNNL_ARG_WEIGHTS, dnnl::memory(q8_weight_desc(k, 1), eng, packed.data())},
+                                       {DNNL_ARG_WEIGHTS, dnnl::memory(q8_weight_desc(k, 1), eng, w.data())},
                                        {DNNL_ARG_DST, dnnl::memory(e1.c, eng, &out)},
                                        {DNNL_ARG_ATTR_OUTPUT_SCALES, dnnl::memory(e1.scales, eng, &one)}});
         cpu_stream().wait();
@@ -366,34 +351,17 @@ bool gemm_q8_native() {
     return native;
 }
 
-int64_t linear_weight_packed_size_q8(int64_t c, int64_t oc) {
-    return gemm_q8_native() ? static_cast<int64_t>(q8_weight_desc(c, oc).get_size()) : c * oc;
-}
-
-void linear_weight_pack_q8(int8_t* packed, const int8_t* q, int64_t c, int64_t oc) {
-    if (!gemm_q8_native()) {  // the plain codes, for the fp32 route
-        std::memcpy(packed, q, static_cast<size_t>(c * oc));
-        return;
-    }
-    // q[OC, C] is the [C] x [OC] operand read transposed: format "ba".
-    const dnnl::memory::desc plain(dnnl::memory::dims{c, oc}, dnnl::memory::data_type::s8, dnnl::memory::format_tag::ba);
-    auto& eng = cpu_engine();
-    dnnl::memory src(plain, eng, const_cast<int8_t*>(q)), dst(q8_weight_desc(c, oc), eng, packed);
-    dnnl::reorder(src, dst).execute(cpu_stream(), src, dst);
-    cpu_stream().wait();
-}
-
-void linear_forward_q8_packed(float* out, int8_t* inp_q8, float* row_scale, const float* inp, const int8_t* packed,
-                              const float* scale, const float* bias, int64_t n, int64_t c, int64_t oc) {
+void linear_forward_q8(float* out, int8_t* inp_q8, float* row_scale, const float* inp, const int8_t* q,
+                       const float* scale, const float* bias, int64_t n, int64_t c, int64_t oc) {
     DLM_PROFILE("linear_q8");
     if (n == 0) return;
     q8_rows_quantize(inp_q8, row_scale, inp, n, c);
-    if (!gemm_q8_native()) return q8_forward_f32(out, inp_q8, row_scale, packed, scale, bias, n, c, oc);
+    if (!gemm_q8_native()) return q8_forward_f32(out, inp_q8, row_scale, q, scale, bias, n, c, oc);
     const q8_entry& e = q8_entry_get(n, c, oc);
     auto& eng = cpu_engine();
     std::unordered_map<int, dnnl::memory> args{
         {DNNL_ARG_SRC, dnnl::memory(e.a, eng, inp_q8)},
-        {DNNL_ARG_WEIGHTS, dnnl::memory(q8_weight_desc(c, oc), eng, const_cast<int8_t*>(packed))},
+        {DNNL_ARG_WEIGHTS, dnnl::memory(q8_weight_desc(c, oc), eng, const_cast<int8_t*>(q))},
         {DNNL_ARG_DST, dnnl::memory(e.c, eng, out)},
         {DNNL_ARG_ATTR_OUTPUT_SCALES, dnnl::memory(e.scales, eng, const_cast<float*>(scale))},
     };

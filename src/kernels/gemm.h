@@ -106,17 +106,14 @@ void tiled_forward_f32(float* out, const float* inp, const float* tiled, const f
 // int8 products for many rows (prompts, denoising; kernels/quant.h has the codes):
 //   out[N, OC] = xs[n] * scale[o] * (xq[N, C] . q[OC, C]) + bias[OC]
 // with the input quantized per row on the way in (q8_rows_quantize into inp_q8[N, C]
-// and row_scale[N], scratch) and the codes in oneDNN's layout for an s8 x s8 matmul
-// (packed[linear_weight_packed_size_q8(c, oc)] bytes = pack(q[OC, C]), plain codes; it
-// may hold more than the codes: oneDNN's compensation for signed inputs). oneDNN
-// applies scale[o]; the row scales and the bias follow in one pass. Without VNNI
-// (gemm_q8_native false) the packed form is the plain codes and the product runs in
-// fp32 on the widened codes: the same values, no faster than fp32.
+// and row_scale[N], scratch) and the codes plain. oneDNN's s8 x s8 matmul applies
+// scale[o]; the row scales and the bias follow in one pass. Where oneDNN's s8 product is
+// not exact (gemm_q8_native false: no VNNI; held to AVX2, oneDNN 2.6 returned sums off by
+// ~127x) the same quantized product runs in fp32 on the widened codes: the same values,
+// no faster than fp32.
 bool gemm_q8_native();
-int64_t linear_weight_packed_size_q8(int64_t c, int64_t oc);
-void linear_weight_pack_q8(int8_t* packed, const int8_t* q, int64_t c, int64_t oc);
-void linear_forward_q8_packed(float* out, int8_t* inp_q8, float* row_scale, const float* inp, const int8_t* packed,
-                              const float* scale, const float* bias, int64_t n, int64_t c, int64_t oc);
+void linear_forward_q8(float* out, int8_t* inp_q8, float* row_scale, const float* inp, const int8_t* q,
+                       const float* scale, const float* bias, int64_t n, int64_t c, int64_t oc);
 
 // Linear layer as in torch.nn.Linear: out[N, OC] = inp[N, C] x weight[OC, C]^T + bias[OC].
 void linear_forward(float* out, const float* inp, const float* weight, const float* bias, int64_t n,

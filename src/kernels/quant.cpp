@@ -42,43 +42,37 @@ inline int8_t q8_code(float x, float inv_step) {
 // load of the activations, but R = 1 streams fastest (kAhead); a block's dot products
 // stay int32 until its one conversion.
 #if defined(__AVX512VNNI__)
-// Codes stored plus 128 (q8_weights_pack): vpdpbusd multiplies them (u8) by the signed
-// activations; a lane's sum of x (ones . x, shared by the rows) times 128 takes the
-// offset back out, exactly, before the conversion. 64 bytes per step; a block's tail of
-// 32 is a masked load (zeros add nothing).
-constexpr bool kOffsetCodes = true;
-
+// 64 bytes (two 32-byte halves) per step, a block's tail of 32 a masked load (zeros add
+// nothing). The sign of x moves onto w, so that |x| is vpdpbusd's unsigned operand.
 template <int R>
 void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, const float* scale, const float* bias,
               int64_t k) {
     __m512 acc[R];
     for (int j = 0; j < R; ++j) acc[j] = _mm512_setzero_ps();
-    const __m512i ones = _mm512_set1_epi8(1);
+    const __m512i zero = _mm512_setzero_si512();
     for (int64_t k0 = 0, b = 0; k0 < k; k0 += kQ8Block, ++b) {
         const int64_t k1 = std::min(k, k0 + kQ8Block);
-        __m512i dot[R], xsum = _mm512_setzero_si512();
-        for (int j = 0; j < R; ++j) dot[j] = _mm512_setzero_si512();
+        __m512i dot[R];
+        for (int j = 0; j < R; ++j) dot[j] = zero;
         for (int64_t c = k0; c < k1; c += 64) {
             const __mmask64 lm = k1 - c >= 64 ? ~0ULL : (1ULL << (k1 - c)) - 1;
             const __m512i xv = _mm512_maskz_loadu_epi8(lm, x + c);
-            xsum = _mm512_dpbusd_epi32(xsum, ones, xv);
+            const __m512i xa = _mm512_abs_epi8(xv);
+            const __mmask64 neg = _mm512_movepi8_mask(xv);
             for (int j = 0; j < R; ++j) {
                 prefetch(q + (j + kAhead) * k + c);
-                dot[j] = _mm512_dpbusd_epi32(dot[j], _mm512_maskz_loadu_epi8(lm, q + j * k + c), xv);
+                const __m512i w = _mm512_maskz_loadu_epi8(lm, q + j * k + c);
+                dot[j] = _mm512_dpbusd_epi32(dot[j], xa, _mm512_mask_sub_epi8(w, neg, zero, w));
             }
         }
-        const __m512i offset = _mm512_slli_epi32(xsum, 7);
         const __m512 s = _mm512_set1_ps(xs[b]);
-        for (int j = 0; j < R; ++j)
-            acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(dot[j], offset)), s, acc[j]);
+        for (int j = 0; j < R; ++j) acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[j]), s, acc[j]);
     }
     for (int j = 0; j < R; ++j) out[j] = _mm512_reduce_add_ps(acc[j]) * scale[j] + (bias ? bias[j] : 0.0f);
 }
 #elif defined(__AVX512BW__)
-// No VNNI: |x| (u8) times w with x's sign, pairs summed into int16 (no saturation:
-// codes are within +-127), then into int32.
-constexpr bool kOffsetCodes = false;
-
+// No VNNI: the same, with the u8 x s8 products summed in pairs into int16 (no
+// saturation: codes are within +-127), then into int32.
 template <int R>
 void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, const float* scale, const float* bias,
               int64_t k) {
@@ -108,8 +102,6 @@ void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, con
 }
 #elif defined(__AVX2__)
 // As above, 32 bytes per step (K is a multiple of 32).
-constexpr bool kOffsetCodes = false;
-
 inline float lanes_sum(__m256 v) {
     const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -141,8 +133,6 @@ void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, con
     for (int j = 0; j < R; ++j) out[j] = lanes_sum(acc[j]) * scale[j] + (bias ? bias[j] : 0.0f);
 }
 #else
-constexpr bool kOffsetCodes = false;
-
 template <int R>
 void rows_dot(float* out, const int8_t* x, const float* xs, const int8_t* q, const float* scale, const float* bias,
               int64_t k) {
@@ -223,14 +213,6 @@ void q8_rows_quantize(int8_t* xq, float* xs, const float* x, int64_t m, int64_t 
         for (int64_t i = 0; i < k; ++i) xq[r * k + i] = q8_code(xr[i], inv);
     }
 }
-
-void q8_weights_pack(int8_t* q, int64_t n, int64_t k) {
-    if (!kOffsetCodes) return;
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n * k; ++i) q[i] = static_cast<int8_t>(static_cast<uint8_t>(q[i]) ^ 0x80u);
-}
-
-void q8_weights_unpack(int8_t* q, int64_t n, int64_t k) { q8_weights_pack(q, n, k); }  // the same flip
 
 void q8_gemv_blocks(float* out, const int8_t* xq, const float* xs, const int8_t* q, const float* scale,
                     const float* bias, int64_t m, int64_t k, int64_t n) {

@@ -11,6 +11,8 @@
 // Each block's dot product is exact (int32), so the kernels of every CPU level agree up
 // to the order of the float sum over blocks. -127 is the lowest code (never -128), so
 // |x| fits a u8 and two u8 x s8 products fit an int16 (AVX2's maddubs cannot saturate).
+// One plain copy of the codes serves every reader: the GEMV, oneDNN's int8 matmul (which
+// reads the plain layout as fast as its own, measured) and row lookups of a tied table.
 //
 // Why blocks of 256: the int32 sums of a block need no float work, so a block costs one
 // conversion and one multiply-add per output; with llama.cpp's Q8_0 blocks of 32 that
@@ -24,6 +26,11 @@ namespace dlm {
 
 constexpr int64_t kQ8Block = 256;
 
+// Rows up to which a product goes through q8_gemv (it streams the codes once for all
+// rows, at the read bandwidth, but its arithmetic grows with the rows); more go through
+// the int8 matmul (kernels/gemm.h). GPT-2's LM head: 1.0 ms at 1 and 2 rows, 3.7 at 8.
+constexpr int64_t kQ8GemvMaxRows = 2;
+
 inline int64_t q8_blocks(int64_t k) { return (k + kQ8Block - 1) / kQ8Block; }
 
 // q[N, K] and scale[N] from w: [N, K] (transposed false: nn.Linear) or [K, N] (true:
@@ -32,21 +39,14 @@ void q8_weights_quantize(int8_t* q, float* scale, const float* w, int64_t n, int
 // w[N, K] = scale[n] * q[n, k].
 void q8_weights_dequantize(float* w, const int8_t* q, const float* scale, int64_t n, int64_t k);
 
-// The GEMV kernels read the codes in a layout of their level's choosing: with AVX-512
-// VNNI each code is stored plus 128 (a u8: vpdpbusd multiplies u8 by s8, and the
-// activations keep their sign), else as is. pack turns plain codes [N, K] into it in
-// place, unpack back.
-void q8_weights_pack(int8_t* q, int64_t n, int64_t k);
-void q8_weights_unpack(int8_t* q, int64_t n, int64_t k);
-
 // Activations x[M, K] into xq[M, K] and xs[M, q8_blocks(K)].
 void q8_blocks_quantize(int8_t* xq, float* xs, const float* x, int64_t m, int64_t k);
 // The same with one scale per row, xs[M] (the many-row products: kernels/gemm.h, whose
 // oneDNN matmul takes one activation scale per row, applied after).
 void q8_rows_quantize(int8_t* xq, float* xs, const float* x, int64_t m, int64_t k);
 
-// out[M, N] from activations already in blocks (q8_blocks_quantize) and packed q8
-// weights; bias may be nullptr. Streams the weights once for all M rows (decoding: M is
+// out[M, N] from activations already in blocks (q8_blocks_quantize) and q8 weights;
+// bias may be nullptr. Streams the weights once for all M rows (decoding: M is
 // the number of samples), threads over N; each output's sum has one order whatever the
 // thread count.
 void q8_gemv_blocks(float* out, const int8_t* xq, const float* xs, const int8_t* q, const float* scale,

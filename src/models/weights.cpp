@@ -99,30 +99,22 @@ void Linear::q8_prepare() {
         for (int64_t i = 0; i < in_ * out_; ++i) widened[i] = bf16_widen(a.bf16_[weight_ + i]);
         w = widened.data();
     }
-    std::vector<int8_t> codes(static_cast<size_t>(in_ * out_));
+    q8_ = HugePageVector<int8_t>(static_cast<size_t>(in_ * out_));
     q8_scale_.resize(static_cast<size_t>(out_));
-    q8_weights_quantize(codes.data(), q8_scale_.data(), w, out_, in_, layout_ == WeightLayout::in_out);
-    if (use_ == WeightUse::streamed) {
-        q8_weights_pack(codes.data(), out_, in_);
-        q8_.assign(codes.begin(), codes.end());
-    } else {
-        q8_ = HugePageVector<int8_t>(static_cast<size_t>(linear_weight_packed_size_q8(in_, out_)));
-        linear_weight_pack_q8(q8_.data(), codes.data(), in_, out_);
-    }
+    q8_weights_quantize(q8_.data(), q8_scale_.data(), w, out_, in_, layout_ == WeightLayout::in_out);
 }
 
-// q8: streamed weights through the GEMV kernel (it streams the codes once for all rows),
-// the others through oneDNN's int8 matmul.
+// q8: a row or two (decoding) through the GEMV kernel, which streams the codes once at
+// the read bandwidth; more rows through oneDNN's int8 matmul, on the same plain codes.
 void Linear::product_q8(float* out, const float* inp, int64_t n, const float* b) {
     DLM_ASSERT_MSG(inp, "Linear::forward without an input in q8");
     WeightArena& a = *arena_;
     q8_prepare();
-    if (use_ == WeightUse::streamed) {
+    if (n <= kQ8GemvMaxRows) {
         void* scratch = a.gemv_scratch(q8_gemv_scratch(n, in_) / static_cast<int64_t>(sizeof(float)) + 1);
         q8_gemv(out, scratch, inp, q8_.data(), q8_scale_.data(), b, n, in_, out_);
     } else {
-        linear_forward_q8_packed(out, a.act_q8(n * in_), a.row_scales(n), inp, q8_.data(), q8_scale_.data(), b, n,
-                                 in_, out_);
+        linear_forward_q8(out, a.act_q8(n * in_), a.row_scales(n), inp, q8_.data(), q8_scale_.data(), b, n, in_, out_);
     }
 }
 

@@ -141,9 +141,8 @@ private:
     // Inference layout state; any rewrite of the bf16 copies resets it.
     bool packed_ = false, unpackable_ = false, tiled_ = false;
     HugePageVector<uint16_t> packed_copy_;
-    // q8: the codes of W [out, in] with one scale per output row, in the GEMV's layout
-    // (streamed weights: decoding, and prompts through the same kernel) or in oneDNN's
-    // for the int8 matmul (products).
+    // q8: the codes of W [out, in] with one scale per output row (plain: the GEMV and
+    // oneDNN's int8 matmul both read them).
     HugePageVector<int8_t> q8_;
     std::vector<float> q8_scale_;
 };

@@ -358,29 +358,21 @@ const float* WeightArena::plain_f32(int64_t offset, int64_t n, std::vector<std::
     return data;
 }
 
-uint16_t* WeightArena::act_bf16(int64_t n) {
-    if (static_cast<int64_t>(act_bf16_.size()) < n) act_bf16_.resize(static_cast<size_t>(n));
-    return act_bf16_.data();
+namespace {
+
+// The first n elements of a scratch buffer that only grows.
+template <typename T>
+T* scratch_at_least(std::vector<T>& v, int64_t n) {
+    if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
+    return v.data();
 }
 
-uint16_t* WeightArena::grad_bf16(int64_t n) {
-    if (static_cast<int64_t>(grad_bf16_.size()) < n) grad_bf16_.resize(static_cast<size_t>(n));
-    return grad_bf16_.data();
-}
+}  // namespace
 
-int8_t* WeightArena::act_q8(int64_t n) {
-    if (static_cast<int64_t>(act_q8_.size()) < n) act_q8_.resize(static_cast<size_t>(n));
-    return act_q8_.data();
-}
-
-float* WeightArena::row_scales(int64_t n) {
-    if (static_cast<int64_t>(row_scales_.size()) < n) row_scales_.resize(static_cast<size_t>(n));
-    return row_scales_.data();
-}
-
-float* WeightArena::gemv_scratch(int64_t n) {
-    if (static_cast<int64_t>(gemv_scratch_.size()) < n) gemv_scratch_.resize(static_cast<size_t>(n));
-    return gemv_scratch_.data();
-}
+uint16_t* WeightArena::act_bf16(int64_t n) { return scratch_at_least(act_bf16_, n); }
+uint16_t* WeightArena::grad_bf16(int64_t n) { return scratch_at_least(grad_bf16_, n); }
+int8_t* WeightArena::act_q8(int64_t n) { return scratch_at_least(act_q8_, n); }
+float* WeightArena::row_scales(int64_t n) { return scratch_at_least(row_scales_, n); }
+float* WeightArena::gemv_scratch(int64_t n) { return scratch_at_least(gemv_scratch_, n); }
 
 }  // namespace dlm
